@@ -1,0 +1,451 @@
+//! The call actor: the ONE task that owns a call. It answers the INVITE, starts the phone leg,
+//! then loops: wait for a SIP, media, DTMF, timer or conference event → feed the machine →
+//! carry out its actions. Whatever ends the call, the same cleanup runs (media stopped, metrics
+//! and the call slot released).
+
+use super::machine::{CallAction, CallInput, CallMachine};
+use super::ports;
+use crate::conference::{ConferenceBackend, RoomLookup};
+use crate::ivr::dtmf::DtmfSource;
+use crate::ivr::machine::{IvrConfig, LookupOutcome, PinOutcome};
+use crate::media::codec::Codec;
+use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
+use crate::media::prompts::PromptSet;
+use crate::media::MediaEvent;
+use crate::metrics;
+use crate::sip::identity::caller_id;
+use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
+use crate::sip::usage::CallUsage;
+use ezk_sip_core::{Endpoint, IncomingRequest};
+use ezk_sip_types::header::typed::{ContentType, Contact};
+use ezk_sip_types::{Name, StatusCode};
+use ezk_sip_ua::dialog::Dialog;
+use ezk_sip_ua::invite::acceptor::InviteAcceptor;
+use ezk_sip_ua::invite::session::{InviteSession, InviteSessionEvent, ReInviteReceived};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+
+/// Media events per call in flight; the phone leg counts digits it cannot queue.
+const MEDIA_EVENT_CAPACITY: usize = 64;
+/// SIP INFO digits in flight; more are counted as dropped.
+const INFO_DIGIT_CAPACITY: usize = 32;
+/// Longest a room lookup or PIN check may take before the caller hears "unreachable".
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Media settings shared by all calls.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub rtp_bind: IpAddr,
+    /// IP for SDP `c=`; `None`: the local IP that routes to the caller.
+    pub sdp_ip: Option<IpAddr>,
+    pub port_min: u16,
+    pub port_max: u16,
+    pub codecs: Vec<Codec>,
+    pub jitter_buffer_ms: u32,
+    pub rtp_timeout: Option<Duration>,
+    pub inband_dtmf: bool,
+}
+
+/// Everything a call needs that outlives it.
+pub struct CallContext {
+    pub endpoint: Endpoint,
+    pub contact: Contact,
+    pub media: MediaSettings,
+    pub ivr: IvrConfig,
+    /// Prompt sets by language.
+    pub prompts: HashMap<String, Arc<PromptSet>>,
+    pub backend: Arc<dyn ConferenceBackend>,
+    pub session_expires_s: u32,
+    pub mask_caller_id: bool,
+    pub caller_id_visible_tail: usize,
+}
+
+/// An accepted INVITE with its routing decision.
+pub struct CallRequest {
+    pub invite: IncomingRequest,
+    /// The called number is routed straight to this room (no room-ID prompt).
+    pub direct_room: Option<String>,
+    pub language: String,
+    /// Holds one of the server's call slots until the call ends.
+    pub permit: OwnedSemaphorePermit,
+}
+
+type BackendFuture = Pin<Box<dyn Future<Output = CallInput> + Send>>;
+
+/// Runs one call to its end. Never panics on peer input; every exit path releases the call.
+pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::Receiver<bool>) {
+    let call_id = request.invite.base_headers.call_id.0.to_string();
+    let span = tracing::info_span!("call", call_id = %call_id);
+    let _permit = request.permit;
+    metrics::CALLS_ACTIVE.inc();
+    let _active = scopeguard(|| metrics::CALLS_ACTIVE.dec());
+    let result = tracing::Instrument::instrument(
+        answer_and_run(ctx, request.invite, request.direct_room, &request.language, shutdown),
+        span.clone(),
+    )
+    .await;
+    let _enter = span.enter();
+    match result {
+        Ok(reason) => tracing::info!(%reason, "call ended"),
+        Err(e) => tracing::warn!(error = %e, "call failed"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error("rejected with {0}: {1}")]
+    Rejected(u16, String),
+    #[error("SIP: {0}")]
+    Sip(String),
+    #[error("media: {0}")]
+    Media(String),
+}
+
+/// Minimal drop guard so the active-call gauge is right on every path, panics included.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f()
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+async fn answer_and_run(
+    ctx: Arc<CallContext>,
+    invite: IncomingRequest,
+    direct_room: Option<String>,
+    language: &str,
+    shutdown: watch::Receiver<bool>,
+) -> Result<String, CallError> {
+    let endpoint = ctx.endpoint.clone();
+    let has_sdp = is_sdp(&invite);
+    let negotiated = if has_sdp {
+        match sdp::parse(&invite.body).and_then(|offer| sdp::negotiate(&offer, &ctx.media.codecs)) {
+            Ok(n) => Some(n),
+            Err(e) => return reject(&endpoint, invite, e.status_code(), e.to_string()).await,
+        }
+    } else {
+        None
+    };
+    let Some(prompts) = ctx.prompts.get(language).cloned() else {
+        return reject(&endpoint, invite, 500, format!("no prompts for language {language:?}")).await;
+    };
+
+    let from = header_text(&invite, &Name::FROM).unwrap_or_default();
+    let pai = header_text(&invite, &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]));
+    let caller = caller_id(&from, pai.as_deref());
+    let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
+    tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
+
+    let source = invite.tp_info.source;
+    let socket = match ports::bind_rtp(ctx.media.rtp_bind, ctx.media.port_min, ctx.media.port_max) {
+        Ok(s) => s,
+        Err(e) => return reject(&endpoint, invite, 503, e.to_string()).await,
+    };
+    let local_rtp = socket.local_addr().map_err(|e| CallError::Media(e.to_string()))?;
+    let sdp_ip = ctx.media.sdp_ip.unwrap_or_else(|| route_ip(local_rtp.ip(), source));
+    let mut local = LocalMedia {
+        ip: sdp_ip,
+        port: local_rtp.port(),
+        session_id: rand::random::<u32>() as u64,
+        session_version: 1,
+    };
+
+    let dialog = match Dialog::new_server(endpoint.clone(), &invite, ctx.contact.clone()) {
+        Ok(d) => d,
+        Err(e) => return reject(&endpoint, invite, 400, e.to_string()).await,
+    };
+    let (info_tx, mut info_rx) = mpsc::channel(INFO_DIGIT_CAPACITY);
+    let _usage = dialog.register_usage(CallUsage { digits: info_tx });
+    let mut acceptor = InviteAcceptor::new(dialog, invite);
+    acceptor.timer_config().interval_secs = ctx.session_expires_s;
+    if let Ok(trying) = acceptor.create_response(StatusCode::TRYING, None).await {
+        let _ = acceptor.respond_provisional(trying).await;
+    }
+
+    let (media_tx, mut media_rx) = mpsc::channel(MEDIA_EVENT_CAPACITY);
+    let body = match &negotiated {
+        Some(n) => sdp::answer(n, &local),
+        None => sdp::offer(&ctx.media.codecs, &local),
+    };
+    let mut response = acceptor
+        .create_response(StatusCode::OK, None)
+        .await
+        .map_err(|e| CallError::Sip(e.to_string()))?;
+    response.msg.headers.insert_named(&ContentType(bytesstr::BytesStr::from_static("application/sdp")));
+    response.msg.body = body.into();
+
+    // Start media before the 200 OK so the first prompt packet follows the ACK at once. The
+    // socket is moved into the leg only after we know the codec (late offer: from the ACK).
+    let (mut session, ack) = match acceptor.respond_success(response).await {
+        Ok(pair) => pair,
+        Err(e) => return Err(CallError::Sip(format!("caller went away before ACK: {e}"))),
+    };
+    metrics::CALLS_TOTAL.inc();
+    let negotiated = match negotiated {
+        Some(n) => n,
+        None => match sdp::parse(&ack.body).and_then(|a| sdp::negotiate(&a, &ctx.media.codecs)) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = session.terminate().await;
+                return Err(CallError::Rejected(e.status_code(), format!("SDP in ACK: {e}")));
+            }
+        },
+    };
+    tracing::info!(codec = %negotiated.codec, remote = ?negotiated.remote_rtp, "call answered");
+
+    let leg = start_leg(&ctx, socket, &negotiated, prompts, media_tx)?;
+    let mut call = ActiveCall {
+        ctx: ctx.clone(),
+        leg,
+        negotiated,
+        local: &mut local,
+        machine: CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
+        pending: None,
+    };
+    let reason = call.run(&mut session, &mut media_rx, &mut info_rx, shutdown).await;
+    call.leg.stop();
+    Ok(reason)
+}
+
+fn start_leg(
+    ctx: &CallContext,
+    socket: UdpSocket,
+    n: &Negotiated,
+    prompts: Arc<PromptSet>,
+    events: mpsc::Sender<MediaEvent>,
+) -> Result<PhoneLeg, CallError> {
+    let config = PhoneLegConfig {
+        codec: n.codec,
+        payload_type: n.payload_type,
+        telephone_event_pt: n.telephone_event_pt,
+        remote: n.remote_rtp,
+        jitter_buffer_ms: ctx.media.jitter_buffer_ms,
+        rtp_timeout: ctx.media.rtp_timeout,
+        inband_dtmf: ctx.media.inband_dtmf,
+    };
+    PhoneLeg::start(socket, config, prompts, events).map_err(|e| CallError::Media(e.to_string()))
+}
+
+struct ActiveCall<'a> {
+    ctx: Arc<CallContext>,
+    leg: PhoneLeg,
+    negotiated: Negotiated,
+    local: &'a mut LocalMedia,
+    machine: CallMachine,
+    /// The one room lookup or PIN check in flight.
+    pending: Option<BackendFuture>,
+}
+
+impl ActiveCall<'_> {
+    /// The select loop. Returns why the call ended.
+    async fn run(
+        &mut self,
+        session: &mut InviteSession,
+        media_rx: &mut mpsc::Receiver<MediaEvent>,
+        info_rx: &mut mpsc::Receiver<char>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> String {
+        loop {
+            if let Some(reason) = self.apply_actions(session).await {
+                return reason;
+            }
+            let deadline = self.machine.poll_timeout();
+            tokio::select! {
+                event = session.run() => match event {
+                    Ok(InviteSessionEvent::Bye(bye)) => {
+                        let _ = session.handle_bye(bye).await;
+                        return "caller hung up".into();
+                    }
+                    Ok(InviteSessionEvent::Terminated) => return "session terminated".into(),
+                    Ok(InviteSessionEvent::ReInviteReceived(reinvite)) => self.handle_reinvite(session, reinvite).await,
+                    Ok(InviteSessionEvent::RefreshNeeded) => {
+                        if let Err(e) = session.refresh().await {
+                            tracing::warn!(error = %e, "session refresh failed, ending call");
+                            let _ = session.terminate().await;
+                            return "session refresh failed".into();
+                        }
+                    }
+                    Ok(InviteSessionEvent::Notify(_)) => {}
+                    Err(e) => return format!("SIP session error: {e}"),
+                },
+                Some(event) = media_rx.recv() => match event {
+                    MediaEvent::Digit { digit, source } => self.input(CallInput::Digit { digit, source }),
+                    MediaEvent::PromptDone => self.input(CallInput::PromptDone),
+                    MediaEvent::RtpTimeout => self.input(CallInput::RtpTimeout),
+                    MediaEvent::Error(e) => {
+                        tracing::error!(error = %e, "media failed, ending call");
+                        let _ = session.terminate().await;
+                        return format!("media error: {e}");
+                    }
+                },
+                Some(digit) = info_rx.recv() => {
+                    self.input(CallInput::Digit { digit, source: DtmfSource::SipInfo })
+                }
+                input = poll_pending(&mut self.pending) => {
+                    self.pending = None;
+                    self.input(input);
+                }
+                _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
+                _ = crate::server::stopped(&mut shutdown) => {
+                    let _ = session.terminate().await;
+                    return "dialbridge is shutting down".into();
+                }
+            }
+        }
+    }
+
+    fn input(&mut self, input: CallInput) {
+        self.machine.handle(input, Instant::now());
+    }
+
+    /// Carries out the machine's actions; `Some(reason)` when the call is over.
+    async fn apply_actions(&mut self, session: &mut InviteSession) -> Option<String> {
+        while let Some(action) = self.machine.poll_action() {
+            match action {
+                CallAction::Play(prompt) => self.leg.play(prompt),
+                CallAction::StopPrompt => self.leg.stop_prompt(),
+                CallAction::LookupRoom { room } => self.pending = Some(lookup(self.ctx.backend.clone(), room)),
+                CallAction::CheckPin { room, pin } => {
+                    self.pending = Some(check_pin(self.ctx.backend.clone(), room, pin))
+                }
+                CallAction::Join { room, pin: _ } => {
+                    metrics::CALLS_JOINED.inc();
+                    tracing::info!(%room, "caller entered a valid room");
+                }
+                CallAction::Hangup { reason } => {
+                    if let Err(e) = session.terminate().await {
+                        tracing::debug!(error = %e, "BYE was not answered");
+                    }
+                    return Some(reason.to_string());
+                }
+            }
+        }
+        None
+    }
+
+    /// Hold/unhold and address changes. The codec stays: we answer only with the one in use.
+    async fn handle_reinvite(&mut self, session: &mut InviteSession, reinvite: ReInviteReceived) {
+        let offer = if is_sdp(&reinvite.invite) {
+            match sdp::parse(&reinvite.invite.body).and_then(|o| sdp::negotiate(&o, &[self.negotiated.codec])) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::info!(error = %e, "re-INVITE refused");
+                    let code = StatusCode::from(e.status_code());
+                    if let Ok(response) = session.dialog.create_response(&reinvite.invite, code, None) {
+                        let _ = reinvite.transaction.respond_failure(response).await;
+                    }
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(n) = offer {
+            let hold = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
+            self.leg.update_remote(n.remote_rtp, hold);
+            tracing::info!(remote = ?n.remote_rtp, hold, "re-INVITE applied");
+            self.negotiated = n;
+        }
+        self.local.session_version += 1;
+        let body = sdp::answer(&self.negotiated, self.local);
+        let Ok(mut response) = session.dialog.create_response(&reinvite.invite, StatusCode::OK, None) else {
+            return;
+        };
+        response.msg.headers.insert_named(&ContentType(bytesstr::BytesStr::from_static("application/sdp")));
+        response.msg.body = body.into();
+        if let Err(e) = session.handle_reinvite_success(reinvite, response).await {
+            tracing::warn!(error = %e, "re-INVITE was not acknowledged");
+        }
+    }
+}
+
+fn lookup(backend: Arc<dyn ConferenceBackend>, room: String) -> BackendFuture {
+    Box::pin(async move {
+        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.lookup_room(&room)).await {
+            Ok(Ok(RoomLookup::Found { pin_required })) => LookupOutcome::Found { pin_required },
+            Ok(Ok(RoomLookup::NotFound)) => LookupOutcome::NotFound,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, %room, "room lookup failed");
+                LookupOutcome::Unreachable
+            }
+            Err(_) => {
+                tracing::warn!(%room, "room lookup timed out");
+                LookupOutcome::Unreachable
+            }
+        };
+        CallInput::Lookup(outcome)
+    })
+}
+
+fn check_pin(backend: Arc<dyn ConferenceBackend>, room: String, pin: String) -> BackendFuture {
+    Box::pin(async move {
+        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.check_pin(&room, &pin)).await {
+            Ok(Ok(true)) => PinOutcome::Correct,
+            Ok(Ok(false)) => PinOutcome::Wrong,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, %room, "PIN check failed");
+                PinOutcome::Unreachable
+            }
+            Err(_) => PinOutcome::Unreachable,
+        };
+        CallInput::Pin(outcome)
+    })
+}
+
+async fn poll_pending(pending: &mut Option<BackendFuture>) -> CallInput {
+    match pending {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reject<T>(endpoint: &Endpoint, invite: IncomingRequest, code: u16, why: String) -> Result<T, CallError> {
+    metrics::CALLS_REJECTED.inc();
+    crate::sip::reject(endpoint, invite, code).await;
+    Err(CallError::Rejected(code, why))
+}
+
+fn is_sdp(request: &IncomingRequest) -> bool {
+    !request.body.is_empty()
+        && request
+            .headers
+            .get_named::<ContentType>()
+            .is_ok_and(|ct| ct.0.to_ascii_lowercase().starts_with("application/sdp"))
+}
+
+fn header_text(request: &IncomingRequest, name: &Name) -> Option<String> {
+    request.headers.get_raw(name).next().map(|v| v.to_string())
+}
+
+/// The local IP to advertise when bound to the unspecified address: the one the kernel would
+/// use to reach the caller (a connected UDP socket sends nothing).
+fn route_ip(bound: IpAddr, peer: SocketAddr) -> IpAddr {
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    let any: SocketAddr = if peer.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .expect("literal socket address");
+    UdpSocket::bind(any)
+        .and_then(|s| s.connect(peer).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(bound)
+}
+

@@ -1,0 +1,28 @@
+//! # dialbridge
+//!
+//! A SIP-to-WebRTC dial-in bridge. Phone callers dial in, type a conference room ID (and PIN) on
+//! the keypad, and join the room as an audio participant.
+//!
+//! # Layout
+//!
+//! - [`config`]: the one TOML configuration tree, its defaults and `validate()`.
+//! - [`server`]: the supervisor that accepts calls, caps them and drains them on shutdown.
+//! - [`call`]: one actor task per call; [`call::machine`] is the sans-IO call control.
+//! - [`sip`]: the ezk SIP endpoint, registration, trunk access control, INVITE handling;
+//!   [`sip::sdp`] negotiates codecs as a pure function.
+//! - [`ivr`]: the sans-IO IVR that reads room ID and PIN; [`ivr::dtmf`] decodes RFC 4733,
+//!   SIP INFO and in-band DTMF.
+//! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg and the prompt player.
+//! - [`conference`]: the `ConferenceBackend` trait and its backends.
+//! - [`signaling`]: the built-in room signaling server.
+//! - [`metrics`]: process-wide counters for `/metrics`.
+
+pub mod call;
+pub mod conference;
+pub mod config;
+pub mod ivr;
+pub mod media;
+pub mod metrics;
+pub mod server;
+pub mod signaling;
+pub mod sip;

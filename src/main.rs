@@ -1,0 +1,122 @@
+//! The `dialbridge` command: `run` a configured bridge, `demo` everything on loopback with
+//! built-in defaults, or `check-config` to explain what is wrong with a configuration file.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dialbridge::config::Config;
+use dialbridge::server::{self, Bound};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(version, about = "SIP-to-WebRTC dial-in bridge: phone callers join conferences by room ID")]
+struct Cli {
+    /// Configuration file (TOML); see dialbridge.example.toml. Secrets may come from
+    /// DIALBRIDGE_SIP_PASSWORD, DIALBRIDGE_TRUNK_PASSWORD and DIALBRIDGE_SIGNALING_SECRET.
+    #[arg(long, short, global = true, env = "DIALBRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bridge with the configuration file.
+    Run,
+    /// Run everything on loopback with the built-in demo configuration (no file needed).
+    Demo,
+    /// Check the configuration file and explain every problem found.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ezk_sip_core=warn,ezk_sip_ua=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dialbridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = match (&cli.command, &cli.config) {
+        (Command::Demo, _) => demo_config(),
+        (_, Some(path)) => Config::load(path)?,
+        (_, None) => anyhow::bail!("no configuration file: pass --config FILE (or try `dialbridge demo`)"),
+    };
+    let base = cli.config.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let config = resolve_prompts(config, &base);
+    let problems = config.validate();
+    if !problems.is_empty() {
+        eprintln!("dialbridge: the configuration has {} problem(s):", problems.len());
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        return Ok(ExitCode::from(2));
+    }
+    if let Command::CheckConfig = cli.command {
+        println!("configuration OK ({:?} mode, SIP on {})", config.sip.mode, config.sip.listen);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let demo = matches!(cli.command, Command::Demo);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(server::run(config, shutdown_signal(), move |bound| announce(bound, demo)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo config, with prompts found even when started outside the source tree.
+fn demo_config() -> Config {
+    let mut config = Config::demo();
+    if !config.ivr.prompts_dir.exists() {
+        config.ivr.prompts_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+    }
+    config
+}
+
+/// A relative prompts folder is taken from the config file's folder when it is not in the
+/// working directory.
+fn resolve_prompts(mut config: Config, base: &Path) -> Config {
+    let dir = &config.ivr.prompts_dir;
+    if dir.is_relative() && !dir.exists() && base.join(dir).exists() {
+        config.ivr.prompts_dir = base.join(dir);
+    }
+    config
+}
+
+/// Prints the machine-readable READY line (tests wait for it) and, for the demo, how to call.
+fn announce(bound: Bound, demo: bool) {
+    let signaling = bound.signaling.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    println!("READY sip={} signaling={signaling}", bound.sip);
+    if demo {
+        println!(
+            "\ndialbridge demo is running.\n  Call in:   baresip, then `/dial sip:1234@{sip}` (or linphonec: `call sip:1234@{sip}`)\n  Rooms:     1234 (no PIN), 5678 (PIN 2468) — type the room ID then #\n  Host page: http://{signaling}/\n  Stop:      Ctrl-C\n",
+            sip = bound.sip
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler only fails outside a Unix process");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+}

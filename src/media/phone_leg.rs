@@ -1,0 +1,270 @@
+//! The phone leg of one call: RTP from and to the caller, decoded PCM, DTMF digits and prompts.
+//!
+//! Per call this costs one tokio task ([`super::phone_task`]: socket, 20 ms send tick, RFC 4733)
+//! and one GStreamer thread (the receive jitter buffer's). Both pipelines are fed through a
+//! Rust-owned source pad linked to their `in` element, so neither needs an `appsrc` thread, and
+//! the send pipeline encodes synchronously inside the tick.
+//!
+//! Contract: [`PhoneLeg::start`] must run inside a tokio runtime. Events go to the caller's
+//! bounded channel; when it is full an event is counted in [`super::DROPPED_EVENTS`] and logged.
+//! [`PhoneLeg::stop`] (or drop) stops the task and sets both pipelines to NULL, which joins the
+//! jitter buffer thread before it returns; the socket closes when the runtime drops the aborted
+//! task, right after.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app::AppSink;
+use tokio::sync::mpsc;
+
+use crate::ivr::Prompt;
+use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
+
+use super::phone_task::{Control, PhoneTask};
+use super::pipeline::{self, LivePipeline, PipelineKind};
+use super::tx::{FrameSource, TxFill};
+use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
+
+/// Commands waiting for the media task. The call actor sends a handful per prompt, so a full
+/// queue means the task is stuck; the command is then dropped and logged.
+pub const CONTROL_CAPACITY: usize = 64;
+
+/// Receives the caller's decoded audio (mono S16 at the codec's audio rate), about every 20 ms,
+/// on the jitter buffer's streaming thread: must not block.
+pub type PcmTap = Box<dyn FnMut(&[i16]) + Send>;
+
+/// What the SDP negotiation decided for this call's phone side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneLegConfig {
+    pub codec: Codec,
+    /// Payload type of the audio codec (usually its static one).
+    pub payload_type: u8,
+    /// Payload type of RFC 4733 telephone-events, when negotiated.
+    pub telephone_event_pt: Option<u8>,
+    /// Where to send RTP until the caller's first packet shows its real address (the SDP
+    /// `c=`/`m=` address). `None`: send nothing until then.
+    pub remote: Option<SocketAddr>,
+    pub jitter_buffer_ms: u32,
+    /// Report [`MediaEvent::RtpTimeout`] when no RTP arrived for this long (not while on hold).
+    pub rtp_timeout: Option<Duration>,
+    /// Run the in-band DTMF detector on the decoded audio.
+    pub inband_dtmf: bool,
+}
+
+/// Counters of one leg.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub rx_packets: AtomicU64,
+    pub rx_invalid: AtomicU64,
+    pub rx_unexpected_pt: AtomicU64,
+    pub rx_dtmf_errors: AtomicU64,
+    pub tx_packets: AtomicU64,
+    pub tx_errors: AtomicU64,
+}
+
+/// A snapshot of a leg's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegStats {
+    /// Valid RTP packets of the audio or telephone-event payload type.
+    pub rx_packets: u64,
+    /// Packets that are not valid RTP (dropped).
+    pub rx_invalid: u64,
+    /// Valid RTP with another payload type (dropped).
+    pub rx_unexpected_pt: u64,
+    /// Telephone-event payloads the RFC 4733 decoder rejected.
+    pub rx_dtmf_errors: u64,
+    pub tx_packets: u64,
+    /// Outbound packets the socket refused or the pipeline failed to produce.
+    pub tx_errors: u64,
+}
+
+/// The running phone leg; see the module docs.
+pub struct PhoneLeg {
+    local: SocketAddr,
+    control: mpsc::Sender<Control>,
+    pcm_tap: Arc<Mutex<Option<PcmTap>>>,
+    counters: Arc<Counters>,
+    task: tokio::task::JoinHandle<()>,
+    rx: Option<LivePipeline>,
+    tx: Option<LivePipeline>,
+}
+
+impl PhoneLeg {
+    /// Starts receiving on `socket` and sending silence every 20 ms. Must be called inside a
+    /// tokio runtime.
+    pub fn start(
+        socket: UdpSocket,
+        config: PhoneLegConfig,
+        prompts: Arc<PromptSet>,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<PhoneLeg, MediaError> {
+        super::init()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let local = socket.local_addr()?;
+        socket.set_nonblocking(true)?;
+        let socket = {
+            let _guard = runtime.enter();
+            tokio::net::UdpSocket::from_std(socket)?
+        };
+        let rate = config.codec.audio_rate();
+        let values =
+            pipeline::phone_values(config.codec, config.payload_type, config.jitter_buffer_ms);
+        let on_error = |events: &mpsc::Sender<MediaEvent>| {
+            let events = events.clone();
+            move |text: String| send_event(&events, MediaEvent::Error(text))
+        };
+        let rx = pipeline::launch(PipelineKind::PhoneRx, &values, on_error(&events))?;
+        let tx = pipeline::launch(PipelineKind::PhoneTx, &values, on_error(&events))?;
+
+        let pcm_tap: Arc<Mutex<Option<PcmTap>>> = Arc::new(Mutex::new(None));
+        let detector = config.inband_dtmf.then(|| InbandDetector::new(rate));
+        rx.element::<AppSink>("out")?.set_callbacks(pcm_callbacks(
+            detector,
+            pcm_tap.clone(),
+            events.clone(),
+        ));
+        rx.play()?;
+        tx.play()?;
+        let rx_pad = feed_pad(&rx, "phone-rx")?;
+        let tx_pad = feed_pad(&tx, "phone-tx")?;
+
+        let counters = Arc::new(Counters::default());
+        let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
+        let task = PhoneTask {
+            socket,
+            audio_pt: config.payload_type,
+            telephone_event_pt: config.telephone_event_pt,
+            rfc4733: config.telephone_event_pt.map(|_| Rfc4733Decoder::new()),
+            rtp_timeout: config.rtp_timeout,
+            events,
+            counters: counters.clone(),
+            rx_pad,
+            rx_clock: rx.pipeline().clone(),
+            sdp_remote: config.remote,
+            latched: None,
+            hold: false,
+            tx_pad,
+            tx_sink: tx.element::<AppSink>("out")?,
+            frames: FrameSource::new(prompts, rate),
+        };
+        let task = runtime.spawn(task.run(control_rx));
+        tracing::debug!(%local, codec = %config.codec, "phone leg started");
+        Ok(PhoneLeg { local, control, pcm_tap, counters, task, rx: Some(rx), tx: Some(tx) })
+    }
+
+    /// Plays `prompt` from its start, replacing a playing one (which then gets no
+    /// [`MediaEvent::PromptDone`]). PromptDone follows once its last packet was sent.
+    pub fn play(&self, prompt: Prompt) {
+        self.command(Control::Play(prompt));
+    }
+
+    /// Stops the playing prompt within one packet; no PromptDone for it.
+    pub fn stop_prompt(&self) {
+        self.command(Control::StopPrompt);
+    }
+
+    /// Applies a re-INVITE: `remote` is the new SDP address (a changed address drops the latch
+    /// until the caller's next packet), `hold` stops sending (and the RTP timeout) until a later
+    /// update clears it.
+    pub fn update_remote(&self, remote: Option<SocketAddr>, hold: bool) {
+        self.command(Control::Remote { remote, hold });
+    }
+
+    /// Sets the audio the phone hears while no prompt plays (the conference mix); `None` is
+    /// silence.
+    pub fn set_tx_fill(&self, fill: Option<TxFill>) {
+        self.command(Control::Fill(fill));
+    }
+
+    /// Sets where the caller's decoded audio goes (the conference leg); `None` discards it.
+    pub fn set_pcm_tap(&self, tap: Option<PcmTap>) {
+        *self.pcm_tap.lock().unwrap_or_else(|p| p.into_inner()) = tap;
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn stats(&self) -> LegStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LegStats {
+            rx_packets: get(&c.rx_packets),
+            rx_invalid: get(&c.rx_invalid),
+            rx_unexpected_pt: get(&c.rx_unexpected_pt),
+            rx_dtmf_errors: get(&c.rx_dtmf_errors),
+            tx_packets: get(&c.tx_packets),
+            tx_errors: get(&c.tx_errors),
+        }
+    }
+
+    /// Tears the leg down now (same as dropping it).
+    pub fn stop(self) {}
+
+    fn command(&self, command: Control) {
+        if let Err(e) = self.control.try_send(command) {
+            tracing::error!(local = %self.local, "phone leg command dropped: {e}");
+        }
+    }
+}
+
+impl Drop for PhoneLeg {
+    fn drop(&mut self) {
+        self.task.abort();
+        // Dropping a LivePipeline sets it to NULL, which joins its streaming threads.
+        self.rx.take();
+        self.tx.take();
+        self.pcm_tap.lock().unwrap_or_else(|p| p.into_inner()).take();
+        tracing::debug!(local = %self.local, "phone leg stopped");
+    }
+}
+
+/// Links a new source pad of ours to the `in` element of `pipeline` and sends the sticky events
+/// (stream start, the caps of `in`, a time segment from 0) that must precede data.
+fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaError> {
+    let error = |reason: String| MediaError::Pipeline { file: stream_id.to_string(), reason };
+    let entry: gst::Element = pipeline.element("in")?;
+    let sink = entry.static_pad("sink").ok_or_else(|| error("`in` has no sink pad".into()))?;
+    let caps: gst::Caps = entry.property("caps");
+    let pad = gst::Pad::builder(gst::PadDirection::Src).name(stream_id).build();
+    pad.set_active(true).map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
+    pad.link(&sink).map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
+    pad.push_event(gst::event::StreamStart::new(stream_id));
+    pad.push_event(gst::event::Caps::new(&caps));
+    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
+    Ok(pad)
+}
+
+/// The receive appsink's callback: PCM to the in-band detector and the tap.
+fn pcm_callbacks(
+    mut detector: Option<InbandDetector>,
+    tap: Arc<Mutex<Option<PcmTap>>>,
+    events: mpsc::Sender<MediaEvent>,
+) -> gstreamer_app::AppSinkCallbacks {
+    let mut pcm: Vec<i16> = Vec::new();
+    gstreamer_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+            let Some(buffer) = sample.buffer() else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            pcm.clear();
+            pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            if let Some(detector) = detector.as_mut() {
+                for digit in detector.push(&pcm) {
+                    tracing::debug!(%digit, "in-band DTMF digit");
+                    send_event(&events, MediaEvent::Digit { digit, source: DtmfSource::Inband });
+                }
+            }
+            if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                tap(&pcm);
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}

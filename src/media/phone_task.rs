@@ -1,0 +1,233 @@
+//! The one tokio task of a phone leg: reads the RTP socket, ticks every 20 ms to send a packet,
+//! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: pushing into
+//! the send pipeline encodes synchronously (microseconds), pushing into the receive pipeline
+//! only queues the packet in the jitter buffer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app::AppSink;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::ivr::Prompt;
+use crate::ivr::dtmf::{DtmfSource, Rfc4733Decoder};
+
+use super::phone_leg::Counters;
+use super::tx::{FrameSource, PTIME, TxFill};
+use super::{MediaEvent, rtp, send_event};
+
+/// When the task falls this many packets behind (a stalled runtime), it skips ahead instead of
+/// bursting the backlog at the phone; the RTP timestamp jumps with real time.
+const MAX_LAG_PACKETS: u64 = 5;
+
+/// Largest datagram we accept; RTP for these codecs is far smaller.
+const MAX_DATAGRAM: usize = 2048;
+
+/// Time of packet slot `slot` after the start of the leg.
+fn slot_offset(slot: u64) -> Duration {
+    Duration::from_nanos(PTIME.as_nanos() as u64 * slot)
+}
+
+pub(crate) enum Control {
+    Play(Prompt),
+    StopPrompt,
+    Remote { remote: Option<SocketAddr>, hold: bool },
+    Fill(Option<TxFill>),
+}
+
+pub(crate) struct PhoneTask {
+    pub socket: tokio::net::UdpSocket,
+    pub audio_pt: u8,
+    pub telephone_event_pt: Option<u8>,
+    pub rfc4733: Option<Rfc4733Decoder>,
+    pub rtp_timeout: Option<Duration>,
+    pub events: mpsc::Sender<MediaEvent>,
+    pub counters: Arc<Counters>,
+    /// Feeds the receive pipeline.
+    pub rx_pad: gst::Pad,
+    /// The receive pipeline, for the running time that stamps arrivals for the jitter buffer.
+    pub rx_clock: gst::Pipeline,
+    /// The address from SDP, used until a packet arrives.
+    pub sdp_remote: Option<SocketAddr>,
+    /// The source of the latest valid RTP packet (symmetric RTP).
+    pub latched: Option<SocketAddr>,
+    pub hold: bool,
+    pub tx_pad: gst::Pad,
+    pub tx_sink: AppSink,
+    pub frames: FrameSource,
+}
+
+/// Send-side clock state, kept out of [`PhoneTask`] so the struct stays plain data.
+struct Clock {
+    start: Instant,
+    /// Index of the next 20 ms packet slot to send.
+    slot: u64,
+    discont: bool,
+    last_rx: Instant,
+    timed_out: bool,
+}
+
+impl PhoneTask {
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let start = Instant::now();
+        let mut clock = Clock { start, slot: 0, discont: true, last_rx: start, timed_out: false };
+        let mut frame = vec![0i16; self.frames.frame_len()];
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let tick = tokio::time::sleep_until(start);
+        tokio::pin!(tick);
+        loop {
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => {
+                        if self.on_datagram(&buf[..len], from) {
+                            clock.last_rx = Instant::now();
+                        }
+                    }
+                    Err(e) => {
+                        // Not expected on an unconnected UDP socket; back off so an error that
+                        // repeats cannot spin the task.
+                        tracing::debug!("RTP receive error: {e}");
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                },
+                () = &mut tick => {
+                    self.on_tick(&mut clock, &mut frame);
+                    tick.as_mut().reset(clock.start + slot_offset(clock.slot));
+                }
+                command = control.recv() => match command {
+                    Some(command) => self.on_control(command, &mut clock),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    /// Handles one datagram; returns whether it was RTP we expect (which keeps the call alive).
+    fn on_datagram(&mut self, packet: &[u8], from: SocketAddr) -> bool {
+        let header = match rtp::parse(packet) {
+            Ok(header) => header,
+            Err(e) => {
+                self.counters.rx_invalid.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(%from, "dropped datagram: {e}");
+                return false;
+            }
+        };
+        let pt = header.payload_type;
+        let is_audio = pt == self.audio_pt;
+        if !is_audio && Some(pt) != self.telephone_event_pt {
+            self.counters.rx_unexpected_pt.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(%from, pt, "dropped RTP of an unexpected payload type");
+            return false;
+        }
+        self.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+        if self.latched != Some(from) {
+            tracing::debug!(%from, "RTP latched to the caller's source address");
+            self.latched = Some(from);
+        }
+        if is_audio {
+            let mut buffer = gst::Buffer::from_slice(packet.to_vec());
+            buffer
+                .get_mut()
+                .expect("a buffer just made has no other owner")
+                .set_dts(self.rx_clock.current_running_time());
+            if let Err(e) = self.rx_pad.push(buffer) {
+                tracing::trace!("receive pipeline refused a packet: {e:?}");
+            }
+        } else if let Some(decoder) = self.rfc4733.as_mut() {
+            match decoder.push(header.timestamp, header.payload(packet)) {
+                Ok(Some(digit)) => {
+                    tracing::debug!(%digit, "RFC 4733 digit");
+                    let event = MediaEvent::Digit { digit, source: DtmfSource::Rfc4733 };
+                    send_event(&self.events, event);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.counters.rx_dtmf_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%from, "bad telephone-event: {e}");
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends every packet slot that is due, then checks the RTP timeout.
+    fn on_tick(&mut self, clock: &mut Clock, frame: &mut [i16]) {
+        let now = Instant::now();
+        let due = ((now - clock.start).as_nanos() / PTIME.as_nanos()) as u64;
+        if due >= clock.slot + MAX_LAG_PACKETS {
+            tracing::debug!(behind = due - clock.slot, "phone leg send tick late; skipping ahead");
+            clock.slot = due;
+            clock.discont = true;
+        }
+        while clock.slot <= due {
+            let finished = self.frames.next_frame(frame);
+            self.send_frame(frame, clock.slot, std::mem::take(&mut clock.discont));
+            clock.slot += 1;
+            if finished.is_some() {
+                send_event(&self.events, MediaEvent::PromptDone);
+            }
+        }
+        if let Some(timeout) = self.rtp_timeout {
+            if !self.hold && !clock.timed_out && now - clock.last_rx >= timeout {
+                clock.timed_out = true;
+                tracing::info!(?timeout, "no RTP from the caller");
+                send_event(&self.events, MediaEvent::RtpTimeout);
+            }
+        }
+    }
+
+    /// Encodes one frame and sends the resulting packet(s) to the caller.
+    fn send_frame(&mut self, frame: &[i16], slot: u64, discont: bool) {
+        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut buffer = gst::Buffer::from_mut_slice(bytes);
+        {
+            let buffer = buffer.get_mut().expect("a buffer just made has no other owner");
+            buffer.set_pts(gst::ClockTime::from_nseconds(slot_offset(slot).as_nanos() as u64));
+            buffer.set_duration(gst::ClockTime::from_nseconds(PTIME.as_nanos() as u64));
+            if discont {
+                buffer.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        if let Err(e) = self.tx_pad.push(buffer) {
+            self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("send pipeline refused a frame: {e:?}");
+        }
+        let target = if self.hold { None } else { self.latched.or(self.sdp_remote) };
+        while let Some(sample) = self.tx_sink.try_pull_sample(gst::ClockTime::ZERO) {
+            let (Some(target), Some(buffer)) = (target, sample.buffer()) else { continue };
+            let Ok(map) = buffer.map_readable() else { continue };
+            let counter: &AtomicU64 = match self.socket.try_send_to(&map, target) {
+                Ok(_) => &self.counters.tx_packets,
+                Err(e) => {
+                    tracing::trace!(%target, "RTP send failed: {e}");
+                    &self.counters.tx_errors
+                }
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_control(&mut self, command: Control, clock: &mut Clock) {
+        match command {
+            Control::Play(prompt) => self.frames.play(prompt),
+            Control::StopPrompt => self.frames.stop(),
+            Control::Fill(fill) => self.frames.set_fill(fill),
+            Control::Remote { remote, hold } => {
+                if remote != self.sdp_remote {
+                    self.sdp_remote = remote;
+                    self.latched = None;
+                }
+                if self.hold && !hold {
+                    // Coming off hold: give the caller a full timeout to resume sending.
+                    clock.last_rx = Instant::now();
+                }
+                self.hold = hold;
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The supervisor: starts the SIP endpoint, the registration (register mode), the built-in
+//! signaling server (when configured), and one actor per accepted call. It caps calls with a
+//! semaphore (503 beyond `limits.max_calls`) and on shutdown hangs up every call, unregisters
+//! and waits for the call tasks to finish.
+
+use crate::call::{self, CallContext, CallRequest, MediaSettings};
+use crate::conference::ConferenceBackend;
+use crate::conference::builtin::BuiltinBackend;
+use crate::config::{Config, SipMode};
+use crate::ivr::machine::IvrConfig;
+use crate::media::prompts::PromptSet;
+use crate::sip::acl::AllowList;
+use crate::sip::digest::{DigestVerifier, Verdict};
+use crate::sip::endpoint::{self, EndpointOptions};
+use crate::sip::register::{self, RegisterOptions};
+use crate::{media, metrics, signaling};
+use ezk_sip_core::{Endpoint, IncomingRequest};
+use ezk_sip_types::uri::SipUriUserPart;
+use ezk_sip_types::{Name, StatusCode};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// New INVITEs waiting for the supervisor; beyond this the endpoint answers 503 at once.
+const INVITE_QUEUE_CAPACITY: usize = 256;
+/// How long shutdown waits for calls to send their BYEs.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
+    #[error(transparent)]
+    Endpoint(#[from] endpoint::EndpointError),
+    #[error("cannot listen for the signaling server on {addr}: {source}")]
+    Signaling { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid registrar URI {0:?}")]
+    Registrar(String),
+}
+
+/// Where the running bridge can be reached; printed as the READY line.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub sip: SocketAddr,
+    pub signaling: Option<SocketAddr>,
+}
+
+/// Runs the bridge until `shutdown` completes. `ready` is called once everything listens.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+    ready: impl FnOnce(Bound),
+) -> Result<(), ServerError> {
+    media::init()?;
+    let config = Arc::new(config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut prompts = HashMap::new();
+    let languages = std::iter::once(&config.ivr.language)
+        .chain(config.routes.iter().filter_map(|r| r.language.as_ref()));
+    for lang in languages {
+        if !prompts.contains_key(lang) {
+            let set = PromptSet::load(&config.ivr.prompts_dir, lang)?;
+            prompts.insert(lang.clone(), Arc::new(set));
+        }
+    }
+
+    let builtin = &config.conference.builtin;
+    let (signaling_addr, backend_url) = if builtin.serve {
+        let listener = tokio::net::TcpListener::bind(builtin.listen)
+            .await
+            .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
+        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render));
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move { stopped(&mut stop).await };
+            if let Err(e) = signaling::serve(listener, state, shutdown).await {
+                tracing::error!(error = %e, "signaling server stopped");
+            }
+        });
+        tracing::info!(%addr, "signaling server and host page listening");
+        (Some(addr), format!("ws://{addr}{}", signaling::WS_PATH))
+    } else {
+        (None, builtin.url.clone())
+    };
+    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
+    let backend: Arc<dyn ConferenceBackend> = Arc::new(BuiltinBackend::new(backend_url, secret));
+
+    let (invite_tx, mut invite_rx) = mpsc::channel(INVITE_QUEUE_CAPACITY);
+    let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
+    let sip = endpoint::start(
+        EndpointOptions {
+            listen: config.sip.listen,
+            tcp: config.sip.tcp,
+            public_host,
+            user_agent: config.sip.user_agent.clone(),
+        },
+        invite_tx,
+    )
+    .await?;
+    tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
+
+    let mut background = JoinSet::new();
+    if config.sip.mode == SipMode::Register {
+        let options = register_options(&config, &sip.contact)?;
+        background.spawn(register::run(sip.endpoint.clone(), options, stop_rx.clone()));
+    }
+
+    let ctx = Arc::new(call_context(&config, sip.endpoint.clone(), sip.contact.clone(), prompts, backend));
+    let gate = Gate::new(&config);
+    let slots = Arc::new(Semaphore::new(config.limits.max_calls));
+    ready(Bound { sip: sip.local, signaling: signaling_addr });
+
+    let mut calls = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            Some(invite) = invite_rx.recv() => {
+                if let Some(request) = gate.admit(&sip.endpoint, invite, &slots, &config).await {
+                    calls.spawn(call::actor::run(ctx.clone(), request, stop_rx.clone()));
+                }
+            }
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+            _ = &mut shutdown => break,
+        }
+    }
+
+    tracing::info!(calls = calls.len(), "shutting down: hanging up calls");
+    let _ = stop_tx.send(true);
+    let drain = async {
+        while calls.join_next().await.is_some() {}
+        while background.join_next().await.is_some() {}
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        tracing::warn!("some calls did not end in time; aborting them");
+    }
+    Ok(())
+}
+
+/// Completes once the stop flag is set (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send; drop it before any other await.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+fn register_options(config: &Config, contact: &ezk_sip_types::header::typed::Contact) -> Result<RegisterOptions, ServerError> {
+    let r = &config.sip.register;
+    let registrar = r.registrar.parse().map_err(|_| ServerError::Registrar(r.registrar.clone()))?;
+    let auth_username = if r.auth_username.is_empty() { r.username.clone() } else { r.auth_username.clone() };
+    let mut contact = contact.clone();
+    contact.uri.uri.user_part = SipUriUserPart::User(r.username.clone().into());
+    Ok(RegisterOptions {
+        registrar,
+        username: r.username.clone(),
+        auth_username,
+        password: r.password.clone(),
+        expires: Duration::from_secs(r.expires_s.into()),
+        retry_min: Duration::from_secs(r.retry_min_s.into()),
+        retry_max: Duration::from_secs(r.retry_max_s.into()),
+        contact,
+    })
+}
+
+fn call_context(
+    config: &Config,
+    endpoint: Endpoint,
+    contact: ezk_sip_types::header::typed::Contact,
+    prompts: HashMap<String, Arc<PromptSet>>,
+    backend: Arc<dyn ConferenceBackend>,
+) -> CallContext {
+    let m = &config.media;
+    let i = &config.ivr;
+    CallContext {
+        endpoint,
+        contact,
+        media: MediaSettings {
+            rtp_bind: m.rtp_bind,
+            sdp_ip: m.public_address.parse().ok(),
+            port_min: m.rtp_port_min,
+            port_max: m.rtp_port_max,
+            codecs: m.codecs.clone(),
+            jitter_buffer_ms: m.jitter_buffer_ms,
+            rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s.into())),
+            inband_dtmf: m.inband_dtmf,
+        },
+        ivr: IvrConfig {
+            room_id_min_digits: i.room_id_min_digits as usize,
+            room_id_max_digits: i.room_id_max_digits as usize,
+            pin_max_digits: i.pin_max_digits as usize,
+            max_attempts: i.max_attempts,
+            inter_digit_timeout: Duration::from_secs(i.inter_digit_timeout_s.into()),
+            overall_timeout: Duration::from_secs(i.overall_timeout_s.into()),
+        },
+        prompts,
+        backend,
+        session_expires_s: config.sip.session_expires_s,
+        mask_caller_id: config.caller_id.mask,
+        caller_id_visible_tail: config.caller_id.visible_tail as usize,
+    }
+}
+
+/// Admission: trunk allow list, optional inbound digest auth, the call cap, and routing.
+struct Gate {
+    acl: Option<AllowList>,
+    digest: Option<DigestVerifier>,
+}
+
+impl Gate {
+    fn new(config: &Config) -> Self {
+        let trunk = &config.sip.trunk;
+        let acl = (config.sip.mode == SipMode::Trunk).then(|| AllowList::new(trunk.allow.clone()));
+        let digest = (config.sip.mode == SipMode::Trunk && !trunk.username.is_empty())
+            .then(|| DigestVerifier::new(&trunk.realm, &trunk.username, &trunk.password));
+        Self { acl, digest }
+    }
+
+    async fn admit(
+        &self,
+        endpoint: &Endpoint,
+        invite: IncomingRequest,
+        slots: &Arc<Semaphore>,
+        config: &Config,
+    ) -> Option<CallRequest> {
+        let source = invite.tp_info.source;
+        if let Some(acl) = &self.acl
+            && !acl.allows(source.ip())
+        {
+            // An allow-listed source that also authenticates is still refused: the list is the
+            // admin's first line, digest the optional second.
+            tracing::warn!(%source, "INVITE from a source outside sip.trunk.allow: 403");
+            metrics::CALLS_REJECTED.inc();
+            crate::sip::reject(endpoint, invite, 403).await;
+            return None;
+        }
+        if let Some(digest) = &self.digest {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let auth = invite.headers.get_raw(&Name::AUTHORIZATION).next().map(|v| v.to_string());
+            let verdict = digest.verify(auth.as_deref(), "INVITE", now);
+            if verdict != Verdict::Ok {
+                tracing::info!(%source, ?verdict, "INVITE needs digest authentication: 401");
+                challenge(endpoint, invite, digest.challenge(now, verdict == Verdict::Stale)).await;
+                return None;
+            }
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(max_calls = config.limits.max_calls, "call limit reached: 503");
+            metrics::CALLS_REJECTED.inc();
+            crate::sip::reject(endpoint, invite, 503).await;
+            return None;
+        };
+        let called = match &invite.line.uri.user_part {
+            SipUriUserPart::User(user) => user.to_string(),
+            SipUriUserPart::UserPw(up) => up.user.to_string(),
+            SipUriUserPart::Empty => String::new(),
+        };
+        let route = config.routes.iter().find(|r| r.number == called);
+        let language = route
+            .and_then(|r| r.language.clone())
+            .unwrap_or_else(|| config.ivr.language.clone());
+        let direct_room = route.and_then(|r| r.room.clone());
+        tracing::debug!(%called, ?direct_room, %language, "routing call");
+        Some(CallRequest { invite, direct_room, language, permit })
+    }
+}
+
+async fn challenge(endpoint: &Endpoint, mut invite: IncomingRequest, www_authenticate: String) {
+    let mut response = endpoint.create_response(&invite, StatusCode::UNAUTHORIZED, None);
+    response.msg.headers.insert(Name::WWW_AUTHENTICATE, www_authenticate);
+    if let Err(e) = endpoint.create_server_inv_tsx(&mut invite).respond_failure(response).await {
+        tracing::warn!(error = %e, "could not send 401");
+    }
+}

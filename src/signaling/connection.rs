@@ -1,0 +1,232 @@
+//! One WebSocket connection: a single task that reads client frames, answers them, and writes
+//! queued messages from other participants. Bad input is answered with an `error` and the
+//! connection stays open; protocol violations (binary frames, a wrong secret, too many bad
+//! messages in a row) get an `error` and then a close frame.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use tokio::sync::{mpsc, watch};
+
+use super::SignalingState;
+use super::protocol::{
+    ClientId, ClientMessage, Envelope, ErrorCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, RequestId,
+    ServerMessage,
+};
+use super::rooms::{Refusal, constant_time_eq};
+
+/// Frames queued for one client (relayed signals, join/leave notices). When full, further
+/// unsolicited messages to this client are dropped and counted in
+/// `signaling_dropped_messages_total`: a client that does not read must not stall others.
+pub const MAILBOX_CAPACITY: usize = 256;
+
+/// Bad messages in a row after which the connection is closed.
+pub const MAX_CONSECUTIVE_ERRORS: u32 = 16;
+
+/// What to do after one client frame.
+struct Outcome {
+    reply: Option<String>,
+    close: bool,
+}
+
+struct Connection {
+    id: ClientId,
+    authed: bool,
+    consecutive_errors: u32,
+}
+
+/// Serves one upgraded socket until the client leaves, the socket fails, or `shutdown` turns
+/// true (or its sender goes away). `_drain` is dropped when this returns, which lets
+/// [`super::serve`] wait for all connections.
+pub(super) async fn run(
+    mut socket: WebSocket,
+    state: SignalingState,
+    mut shutdown: watch::Receiver<bool>,
+    _drain: mpsc::Sender<()>,
+) {
+    let metrics = &state.inner.metrics;
+    let (tx, mut mailbox) = mpsc::channel::<String>(MAILBOX_CAPACITY);
+    let id = state.registry().add_client(tx);
+    metrics.connections_active.fetch_add(1, Ordering::Relaxed);
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(client = id, "signaling client connected");
+
+    let mut conn = Connection { id, authed: state.secret.is_none(), consecutive_errors: 0 };
+    let hello = encode(None, &ServerMessage::Hello { client_id: id, version: PROTOCOL_VERSION });
+    let mut open = socket.send(Message::Text(hello.into())).await.is_ok();
+    while open {
+        tokio::select! {
+            () = stopped(&mut shutdown) => {
+                let frame = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            Some(text) = mailbox.recv() => {
+                open = socket.send(Message::Text(text.into())).await.is_ok();
+            }
+            incoming = socket.recv() => {
+                let outcome = match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        conn.refuse(&state, None, (ErrorCode::BinaryFrame, "only JSON text frames are accepted".into()), true)
+                    }
+                    Some(Ok(Message::Text(text))) => conn.handle_text(&state, text.as_str()),
+                };
+                if let Some(reply) = outcome.reply {
+                    open = socket.send(Message::Text(reply.into())).await.is_ok();
+                }
+                if outcome.close {
+                    let frame = CloseFrame { code: close_code::POLICY, reason: "protocol violation".into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            }
+        }
+    }
+    state.registry().remove_client(id, metrics);
+    metrics.connections_active.fetch_sub(1, Ordering::Relaxed);
+    tracing::debug!(client = id, "signaling client disconnected");
+}
+
+/// Resolves when shutdown is signalled or its sender is gone (no `watch::Ref` kept alive).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+fn encode(request_id: Option<RequestId>, msg: &ServerMessage) -> String {
+    serde_json::to_string(&Envelope::new(request_id, msg))
+        .expect("server messages always serialize: plain strings, numbers and JSON values")
+}
+
+impl Connection {
+    fn handle_text(&mut self, state: &SignalingState, text: &str) -> Outcome {
+        state.inner.metrics.messages_total.fetch_add(1, Ordering::Relaxed);
+        match parse(text) {
+            Err((request_id, refusal)) => self.refuse(state, request_id, refusal, false),
+            Ok(Envelope { request_id, message }) => match self.dispatch(state, message) {
+                Ok(reply) => {
+                    self.consecutive_errors = 0;
+                    Outcome { reply: reply.map(|r| encode(request_id, &r)), close: false }
+                }
+                Err((refusal, close)) => self.refuse(state, request_id, refusal, close),
+            },
+        }
+    }
+
+    fn refuse(
+        &mut self,
+        state: &SignalingState,
+        request_id: Option<RequestId>,
+        (mut code, mut message): Refusal,
+        mut close: bool,
+    ) -> Outcome {
+        state.inner.metrics.errors_total.fetch_add(1, Ordering::Relaxed);
+        self.consecutive_errors += 1;
+        if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS && !close {
+            (code, message, close) = (ErrorCode::TooManyErrors, format!("{message}; too many bad messages in a row"), true);
+        }
+        tracing::debug!(client = self.id, ?code, %message, "signaling request refused");
+        Outcome { reply: Some(encode(request_id, &ServerMessage::Error { code, message })), close }
+    }
+
+    /// Runs one request. `Ok(None)`: no reply (a relayed signal). `Err((_, true))`: close after.
+    fn dispatch(
+        &mut self,
+        state: &SignalingState,
+        message: ClientMessage,
+    ) -> Result<Option<ServerMessage>, (Refusal, bool)> {
+        let metrics = &state.inner.metrics;
+        let needs_auth = matches!(message, ClientMessage::LookupRoom { .. } | ClientMessage::CheckPin { .. });
+        if needs_auth && !self.authed {
+            return Err(((ErrorCode::Unauthorized, "send auth with the shared secret first".into()), false));
+        }
+        let keep = |r: Result<ServerMessage, Refusal>| r.map(Some).map_err(|e| (e, false));
+        match message {
+            ClientMessage::Auth { secret } => match state.secret.as_deref() {
+                Some(expected) if !constant_time_eq(expected, &secret) => {
+                    Err(((ErrorCode::Unauthorized, "wrong secret".into()), true))
+                }
+                _ => {
+                    self.authed = true;
+                    Ok(Some(ServerMessage::AuthOk))
+                }
+            },
+            ClientMessage::LookupRoom { room } => keep(state.registry().lookup(&room)),
+            ClientMessage::CheckPin { room, pin } => keep(state.registry().check_pin(&room, &pin)),
+            ClientMessage::CreateRoom { room, name, pin } => {
+                let created = state.registry().create(room.as_deref(), &name, pin.as_deref());
+                if let Ok(ServerMessage::RoomCreated { room }) = &created {
+                    tracing::info!(client = self.id, room, name, "room created");
+                }
+                keep(created)
+            }
+            ClientMessage::Join { room, pin, name } => {
+                keep(state.registry().join(self.id, &room, pin.as_deref(), &name, metrics))
+            }
+            ClientMessage::Leave => keep(state.registry().leave(self.id, metrics)),
+            ClientMessage::Signal { to, payload } => {
+                state.registry().signal(self.id, to, payload, metrics).map(|()| None).map_err(|e| (e, false))
+            }
+            ClientMessage::Ping => Ok(Some(ServerMessage::Pong)),
+        }
+    }
+}
+
+/// Parses one text frame, telling apart the kinds of bad input. On error, returns the
+/// `request_id` when it could be read, so even errors can be matched to their request.
+fn parse(text: &str) -> Result<Envelope<ClientMessage>, (Option<RequestId>, Refusal)> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        let msg = format!("message is {} bytes, the limit is {MAX_MESSAGE_BYTES}", text.len());
+        return Err((None, (ErrorCode::TooLarge, msg)));
+    }
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| (None, (ErrorCode::BadJson, format!("not valid JSON: {e}"))))?;
+    let Some(object) = value.as_object() else {
+        return Err((None, (ErrorCode::BadJson, "expected a JSON object".into())));
+    };
+    let request_id = match object.get("request_id") {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or((
+            None,
+            (ErrorCode::BadMessage, "request_id must be a non-negative integer".to_string()),
+        ))?),
+    };
+    match object.get("type").and_then(|t| t.as_str()) {
+        None => return Err((request_id, (ErrorCode::UnknownType, "missing string field \"type\"".into()))),
+        Some(t) if !ClientMessage::TYPES.contains(&t) => {
+            return Err((request_id, (ErrorCode::UnknownType, format!("unknown message type {t:?}"))));
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map_err(|e| (request_id, (ErrorCode::BadMessage, e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> (Option<RequestId>, ErrorCode) {
+        let (id, (code, _)) = parse(text).unwrap_err();
+        (id, code)
+    }
+
+    #[test]
+    fn parse_sorts_bad_input() {
+        assert_eq!(code("{"), (None, ErrorCode::BadJson));
+        assert_eq!(code("[1]"), (None, ErrorCode::BadJson));
+        assert_eq!(code(r#"{"request_id":5}"#), (Some(5), ErrorCode::UnknownType));
+        assert_eq!(code(r#"{"type":"fly","request_id":6}"#), (Some(6), ErrorCode::UnknownType));
+        assert_eq!(code(r#"{"type":"lookup_room","request_id":7}"#), (Some(7), ErrorCode::BadMessage));
+        assert_eq!(code(r#"{"type":"ping","request_id":-1}"#), (None, ErrorCode::BadMessage));
+        let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(code(&big), (None, ErrorCode::TooLarge));
+    }
+
+    #[test]
+    fn parse_accepts_requests() {
+        let env = parse(r#"{"type":"check_pin","room":"1","pin":"2","request_id":9}"#).unwrap();
+        assert_eq!(env.request_id, Some(9));
+        assert_eq!(env.message, ClientMessage::CheckPin { room: "1".into(), pin: "2".into() });
+    }
+}

@@ -1,0 +1,189 @@
+//! The built-in room signaling server: JSON messages over WebSocket (`GET /ws`), rooms with
+//! numeric IDs and optional PINs kept in memory, plus `GET /healthz` and `GET /metrics`.
+//!
+//! Rooms come from the config and from hosts who create them over the protocol
+//! ([`protocol`] has every message; `docs/signaling-protocol.md` describes them). The phone
+//! bridge uses it through [`crate::conference::builtin::BuiltinBackend`] to look up rooms and
+//! check PINs. Each connection is one task ([`connection`]); the room registry ([`rooms`]) sits
+//! behind a `std::sync::Mutex` that is never held across an `.await`.
+
+mod connection;
+pub mod metrics;
+pub mod protocol;
+pub mod rooms;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::RoomConfig;
+pub use metrics::ExtraMetrics;
+use metrics::{Metrics, RegistryGauges};
+use rooms::Registry;
+
+/// The path of the WebSocket endpoint.
+pub const WS_PATH: &str = "/ws";
+
+/// Hard cap on one WebSocket message; above it the socket itself fails. Messages between
+/// [`protocol::MAX_MESSAGE_BYTES`] and this get a `too_large` error and the connection stays.
+const WS_HARD_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Listen backlog of [`bind`]: room for a burst of connects (a page reload of a whole room,
+/// many calls at once) while the accept loop catches up. `TcpListener::bind` uses 128.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// How long [`serve`] waits for open connections to close after shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's shared state: the room registry, counters, the optional shared secret, and
+/// the caller's extra metrics. Cheap to clone; clones share everything, so a state outlives a
+/// [`serve`] run (rooms survive a restart of the listener within one process).
+#[derive(Clone)]
+pub struct SignalingState {
+    inner: Arc<Inner>,
+    /// When set, `lookup_room` and `check_pin` need `auth` with this secret first.
+    secret: Option<Arc<str>>,
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    metrics: Metrics,
+    extra_metrics: ExtraMetrics,
+}
+
+impl SignalingState {
+    /// A state holding `rooms`; `extra_metrics` text is appended to `/metrics` (pass
+    /// `Arc::new(String::new)` for none).
+    pub fn new(rooms: &[RoomConfig], extra_metrics: ExtraMetrics) -> SignalingState {
+        SignalingState {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::new(rooms)),
+                metrics: Metrics::default(),
+                extra_metrics,
+            }),
+            secret: None,
+        }
+    }
+
+    /// Requires clients to present `secret` before `lookup_room`/`check_pin` (connections
+    /// opened from this value on). An empty secret means none.
+    pub fn with_secret(mut self, secret: Option<String>) -> SignalingState {
+        self.secret = secret.filter(|s| !s.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The `/metrics` text: the server's counters, then the extra metrics.
+    pub fn metrics_text(&self) -> String {
+        let gauges = {
+            let r = self.registry();
+            RegistryGauges { rooms: r.room_count(), participants: r.participant_count() }
+        };
+        self.inner.metrics.render(gauges, Some(&self.inner.extra_metrics))
+    }
+
+    /// Locks the registry. A panic while holding it cannot leave a half-updated map (each
+    /// operation checks before it mutates), so a poisoned lock is used as it is.
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Binds a listener for [`serve`] with a deeper backlog than `TcpListener::bind`, so a burst of
+/// hundreds of connects is not slowed by SYN retries. Must run inside a Tokio runtime.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// The WebSocket URL of a server listening on `addr`; a wildcard address becomes loopback.
+pub fn ws_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("ws://{}{WS_PATH}", SocketAddr::new(ip, addr.port()))
+}
+
+#[derive(Clone)]
+struct AppState {
+    state: SignalingState,
+    shutdown: watch::Receiver<bool>,
+    /// Each connection task holds a clone; [`serve`] waits until all are gone.
+    drain: mpsc::Sender<()>,
+}
+
+/// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then closes every open
+/// WebSocket (close code 1001) and waits up to 5 s for the connections to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: SignalingState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
+    let app = Router::new()
+        .route(WS_PATH, get(ws_handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_handler))
+        .with_state(AppState { state, shutdown: stop_rx, drain: drain_tx });
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "signaling server listening");
+    }
+    let stop = async move {
+        shutdown.await;
+        // Tell WebSocket tasks too: axum's graceful shutdown does not wait for upgraded sockets.
+        let _ = stop_tx.send(true);
+    };
+    let result = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    // The router (and its drain sender) is gone now; the receiver ends when the last
+    // connection task has dropped its clone.
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain_rx.recv()).await;
+    tracing::info!("signaling server stopped");
+    result
+}
+
+async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> impl IntoResponse {
+    ws.max_message_size(WS_HARD_LIMIT_BYTES)
+        .max_frame_size(WS_HARD_LIMIT_BYTES)
+        .on_upgrade(move |socket| connection::run(socket, app.state, app.shutdown, app.drain))
+}
+
+async fn metrics_handler(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.state.metrics_text(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_url_maps_wildcards_to_loopback() {
+        assert_eq!(ws_url("0.0.0.0:8080".parse().unwrap()), "ws://127.0.0.1:8080/ws");
+        assert_eq!(ws_url("[::]:9".parse().unwrap()), "ws://[::1]:9/ws");
+        assert_eq!(ws_url("10.0.0.5:80".parse().unwrap()), "ws://10.0.0.5:80/ws");
+    }
+
+    #[test]
+    fn empty_secret_means_none() {
+        let s = SignalingState::new(&[], Arc::new(String::new)).with_secret(Some("x".into()));
+        assert_eq!(s.secret.as_deref(), Some("x"));
+        let s = SignalingState::new(&[], Arc::new(String::new)).with_secret(Some(String::new()));
+        assert!(s.secret.is_none());
+    }
+}
