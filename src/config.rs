@@ -243,7 +243,10 @@ pub struct CallerIdConfig {
 
 impl Default for CallerIdConfig {
     fn default() -> Self {
-        CallerIdConfig { mask: true, visible_tail: 2 }
+        CallerIdConfig {
+            mask: true,
+            visible_tail: 2,
+        }
     }
 }
 
@@ -393,7 +396,11 @@ impl Config {
         c.conference.builtin.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 8080));
         c.conference.builtin.serve = true;
         c.conference.builtin.rooms = vec![
-            RoomConfig { id: "1234".into(), name: "Demo room".into(), pin: None },
+            RoomConfig {
+                id: "1234".into(),
+                name: "Demo room".into(),
+                pin: None,
+            },
             RoomConfig {
                 id: "5678".into(),
                 name: "Demo room with PIN".into(),

@@ -71,11 +71,11 @@ pub async fn run(
 
     let builtin = &config.conference.builtin;
     let (signaling_addr, backend_url) = if builtin.serve {
-        let listener = tokio::net::TcpListener::bind(builtin.listen)
-            .await
+        let listener = signaling::bind(builtin.listen)
             .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
-        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render));
+        let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
+        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render)).with_secret(secret);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let shutdown = async move { stopped(&mut stop).await };
@@ -84,7 +84,7 @@ pub async fn run(
             }
         });
         tracing::info!(%addr, "signaling server and host page listening");
-        (Some(addr), format!("ws://{addr}{}", signaling::WS_PATH))
+        (Some(addr), signaling::ws_url(addr))
     } else {
         (None, builtin.url.clone())
     };

@@ -116,11 +116,14 @@ impl BuiltinBackend {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let closed = || ConferenceError::Unreachable(format!("connection to {} closed", self.url));
-        queue.send(Request { id, message, reply }).await.map_err(|_| closed())?;
+        queue
+            .send(Request { id, message, reply })
+            .await
+            .map_err(|_| closed())?;
         match answer.await.map_err(|_| closed())?? {
-            ServerMessage::Error { code, message } => {
-                Err(ConferenceError::Protocol(format!("server refused the request ({code:?}): {message}")))
-            }
+            ServerMessage::Error { code, message } => Err(ConferenceError::Protocol(format!(
+                "server refused the request ({code:?}): {message}"
+            ))),
             other => Ok(other),
         }
     }
@@ -155,28 +158,44 @@ async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, ConferenceError>
         .map_err(|e| ConferenceError::Unreachable(format!("cannot connect to {url}: {e}")))?;
     tracing::debug!(url, "connected to the signaling server");
     let Some(secret) = secret else { return Ok(ws) };
-    let auth = Envelope::new(Some(AUTH_REQUEST_ID), ClientMessage::Auth { secret: secret.to_string() });
-    let lost = |e: String| ConferenceError::Unreachable(format!("{url}: connection lost during auth: {e}"));
-    ws.send(Message::text(encode(&auth))).await.map_err(|e| lost(e.to_string()))?;
+    let auth = Envelope::new(
+        Some(AUTH_REQUEST_ID),
+        ClientMessage::Auth {
+            secret: secret.to_string(),
+        },
+    );
+    let lost = |e: String| {
+        ConferenceError::Unreachable(format!("{url}: connection lost during auth: {e}"))
+    };
+    ws.send(Message::text(encode(&auth)))
+        .await
+        .map_err(|e| lost(e.to_string()))?;
     loop {
-        let frame = ws.next().await.ok_or_else(|| lost("closed".into()))?.map_err(|e| lost(e.to_string()))?;
+        let frame = ws
+            .next()
+            .await
+            .ok_or_else(|| lost("closed".into()))?
+            .map_err(|e| lost(e.to_string()))?;
         let Message::Text(text) = frame else { continue };
-        let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else { continue };
+        let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else {
+            continue;
+        };
         if reply.request_id != Some(AUTH_REQUEST_ID) {
             continue; // the server's hello
         }
         return match reply.message {
             ServerMessage::AuthOk => Ok(ws),
-            ServerMessage::Error { message, .. } => {
-                Err(ConferenceError::Protocol(format!("{url} refused the signaling secret: {message}")))
-            }
+            ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
+                "{url} refused the signaling secret: {message}"
+            ))),
             other => Err(unexpected(&other)),
         };
     }
 }
 
 fn encode(envelope: &Envelope<ClientMessage>) -> String {
-    serde_json::to_string(envelope).expect("client messages always serialize: strings and JSON values")
+    serde_json::to_string(envelope)
+        .expect("client messages always serialize: strings and JSON values")
 }
 
 /// Owns one connection: writes queued requests, routes replies by `request_id`. Ends when the
@@ -216,8 +235,12 @@ fn route_reply(text: &str, pending: &mut HashMap<RequestId, oneshot::Sender<Repl
         return;
     };
     // Unsolicited messages (hello, room events) carry no request_id; this client ignores them.
-    let Some(id) = value.get("request_id").and_then(|v| v.as_u64()) else { return };
-    let Some(waiting) = pending.remove(&id) else { return };
+    let Some(id) = value.get("request_id").and_then(|v| v.as_u64()) else {
+        return;
+    };
+    let Some(waiting) = pending.remove(&id) else {
+        return;
+    };
     let reply = serde_json::from_value::<Envelope<ServerMessage>>(value)
         .map(|env| env.message)
         .map_err(|e| ConferenceError::Protocol(format!("cannot read the server's reply: {e}")));
@@ -227,7 +250,12 @@ fn route_reply(text: &str, pending: &mut HashMap<RequestId, oneshot::Sender<Repl
 #[async_trait]
 impl ConferenceBackend for BuiltinBackend {
     async fn lookup_room(&self, room: &str) -> Result<RoomLookup, ConferenceError> {
-        match self.request(ClientMessage::LookupRoom { room: room.to_string() }).await? {
+        match self
+            .request(ClientMessage::LookupRoom {
+                room: room.to_string(),
+            })
+            .await?
+        {
             ServerMessage::RoomInfo { exists: false, .. } => Ok(RoomLookup::NotFound),
             ServerMessage::RoomInfo { pin_required, .. } => Ok(RoomLookup::Found { pin_required }),
             other => Err(unexpected(&other)),
@@ -235,7 +263,10 @@ impl ConferenceBackend for BuiltinBackend {
     }
 
     async fn check_pin(&self, room: &str, pin: &str) -> Result<bool, ConferenceError> {
-        let message = ClientMessage::CheckPin { room: room.to_string(), pin: pin.to_string() };
+        let message = ClientMessage::CheckPin {
+            room: room.to_string(),
+            pin: pin.to_string(),
+        };
         match self.request(message).await? {
             ServerMessage::PinResult { ok, .. } => Ok(ok),
             other => Err(unexpected(&other)),
@@ -257,7 +288,11 @@ mod tests {
     #[tokio::test]
     async fn nothing_listening_is_unreachable() {
         // Bind then drop to find a port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let backend = BuiltinBackend::new(format!("ws://127.0.0.1:{port}/ws"), None);
         let err = backend.lookup_room("1234").await.unwrap_err();
         assert!(matches!(err, ConferenceError::Unreachable(_)), "{err}");
@@ -268,10 +303,16 @@ mod tests {
         let mut pending = HashMap::new();
         let (tx, mut rx) = oneshot::channel();
         pending.insert(7, tx);
-        route_reply(r#"{"type":"hello","client_id":1,"version":1}"#, &mut pending);
+        route_reply(
+            r#"{"type":"hello","client_id":1,"version":1}"#,
+            &mut pending,
+        );
         route_reply(r#"{"type":"pong","request_id":8}"#, &mut pending);
         assert_eq!(pending.len(), 1);
         route_reply(r#"{"type":"new_thing","request_id":7}"#, &mut pending);
-        assert!(matches!(rx.try_recv().unwrap(), Err(ConferenceError::Protocol(_))));
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            Err(ConferenceError::Protocol(_))
+        ));
     }
 }

@@ -65,16 +65,16 @@ fn parse_allow_entry(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     t.parse::<IpNet>()
         .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| {
-            format!("{s:?} is neither an IP address nor a network like \"192.0.2.0/24\"")
-        })
+        .map_err(|_| format!("{s:?} is neither an IP address nor a network like \"192.0.2.0/24\""))
 }
 
 pub(super) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     toml::from_str::<Config>(text).map_err(|e| {
         let offset = e.span().map(|r| r.start.min(text.len()));
         let line = offset.map(|o| text[..o].matches('\n').count() + 1);
-        let line_text = line.and_then(|l| text.lines().nth(l - 1)).map(str::to_string);
+        let line_text = line
+            .and_then(|l| text.lines().nth(l - 1))
+            .map(str::to_string);
         let section = offset.and_then(|o| section_at(text, o));
         ConfigError::Parse {
             file: file.to_string(),

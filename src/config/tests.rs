@@ -11,7 +11,8 @@ impl TempBase {
     pub fn new(tag: &str) -> TempBase {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("dialbridge-cfg-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dialbridge-cfg-{tag}-{}-{n}", std::process::id()));
         for lang in ["en", "de"] {
             std::fs::create_dir_all(dir.join("prompts").join(lang)).expect("temp dir is writable");
         }
@@ -34,8 +35,11 @@ fn empty_file_is_the_default() {
 fn example_file_is_the_default_plus_its_demo_room() {
     let parsed = Config::from_toml_str(EXAMPLE).unwrap();
     let mut expected = Config::default();
-    expected.conference.builtin.rooms =
-        vec![RoomConfig { id: "1234".into(), name: "Demo room".into(), pin: None }];
+    expected.conference.builtin.rooms = vec![RoomConfig {
+        id: "1234".into(),
+        name: "Demo room".into(),
+        pin: None,
+    }];
     assert_eq!(parsed, expected);
 }
 
@@ -48,13 +52,27 @@ fn example_file_validates_clean() {
 }
 
 #[test]
+fn example_file_validates_against_the_repo_prompts() {
+    let parsed = Config::from_toml_str(EXAMPLE).unwrap();
+    let problems = parsed.validate_with_base(Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
 fn demo_config_validates_clean() {
     let base = TempBase::new("demo");
     let demo = Config::demo();
-    assert!(demo.validate_with_base(&base.0).is_empty(), "{:#?}", demo.validate_with_base(&base.0));
+    assert!(
+        demo.validate_with_base(&base.0).is_empty(),
+        "{:#?}",
+        demo.validate_with_base(&base.0)
+    );
     assert_eq!(demo.sip.listen, "127.0.0.1:5060".parse().unwrap());
     assert_eq!((demo.media.rtp_port_min, demo.media.rtp_port_max), (0, 0));
-    assert_eq!(demo.conference.builtin.rooms[1].pin.as_deref(), Some("2468"));
+    assert_eq!(
+        demo.conference.builtin.rooms[1].pin.as_deref(),
+        Some("2468")
+    );
 }
 
 #[test]
@@ -95,7 +113,14 @@ fn full_tree_parses() {
     assert_eq!(c.limits.max_calls, 5);
     assert_eq!(c.conference.builtin.rooms[0].name, "");
     assert_eq!(c.routes[0].room.as_deref(), Some("1234"));
-    assert_eq!(c.routes[1], Route { number: "100".into(), room: None, language: None });
+    assert_eq!(
+        c.routes[1],
+        Route {
+            number: "100".into(),
+            room: None,
+            language: None
+        }
+    );
 }
 
 fn parse_err(s: &str) -> (Option<usize>, String) {
@@ -132,11 +157,22 @@ fn wrong_type_is_an_error() {
 #[test]
 fn bad_values_are_errors() {
     assert!(parse_err("[sip]\nmode = \"peer\"\n").1.contains("peer"));
-    assert!(parse_err("[sip]\nlisten = \"localhost\"\n").1.contains("line 2"));
-    assert!(parse_err("[media]\ncodecs = [\"OPUS\"]\n").1.contains("OPUS"));
+    assert!(
+        parse_err("[sip]\nlisten = \"localhost\"\n")
+            .1
+            .contains("line 2")
+    );
+    assert!(
+        parse_err("[media]\ncodecs = [\"OPUS\"]\n")
+            .1
+            .contains("OPUS")
+    );
     let (line, text) = parse_err("[sip.trunk]\nallow = [\"10.0.0.x\"]\n");
     assert_eq!(line, Some(2));
-    assert!(text.contains("neither an IP address nor a network"), "{text}");
+    assert!(
+        text.contains("neither an IP address nor a network"),
+        "{text}"
+    );
     assert!(parse_err("this is not toml").0.is_some());
 }
 

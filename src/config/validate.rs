@@ -26,7 +26,10 @@ struct Problems(Vec<ConfigProblem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigProblem { field: field.into(), message: message.into() });
+        self.0.push(ConfigProblem {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 }
 
@@ -42,7 +45,10 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     rooms_and_routes(c, &mut p);
     conference(c, &mut p);
     if c.limits.max_calls == 0 {
-        p.add("limits.max_calls", "0 would turn every call away with 503; allow at least 1 call");
+        p.add(
+            "limits.max_calls",
+            "0 would turn every call away with 503; allow at least 1 call",
+        );
     }
     p.0
 }
@@ -68,7 +74,10 @@ fn sip(c: &Config, p: &mut Problems) {
             );
         }
         if r.username.is_empty() {
-            p.add("sip.register.username", "register mode needs the account user name");
+            p.add(
+                "sip.register.username",
+                "register mode needs the account user name",
+            );
         }
         if r.password.is_empty() {
             p.add(
@@ -83,7 +92,9 @@ fn sip(c: &Config, p: &mut Problems) {
     }
     if !r.registrar.is_empty() {
         let lower = r.registrar.to_ascii_lowercase();
-        let host = lower.strip_prefix("sips:").or_else(|| lower.strip_prefix("sip:"));
+        let host = lower
+            .strip_prefix("sips:")
+            .or_else(|| lower.strip_prefix("sip:"));
         match host {
             None => p.add(
                 "sip.register.registrar",
@@ -102,15 +113,24 @@ fn sip(c: &Config, p: &mut Problems) {
     }
     if s.mode == SipMode::Register {
         if r.expires_s == 0 {
-            p.add("sip.register.expires_s", "a registration lifetime of 0 seconds unregisters at once; 300 is usual");
+            p.add(
+                "sip.register.expires_s",
+                "a registration lifetime of 0 seconds unregisters at once; 300 is usual",
+            );
         }
         if r.retry_min_s == 0 {
-            p.add("sip.register.retry_min_s", "0 seconds would retry a failing registration in a tight loop; use at least 1");
+            p.add(
+                "sip.register.retry_min_s",
+                "0 seconds would retry a failing registration in a tight loop; use at least 1",
+            );
         }
         if r.retry_min_s > r.retry_max_s {
             p.add(
                 "sip.register.retry_max_s",
-                format!("the longest retry wait ({} s) is shorter than the first one ({} s)", r.retry_max_s, r.retry_min_s),
+                format!(
+                    "the longest retry wait ({} s) is shorter than the first one ({} s)",
+                    r.retry_max_s, r.retry_min_s
+                ),
             );
         }
     }
@@ -137,12 +157,18 @@ fn sip(c: &Config, p: &mut Problems) {
 fn media(c: &Config, p: &mut Problems) {
     let m = &c.media;
     if m.codecs.is_empty() {
-        p.add("media.codecs", "no codecs: no call could be answered; use e.g. [\"G722\", \"PCMA\", \"PCMU\"]");
+        p.add(
+            "media.codecs",
+            "no codecs: no call could be answered; use e.g. [\"G722\", \"PCMA\", \"PCMU\"]",
+        );
     }
     let mut seen = HashSet::new();
     for codec in &m.codecs {
         if !seen.insert(*codec) {
-            p.add("media.codecs", format!("{codec} is listed twice; list each codec once"));
+            p.add(
+                "media.codecs",
+                format!("{codec} is listed twice; list each codec once"),
+            );
         }
     }
     let (lo, hi) = (m.rtp_port_min, m.rtp_port_max);
@@ -157,7 +183,9 @@ fn media(c: &Config, p: &mut Problems) {
     } else if lo > hi {
         p.add(
             "media.rtp_port_min",
-            format!("the RTP port range is backwards: rtp_port_min {lo} is above rtp_port_max {hi}"),
+            format!(
+                "the RTP port range is backwards: rtp_port_min {lo} is above rtp_port_max {hi}"
+            ),
         );
     }
 }
@@ -180,18 +208,34 @@ fn ivr(c: &Config, base: &Path, p: &mut Problems) {
         );
     }
     if i.pin_max_digits == 0 {
-        p.add("ivr.pin_max_digits", "callers could not type any PIN; allow at least 1 digit");
+        p.add(
+            "ivr.pin_max_digits",
+            "callers could not type any PIN; allow at least 1 digit",
+        );
     }
     if i.max_attempts == 0 {
-        p.add("ivr.max_attempts", "0 attempts would hang up on every caller before they type anything; 3 is usual");
+        p.add(
+            "ivr.max_attempts",
+            "0 attempts would hang up on every caller before they type anything; 3 is usual",
+        );
     }
     if i.inter_digit_timeout_s == 0 {
-        p.add("ivr.inter_digit_timeout_s", "0 seconds gives callers no time between key presses; 5 is usual");
+        p.add(
+            "ivr.inter_digit_timeout_s",
+            "0 seconds gives callers no time between key presses; 5 is usual",
+        );
     }
     if i.overall_timeout_s == 0 {
-        p.add("ivr.overall_timeout_s", "0 seconds sends every caller away at once; 120 is usual");
+        p.add(
+            "ivr.overall_timeout_s",
+            "0 seconds sends every caller away at once; 120 is usual",
+        );
     }
-    let dir = if i.prompts_dir.is_absolute() { i.prompts_dir.clone() } else { base.join(&i.prompts_dir) };
+    let dir = if i.prompts_dir.is_absolute() {
+        i.prompts_dir.clone()
+    } else {
+        base.join(&i.prompts_dir)
+    };
     check_language(&dir, &i.language, "ivr.language", p);
     for (n, route) in c.routes.iter().enumerate() {
         if let Some(lang) = &route.language {
@@ -202,9 +246,14 @@ fn ivr(c: &Config, base: &Path, p: &mut Problems) {
 
 fn check_language(dir: &Path, lang: &str, field: &str, p: &mut Problems) {
     let simple = !lang.is_empty()
-        && lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && lang
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !simple {
-        p.add(field, format!("{lang:?} is not a language name like \"en\" or \"de\""));
+        p.add(
+            field,
+            format!("{lang:?} is not a language name like \"en\" or \"de\""),
+        );
     } else if !dir.join(lang).is_dir() {
         p.add(
             field,
@@ -223,7 +272,13 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
     for (n, room) in c.conference.builtin.rooms.iter().enumerate() {
         let f = format!("conference.builtin.rooms[{n}]");
         if !is_digits(&room.id) {
-            p.add(format!("{f}.id"), format!("room ID {:?} must be digits only, since callers type it on the keypad", room.id));
+            p.add(
+                format!("{f}.id"),
+                format!(
+                    "room ID {:?} must be digits only, since callers type it on the keypad",
+                    room.id
+                ),
+            );
         } else {
             let len = room.id.len() as u32;
             if len < i.room_id_min_digits || len > i.room_id_max_digits {
@@ -237,7 +292,10 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
                 );
             }
             if !ids.insert(room.id.as_str()) {
-                p.add(format!("{f}.id"), format!("room ID {} is defined twice", room.id));
+                p.add(
+                    format!("{f}.id"),
+                    format!("room ID {} is defined twice", room.id),
+                );
             }
         }
         if let Some(pin) = &room.pin {
@@ -259,17 +317,26 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
     for (n, route) in c.routes.iter().enumerate() {
         let f = format!("routes[{n}]");
         if route.number.trim().is_empty() {
-            p.add(format!("{f}.number"), "a route needs the called number it applies to");
+            p.add(
+                format!("{f}.number"),
+                "a route needs the called number it applies to",
+            );
         } else if !numbers.insert(route.number.as_str()) {
             p.add(
                 format!("{f}.number"),
-                format!("number {:?} has more than one route; only the first would ever be used", route.number),
+                format!(
+                    "number {:?} has more than one route; only the first would ever be used",
+                    route.number
+                ),
             );
         }
         if let Some(room) = &route.room
             && !is_digits(room)
         {
-            p.add(format!("{f}.room"), format!("room {room:?} must be a numeric room ID"));
+            p.add(
+                format!("{f}.room"),
+                format!("room {room:?} must be a numeric room ID"),
+            );
         }
     }
 }
@@ -285,9 +352,15 @@ fn conference(c: &Config, p: &mut Problems) {
     } else if !b.url.is_empty() {
         let lower = b.url.to_ascii_lowercase();
         if lower.starts_with("wss://") {
-            p.add("conference.builtin.url", "wss:// is not supported by this build; use ws:// (e.g. to a local TLS proxy)");
+            p.add(
+                "conference.builtin.url",
+                "wss:// is not supported by this build; use ws:// (e.g. to a local TLS proxy)",
+            );
         } else if !lower.starts_with("ws://") {
-            p.add("conference.builtin.url", format!("{:?} is not a WebSocket URL; it starts with ws://", b.url));
+            p.add(
+                "conference.builtin.url",
+                format!("{:?} is not a WebSocket URL; it starts with ws://", b.url),
+            );
         }
     }
 }

@@ -18,7 +18,8 @@ fn fields(c: &Config) -> Vec<String> {
 fn has(c: &Config, field: &str, words: &str) {
     let all = problems(c);
     assert!(
-        all.iter().any(|p| p.field == field && p.message.contains(words)),
+        all.iter()
+            .any(|p| p.field == field && p.message.contains(words)),
         "no problem for {field} mentioning {words:?} in {all:#?}"
     );
 }
@@ -118,7 +119,12 @@ fn ivr_digits_attempts_and_timeouts() {
     c.ivr.overall_timeout_s = 0;
     assert_eq!(
         fields(&c),
-        ["ivr.pin_max_digits", "ivr.max_attempts", "ivr.inter_digit_timeout_s", "ivr.overall_timeout_s"]
+        [
+            "ivr.pin_max_digits",
+            "ivr.max_attempts",
+            "ivr.inter_digit_timeout_s",
+            "ivr.overall_timeout_s"
+        ]
     );
 }
 
@@ -127,9 +133,21 @@ fn unknown_language_folders() {
     let mut c = Config::default();
     c.ivr.language = "fr".into();
     c.routes = vec![
-        Route { number: "1".into(), room: None, language: Some("de".into()) },
-        Route { number: "2".into(), room: None, language: Some("xx".into()) },
-        Route { number: "3".into(), room: None, language: Some("../en".into()) },
+        Route {
+            number: "1".into(),
+            room: None,
+            language: Some("de".into()),
+        },
+        Route {
+            number: "2".into(),
+            room: None,
+            language: Some("xx".into()),
+        },
+        Route {
+            number: "3".into(),
+            room: None,
+            language: Some("../en".into()),
+        },
     ];
     has(&c, "ivr.language", "no prompts for language \"fr\"");
     has(&c, "routes[1].language", "\"xx\"");
@@ -139,17 +157,34 @@ fn unknown_language_folders() {
     let base = TempBase::new("abs");
     c = Config::default();
     c.ivr.prompts_dir = base.0.join("prompts");
-    assert!(c.validate_with_base(std::path::Path::new("/nonexistent")).is_empty());
+    assert!(
+        c.validate_with_base(std::path::Path::new("/nonexistent"))
+            .is_empty()
+    );
 }
 
 #[test]
 fn routes_duplicate_number_and_bad_room() {
-    let mut c = Config::default();
-    c.routes = vec![
-        Route { number: "+4930".into(), room: Some("12a".into()), language: None },
-        Route { number: "+4930".into(), room: Some("1234".into()), language: None },
-        Route { number: " ".into(), room: None, language: None },
-    ];
+    let c = Config {
+        routes: vec![
+            Route {
+                number: "+4930".into(),
+                room: Some("12a".into()),
+                language: None,
+            },
+            Route {
+                number: "+4930".into(),
+                room: Some("1234".into()),
+                language: None,
+            },
+            Route {
+                number: " ".into(),
+                room: None,
+                language: None,
+            },
+        ],
+        ..Config::default()
+    };
     has(&c, "routes[0].room", "numeric room ID");
     has(&c, "routes[1].number", "more than one route");
     has(&c, "routes[2].number", "needs the called number");

@@ -51,8 +51,18 @@ pub(super) async fn run(
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(client = id, "signaling client connected");
 
-    let mut conn = Connection { id, authed: state.secret.is_none(), consecutive_errors: 0 };
-    let hello = encode(None, &ServerMessage::Hello { client_id: id, version: PROTOCOL_VERSION });
+    let mut conn = Connection {
+        id,
+        authed: state.secret.is_none(),
+        consecutive_errors: 0,
+    };
+    let hello = encode(
+        None,
+        &ServerMessage::Hello {
+            client_id: id,
+            version: PROTOCOL_VERSION,
+        },
+    );
     let mut open = socket.send(Message::Text(hello.into())).await.is_ok();
     while open {
         tokio::select! {
@@ -101,13 +111,23 @@ fn encode(request_id: Option<RequestId>, msg: &ServerMessage) -> String {
 
 impl Connection {
     fn handle_text(&mut self, state: &SignalingState, text: &str) -> Outcome {
-        state.inner.metrics.messages_total.fetch_add(1, Ordering::Relaxed);
+        state
+            .inner
+            .metrics
+            .messages_total
+            .fetch_add(1, Ordering::Relaxed);
         match parse(text) {
             Err((request_id, refusal)) => self.refuse(state, request_id, refusal, false),
-            Ok(Envelope { request_id, message }) => match self.dispatch(state, message) {
+            Ok(Envelope {
+                request_id,
+                message,
+            }) => match self.dispatch(state, message) {
                 Ok(reply) => {
                     self.consecutive_errors = 0;
-                    Outcome { reply: reply.map(|r| encode(request_id, &r)), close: false }
+                    Outcome {
+                        reply: reply.map(|r| encode(request_id, &r)),
+                        close: false,
+                    }
                 }
                 Err((refusal, close)) => self.refuse(state, request_id, refusal, close),
             },
@@ -121,13 +141,24 @@ impl Connection {
         (mut code, mut message): Refusal,
         mut close: bool,
     ) -> Outcome {
-        state.inner.metrics.errors_total.fetch_add(1, Ordering::Relaxed);
+        state
+            .inner
+            .metrics
+            .errors_total
+            .fetch_add(1, Ordering::Relaxed);
         self.consecutive_errors += 1;
         if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS && !close {
-            (code, message, close) = (ErrorCode::TooManyErrors, format!("{message}; too many bad messages in a row"), true);
+            (code, message, close) = (
+                ErrorCode::TooManyErrors,
+                format!("{message}; too many bad messages in a row"),
+                true,
+            );
         }
         tracing::debug!(client = self.id, ?code, %message, "signaling request refused");
-        Outcome { reply: Some(encode(request_id, &ServerMessage::Error { code, message })), close }
+        Outcome {
+            reply: Some(encode(request_id, &ServerMessage::Error { code, message })),
+            close,
+        }
     }
 
     /// Runs one request. `Ok(None)`: no reply (a relayed signal). `Err((_, true))`: close after.
@@ -137,9 +168,18 @@ impl Connection {
         message: ClientMessage,
     ) -> Result<Option<ServerMessage>, (Refusal, bool)> {
         let metrics = &state.inner.metrics;
-        let needs_auth = matches!(message, ClientMessage::LookupRoom { .. } | ClientMessage::CheckPin { .. });
+        let needs_auth = matches!(
+            message,
+            ClientMessage::LookupRoom { .. } | ClientMessage::CheckPin { .. }
+        );
         if needs_auth && !self.authed {
-            return Err(((ErrorCode::Unauthorized, "send auth with the shared secret first".into()), false));
+            return Err((
+                (
+                    ErrorCode::Unauthorized,
+                    "send auth with the shared secret first".into(),
+                ),
+                false,
+            ));
         }
         let keep = |r: Result<ServerMessage, Refusal>| r.map(Some).map_err(|e| (e, false));
         match message {
@@ -155,19 +195,27 @@ impl Connection {
             ClientMessage::LookupRoom { room } => keep(state.registry().lookup(&room)),
             ClientMessage::CheckPin { room, pin } => keep(state.registry().check_pin(&room, &pin)),
             ClientMessage::CreateRoom { room, name, pin } => {
-                let created = state.registry().create(room.as_deref(), &name, pin.as_deref());
+                let created = state
+                    .registry()
+                    .create(room.as_deref(), &name, pin.as_deref());
                 if let Ok(ServerMessage::RoomCreated { room }) = &created {
                     tracing::info!(client = self.id, room, name, "room created");
                 }
                 keep(created)
             }
             ClientMessage::Join { room, pin, name } => {
-                keep(state.registry().join(self.id, &room, pin.as_deref(), &name, metrics))
+                keep(
+                    state
+                        .registry()
+                        .join(self.id, &room, pin.as_deref(), &name, metrics),
+                )
             }
             ClientMessage::Leave => keep(state.registry().leave(self.id, metrics)),
-            ClientMessage::Signal { to, payload } => {
-                state.registry().signal(self.id, to, payload, metrics).map(|()| None).map_err(|e| (e, false))
-            }
+            ClientMessage::Signal { to, payload } => state
+                .registry()
+                .signal(self.id, to, payload, metrics)
+                .map(|()| None)
+                .map_err(|e| (e, false)),
             ClientMessage::Ping => Ok(Some(ServerMessage::Pong)),
         }
     }
@@ -177,7 +225,10 @@ impl Connection {
 /// `request_id` when it could be read, so even errors can be matched to their request.
 fn parse(text: &str) -> Result<Envelope<ClientMessage>, (Option<RequestId>, Refusal)> {
     if text.len() > MAX_MESSAGE_BYTES {
-        let msg = format!("message is {} bytes, the limit is {MAX_MESSAGE_BYTES}", text.len());
+        let msg = format!(
+            "message is {} bytes, the limit is {MAX_MESSAGE_BYTES}",
+            text.len()
+        );
         return Err((None, (ErrorCode::TooLarge, msg)));
     }
     let value: serde_json::Value = serde_json::from_str(text)
@@ -189,13 +240,30 @@ fn parse(text: &str) -> Result<Envelope<ClientMessage>, (Option<RequestId>, Refu
         None => None,
         Some(v) => Some(v.as_u64().ok_or((
             None,
-            (ErrorCode::BadMessage, "request_id must be a non-negative integer".to_string()),
+            (
+                ErrorCode::BadMessage,
+                "request_id must be a non-negative integer".to_string(),
+            ),
         ))?),
     };
     match object.get("type").and_then(|t| t.as_str()) {
-        None => return Err((request_id, (ErrorCode::UnknownType, "missing string field \"type\"".into()))),
+        None => {
+            return Err((
+                request_id,
+                (
+                    ErrorCode::UnknownType,
+                    "missing string field \"type\"".into(),
+                ),
+            ));
+        }
         Some(t) if !ClientMessage::TYPES.contains(&t) => {
-            return Err((request_id, (ErrorCode::UnknownType, format!("unknown message type {t:?}"))));
+            return Err((
+                request_id,
+                (
+                    ErrorCode::UnknownType,
+                    format!("unknown message type {t:?}"),
+                ),
+            ));
         }
         Some(_) => {}
     }
@@ -215,11 +283,26 @@ mod tests {
     fn parse_sorts_bad_input() {
         assert_eq!(code("{"), (None, ErrorCode::BadJson));
         assert_eq!(code("[1]"), (None, ErrorCode::BadJson));
-        assert_eq!(code(r#"{"request_id":5}"#), (Some(5), ErrorCode::UnknownType));
-        assert_eq!(code(r#"{"type":"fly","request_id":6}"#), (Some(6), ErrorCode::UnknownType));
-        assert_eq!(code(r#"{"type":"lookup_room","request_id":7}"#), (Some(7), ErrorCode::BadMessage));
-        assert_eq!(code(r#"{"type":"ping","request_id":-1}"#), (None, ErrorCode::BadMessage));
-        let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(
+            code(r#"{"request_id":5}"#),
+            (Some(5), ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            code(r#"{"type":"fly","request_id":6}"#),
+            (Some(6), ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            code(r#"{"type":"lookup_room","request_id":7}"#),
+            (Some(7), ErrorCode::BadMessage)
+        );
+        assert_eq!(
+            code(r#"{"type":"ping","request_id":-1}"#),
+            (None, ErrorCode::BadMessage)
+        );
+        let big = format!(
+            r#"{{"type":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
         assert_eq!(code(&big), (None, ErrorCode::TooLarge));
     }
 
@@ -227,6 +310,12 @@ mod tests {
     fn parse_accepts_requests() {
         let env = parse(r#"{"type":"check_pin","room":"1","pin":"2","request_id":9}"#).unwrap();
         assert_eq!(env.request_id, Some(9));
-        assert_eq!(env.message, ClientMessage::CheckPin { room: "1".into(), pin: "2".into() });
+        assert_eq!(
+            env.message,
+            ClientMessage::CheckPin {
+                room: "1".into(),
+                pin: "2".into()
+            }
+        );
     }
 }

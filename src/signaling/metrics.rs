@@ -30,7 +30,10 @@ impl Metrics {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             // Writing to a String cannot fail.
-            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            );
         };
         metric(
             "signaling_connections_active",
@@ -62,7 +65,12 @@ impl Metrics {
             "Messages dropped because a client's queue was full.",
             get(&self.dropped_messages),
         );
-        metric("signaling_rooms", "gauge", "Rooms in memory.", gauges.rooms as u64);
+        metric(
+            "signaling_rooms",
+            "gauge",
+            "Rooms in memory.",
+            gauges.rooms as u64,
+        );
         metric(
             "signaling_participants",
             "gauge",
@@ -89,8 +97,16 @@ mod tests {
         let m = Metrics::default();
         m.messages_total.fetch_add(3, Ordering::Relaxed);
         let extra: ExtraMetrics = Arc::new(|| "calls_active 2".to_string());
-        let text = m.render(RegistryGauges { rooms: 2, participants: 0 }, Some(&extra));
-        assert!(text.contains("# TYPE signaling_messages_total counter\nsignaling_messages_total 3\n"));
+        let text = m.render(
+            RegistryGauges {
+                rooms: 2,
+                participants: 0,
+            },
+            Some(&extra),
+        );
+        assert!(
+            text.contains("# TYPE signaling_messages_total counter\nsignaling_messages_total 3\n")
+        );
         assert!(text.contains("signaling_rooms 2\n"));
         assert!(text.ends_with("calls_active 2\n"));
     }

@@ -86,22 +86,34 @@ impl SignalingState {
     pub fn metrics_text(&self) -> String {
         let gauges = {
             let r = self.registry();
-            RegistryGauges { rooms: r.room_count(), participants: r.participant_count() }
+            RegistryGauges {
+                rooms: r.room_count(),
+                participants: r.participant_count(),
+            }
         };
-        self.inner.metrics.render(gauges, Some(&self.inner.extra_metrics))
+        self.inner
+            .metrics
+            .render(gauges, Some(&self.inner.extra_metrics))
     }
 
     /// Locks the registry. A panic while holding it cannot leave a half-updated map (each
     /// operation checks before it mutates), so a poisoned lock is used as it is.
     fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.inner.registry.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Binds a listener for [`serve`] with a deeper backlog than `TcpListener::bind`, so a burst of
 /// hundreds of connects is not slowed by SYN retries. Must run inside a Tokio runtime.
 pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
@@ -138,7 +150,11 @@ pub async fn serve(
         .route(WS_PATH, get(ws_handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_handler))
-        .with_state(AppState { state, shutdown: stop_rx, drain: drain_tx });
+        .with_state(AppState {
+            state,
+            shutdown: stop_rx,
+            drain: drain_tx,
+        });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "signaling server listening");
     }
@@ -147,7 +163,9 @@ pub async fn serve(
         // Tell WebSocket tasks too: axum's graceful shutdown does not wait for upgraded sockets.
         let _ = stop_tx.send(true);
     };
-    let result = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await;
     // The router (and its drain sender) is gone now; the receiver ends when the last
     // connection task has dropped its clone.
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain_rx.recv()).await;
@@ -163,7 +181,10 @@ async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> impl I
 
 async fn metrics_handler(State(app): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.state.metrics_text(),
     )
 }
@@ -174,9 +195,15 @@ mod tests {
 
     #[test]
     fn ws_url_maps_wildcards_to_loopback() {
-        assert_eq!(ws_url("0.0.0.0:8080".parse().unwrap()), "ws://127.0.0.1:8080/ws");
+        assert_eq!(
+            ws_url("0.0.0.0:8080".parse().unwrap()),
+            "ws://127.0.0.1:8080/ws"
+        );
         assert_eq!(ws_url("[::]:9".parse().unwrap()), "ws://[::1]:9/ws");
-        assert_eq!(ws_url("10.0.0.5:80".parse().unwrap()), "ws://10.0.0.5:80/ws");
+        assert_eq!(
+            ws_url("10.0.0.5:80".parse().unwrap()),
+            "ws://10.0.0.5:80/ws"
+        );
     }
 
     #[test]

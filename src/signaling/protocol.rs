@@ -28,7 +28,10 @@ pub struct Envelope<T> {
 
 impl<T> Envelope<T> {
     pub fn new(request_id: Option<RequestId>, message: T) -> Self {
-        Envelope { request_id, message }
+        Envelope {
+            request_id,
+            message,
+        }
     }
 }
 
@@ -65,15 +68,26 @@ pub enum ClientMessage {
     Leave,
     /// Relay `payload` (e.g. SDP or ICE) to another participant of the same room, who gets
     /// `signal` with `from`. Reply: none on success.
-    Signal { to: ClientId, payload: serde_json::Value },
+    Signal {
+        to: ClientId,
+        payload: serde_json::Value,
+    },
     /// Liveness check. Reply: `pong`.
     Ping,
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, to tell "unknown type" from "bad fields".
-    pub const TYPES: [&'static str; 8] =
-        ["auth", "lookup_room", "check_pin", "create_room", "join", "leave", "signal", "ping"];
+    pub const TYPES: [&'static str; 8] = [
+        "auth",
+        "lookup_room",
+        "check_pin",
+        "create_room",
+        "join",
+        "leave",
+        "signal",
+        "ping",
+    ];
 }
 
 /// A participant as others see it.
@@ -88,21 +102,52 @@ pub struct Participant {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message on every connection.
-    Hello { client_id: ClientId, version: u32 },
+    Hello {
+        client_id: ClientId,
+        version: u32,
+    },
     AuthOk,
-    RoomInfo { room: String, exists: bool, pin_required: bool },
-    PinResult { room: String, ok: bool },
-    RoomCreated { room: String },
+    RoomInfo {
+        room: String,
+        exists: bool,
+        pin_required: bool,
+    },
+    PinResult {
+        room: String,
+        ok: bool,
+    },
+    RoomCreated {
+        room: String,
+    },
     /// You are in `room` (called `name`); `participants` are the others already there.
-    Joined { room: String, name: String, client_id: ClientId, participants: Vec<Participant> },
-    Left { room: String },
-    ParticipantJoined { room: String, participant: Participant },
-    ParticipantLeft { room: String, client_id: ClientId },
+    Joined {
+        room: String,
+        name: String,
+        client_id: ClientId,
+        participants: Vec<Participant>,
+    },
+    Left {
+        room: String,
+    },
+    ParticipantJoined {
+        room: String,
+        participant: Participant,
+    },
+    ParticipantLeft {
+        room: String,
+        client_id: ClientId,
+    },
     /// A relayed `signal` from another participant.
-    Signal { from: ClientId, payload: serde_json::Value },
+    Signal {
+        from: ClientId,
+        payload: serde_json::Value,
+    },
     Pong,
     /// The request failed; `code` is one of [`ErrorCode`].
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Machine-readable error kinds.
@@ -152,23 +197,43 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         let cases = [
-            (ClientMessage::Auth { secret: "s".into() }, json!({"type":"auth","secret":"s"})),
-            (ClientMessage::LookupRoom { room: "1".into() }, json!({"type":"lookup_room","room":"1"})),
             (
-                ClientMessage::CheckPin { room: "1".into(), pin: "2".into() },
+                ClientMessage::Auth { secret: "s".into() },
+                json!({"type":"auth","secret":"s"}),
+            ),
+            (
+                ClientMessage::LookupRoom { room: "1".into() },
+                json!({"type":"lookup_room","room":"1"}),
+            ),
+            (
+                ClientMessage::CheckPin {
+                    room: "1".into(),
+                    pin: "2".into(),
+                },
                 json!({"type":"check_pin","room":"1","pin":"2"}),
             ),
             (
-                ClientMessage::CreateRoom { room: None, name: "n".into(), pin: Some("9".into()) },
+                ClientMessage::CreateRoom {
+                    room: None,
+                    name: "n".into(),
+                    pin: Some("9".into()),
+                },
                 json!({"type":"create_room","name":"n","pin":"9"}),
             ),
             (
-                ClientMessage::Join { room: "1".into(), pin: None, name: "x".into() },
+                ClientMessage::Join {
+                    room: "1".into(),
+                    pin: None,
+                    name: "x".into(),
+                },
                 json!({"type":"join","room":"1","name":"x"}),
             ),
             (ClientMessage::Leave, json!({"type":"leave"})),
             (
-                ClientMessage::Signal { to: 3, payload: json!({"sdp":"v=0"}) },
+                ClientMessage::Signal {
+                    to: 3,
+                    payload: json!({"sdp":"v=0"}),
+                },
                 json!({"type":"signal","to":3,"payload":{"sdp":"v=0"}}),
             ),
             (ClientMessage::Ping, json!({"type":"ping"})),
@@ -182,33 +247,78 @@ mod tests {
 
     #[test]
     fn server_messages_round_trip() {
-        let p = Participant { client_id: 2, name: "Phone ••• 89".into() };
+        let p = Participant {
+            client_id: 2,
+            name: "Phone ••• 89".into(),
+        };
         let cases = [
-            (ServerMessage::Hello { client_id: 1, version: 1 }, json!({"type":"hello","client_id":1,"version":1})),
+            (
+                ServerMessage::Hello {
+                    client_id: 1,
+                    version: 1,
+                },
+                json!({"type":"hello","client_id":1,"version":1}),
+            ),
             (ServerMessage::AuthOk, json!({"type":"auth_ok"})),
             (
-                ServerMessage::RoomInfo { room: "1".into(), exists: true, pin_required: false },
+                ServerMessage::RoomInfo {
+                    room: "1".into(),
+                    exists: true,
+                    pin_required: false,
+                },
                 json!({"type":"room_info","room":"1","exists":true,"pin_required":false}),
             ),
-            (ServerMessage::PinResult { room: "1".into(), ok: true }, json!({"type":"pin_result","room":"1","ok":true})),
-            (ServerMessage::RoomCreated { room: "7".into() }, json!({"type":"room_created","room":"7"})),
             (
-                ServerMessage::Joined { room: "1".into(), name: "R".into(), client_id: 1, participants: vec![p.clone()] },
+                ServerMessage::PinResult {
+                    room: "1".into(),
+                    ok: true,
+                },
+                json!({"type":"pin_result","room":"1","ok":true}),
+            ),
+            (
+                ServerMessage::RoomCreated { room: "7".into() },
+                json!({"type":"room_created","room":"7"}),
+            ),
+            (
+                ServerMessage::Joined {
+                    room: "1".into(),
+                    name: "R".into(),
+                    client_id: 1,
+                    participants: vec![p.clone()],
+                },
                 json!({"type":"joined","room":"1","name":"R","client_id":1,"participants":[{"client_id":2,"name":"Phone ••• 89"}]}),
             ),
-            (ServerMessage::Left { room: "1".into() }, json!({"type":"left","room":"1"})),
             (
-                ServerMessage::ParticipantJoined { room: "1".into(), participant: p },
+                ServerMessage::Left { room: "1".into() },
+                json!({"type":"left","room":"1"}),
+            ),
+            (
+                ServerMessage::ParticipantJoined {
+                    room: "1".into(),
+                    participant: p,
+                },
                 json!({"type":"participant_joined","room":"1","participant":{"client_id":2,"name":"Phone ••• 89"}}),
             ),
             (
-                ServerMessage::ParticipantLeft { room: "1".into(), client_id: 2 },
+                ServerMessage::ParticipantLeft {
+                    room: "1".into(),
+                    client_id: 2,
+                },
                 json!({"type":"participant_left","room":"1","client_id":2}),
             ),
-            (ServerMessage::Signal { from: 2, payload: json!(null) }, json!({"type":"signal","from":2,"payload":null})),
+            (
+                ServerMessage::Signal {
+                    from: 2,
+                    payload: json!(null),
+                },
+                json!({"type":"signal","from":2,"payload":null}),
+            ),
             (ServerMessage::Pong, json!({"type":"pong"})),
             (
-                ServerMessage::Error { code: ErrorCode::RoomNotFound, message: "m".into() },
+                ServerMessage::Error {
+                    code: ErrorCode::RoomNotFound,
+                    message: "m".into(),
+                },
                 json!({"type":"error","code":"room_not_found","message":"m"}),
             ),
         ];
@@ -220,10 +330,18 @@ mod tests {
     #[test]
     fn envelope_puts_request_id_beside_type() {
         round_trip(
-            Envelope::new(Some(42), ClientMessage::LookupRoom { room: "1234".into() }),
+            Envelope::new(
+                Some(42),
+                ClientMessage::LookupRoom {
+                    room: "1234".into(),
+                },
+            ),
             json!({"type":"lookup_room","room":"1234","request_id":42}),
         );
-        round_trip(Envelope::new(None, ServerMessage::Pong), json!({"type":"pong"}));
+        round_trip(
+            Envelope::new(None, ServerMessage::Pong),
+            json!({"type":"pong"}),
+        );
     }
 
     #[test]

@@ -48,14 +48,20 @@ pub struct Registry {
 
 fn valid_digits(what: &str, s: &str) -> Result<(), Refusal> {
     if s.is_empty() || s.len() > MAX_DIGITS || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err((ErrorCode::InvalidValue, format!("{what} must be 1 to {MAX_DIGITS} digits")));
+        return Err((
+            ErrorCode::InvalidValue,
+            format!("{what} must be 1 to {MAX_DIGITS} digits"),
+        ));
     }
     Ok(())
 }
 
 fn valid_name(s: &str) -> Result<(), Refusal> {
     if s.len() > MAX_NAME_BYTES {
-        return Err((ErrorCode::InvalidValue, format!("name is longer than {MAX_NAME_BYTES} bytes")));
+        return Err((
+            ErrorCode::InvalidValue,
+            format!("name is longer than {MAX_NAME_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -67,11 +73,19 @@ impl Registry {
         let rooms = rooms
             .iter()
             .map(|r| {
-                let room = Room { name: r.name.clone(), pin: r.pin.clone(), members: BTreeSet::new() };
+                let room = Room {
+                    name: r.name.clone(),
+                    pin: r.pin.clone(),
+                    members: BTreeSet::new(),
+                };
                 (r.id.clone(), room)
             })
             .collect();
-        Registry { rooms, clients: HashMap::new(), next_client: 1 }
+        Registry {
+            rooms,
+            clients: HashMap::new(),
+            next_client: 1,
+        }
     }
 
     pub fn room_count(&self) -> usize {
@@ -86,7 +100,14 @@ impl Registry {
     pub fn add_client(&mut self, mailbox: Mailbox) -> ClientId {
         let id = self.next_client;
         self.next_client += 1;
-        self.clients.insert(id, Client { mailbox, name: String::new(), room: None });
+        self.clients.insert(
+            id,
+            Client {
+                mailbox,
+                name: String::new(),
+                room: None,
+            },
+        );
         id
     }
 
@@ -113,7 +134,10 @@ impl Registry {
             None => false,
             Some(r) => r.pin.as_deref().is_none_or(|p| constant_time_eq(p, pin)),
         };
-        Ok(ServerMessage::PinResult { room: room.to_string(), ok })
+        Ok(ServerMessage::PinResult {
+            room: room.to_string(),
+            ok,
+        })
     }
 
     pub fn create(
@@ -130,7 +154,10 @@ impl Registry {
         }
         valid_name(name)?;
         if self.rooms.len() >= MAX_ROOMS {
-            return Err((ErrorCode::TooManyRooms, format!("the server already holds {MAX_ROOMS} rooms")));
+            return Err((
+                ErrorCode::TooManyRooms,
+                format!("the server already holds {MAX_ROOMS} rooms"),
+            ));
         }
         let id = match room {
             Some(r) if self.rooms.contains_key(r) => {
@@ -139,7 +166,11 @@ impl Registry {
             Some(r) => r.to_string(),
             None => self.free_id()?,
         };
-        let entry = Room { name: name.to_string(), pin: pin.map(str::to_string), members: BTreeSet::new() };
+        let entry = Room {
+            name: name.to_string(),
+            pin: pin.map(str::to_string),
+            members: BTreeSet::new(),
+        };
         self.rooms.insert(id.clone(), entry);
         Ok(ServerMessage::RoomCreated { room: id })
     }
@@ -163,11 +194,20 @@ impl Registry {
     ) -> Result<ServerMessage, Refusal> {
         valid_digits("room", room)?;
         valid_name(name)?;
-        let client = self.clients.get(&id).ok_or((ErrorCode::WrongState, "unknown client".to_string()))?;
+        let client = self
+            .clients
+            .get(&id)
+            .ok_or((ErrorCode::WrongState, "unknown client".to_string()))?;
         if let Some(current) = &client.room {
-            return Err((ErrorCode::WrongState, format!("already in room {current}; leave first")));
+            return Err((
+                ErrorCode::WrongState,
+                format!("already in room {current}; leave first"),
+            ));
         }
-        let entry = self.rooms.get(room).ok_or_else(|| (ErrorCode::RoomNotFound, format!("no room {room}")))?;
+        let entry = self
+            .rooms
+            .get(room)
+            .ok_or_else(|| (ErrorCode::RoomNotFound, format!("no room {room}")))?;
         if let Some(expected) = &entry.pin
             && !pin.is_some_and(|p| constant_time_eq(expected, p))
         {
@@ -176,11 +216,26 @@ impl Registry {
         let participants = entry
             .members
             .iter()
-            .filter_map(|m| self.clients.get(m).map(|c| Participant { client_id: *m, name: c.name.clone() }))
+            .filter_map(|m| {
+                self.clients.get(m).map(|c| Participant {
+                    client_id: *m,
+                    name: c.name.clone(),
+                })
+            })
             .collect();
         let room_name = entry.name.clone();
-        let me = Participant { client_id: id, name: name.to_string() };
-        self.broadcast(room, &ServerMessage::ParticipantJoined { room: room.to_string(), participant: me }, metrics);
+        let me = Participant {
+            client_id: id,
+            name: name.to_string(),
+        };
+        self.broadcast(
+            room,
+            &ServerMessage::ParticipantJoined {
+                room: room.to_string(),
+                participant: me,
+            },
+            metrics,
+        );
         if let Some(entry) = self.rooms.get_mut(room) {
             entry.members.insert(id);
         }
@@ -188,7 +243,12 @@ impl Registry {
             client.room = Some(room.to_string());
             client.name = name.to_string();
         }
-        Ok(ServerMessage::Joined { room: room.to_string(), name: room_name, client_id: id, participants })
+        Ok(ServerMessage::Joined {
+            room: room.to_string(),
+            name: room_name,
+            client_id: id,
+            participants,
+        })
     }
 
     pub fn leave(&mut self, id: ClientId, metrics: &Metrics) -> Result<ServerMessage, Refusal> {
@@ -200,7 +260,14 @@ impl Registry {
         if let Some(entry) = self.rooms.get_mut(&room) {
             entry.members.remove(&id);
         }
-        self.broadcast(&room, &ServerMessage::ParticipantLeft { room: room.clone(), client_id: id }, metrics);
+        self.broadcast(
+            &room,
+            &ServerMessage::ParticipantLeft {
+                room: room.clone(),
+                client_id: id,
+            },
+            metrics,
+        );
         Ok(ServerMessage::Left { room })
     }
 
@@ -216,18 +283,32 @@ impl Registry {
             .clients
             .get(&from)
             .and_then(|c| c.room.clone())
-            .ok_or((ErrorCode::WrongState, "join a room before sending signals".to_string()))?;
+            .ok_or((
+                ErrorCode::WrongState,
+                "join a room before sending signals".to_string(),
+            ))?;
         let target = self
             .clients
             .get(&to)
             .filter(|c| c.room.as_deref() == Some(room.as_str()))
-            .ok_or_else(|| (ErrorCode::NoSuchParticipant, format!("participant {to} is not in room {room}")))?;
-        deliver(&target.mailbox, &ServerMessage::Signal { from, payload }, metrics);
+            .ok_or_else(|| {
+                (
+                    ErrorCode::NoSuchParticipant,
+                    format!("participant {to} is not in room {room}"),
+                )
+            })?;
+        deliver(
+            &target.mailbox,
+            &ServerMessage::Signal { from, payload },
+            metrics,
+        );
         Ok(())
     }
 
     fn broadcast(&self, room: &str, msg: &ServerMessage, metrics: &Metrics) {
-        let Some(entry) = self.rooms.get(room) else { return };
+        let Some(entry) = self.rooms.get(room) else {
+            return;
+        };
         for member in &entry.members {
             if let Some(c) = self.clients.get(member) {
                 deliver(&c.mailbox, msg, metrics);
@@ -257,92 +338,5 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn registry() -> Registry {
-        Registry::new(&[
-            RoomConfig { id: "1234".into(), name: "Demo".into(), pin: None },
-            RoomConfig { id: "5678".into(), name: "Pin".into(), pin: Some("2468".into()) },
-        ])
-    }
-
-    #[test]
-    fn lookup_and_pins() {
-        let r = registry();
-        assert_eq!(
-            r.lookup("5678").unwrap(),
-            ServerMessage::RoomInfo { room: "5678".into(), exists: true, pin_required: true }
-        );
-        assert_eq!(
-            r.lookup("9").unwrap(),
-            ServerMessage::RoomInfo { room: "9".into(), exists: false, pin_required: false }
-        );
-        assert_eq!(r.lookup("12a").unwrap_err().0, ErrorCode::InvalidValue);
-        let ok = |room: &str, pin: &str| matches!(r.check_pin(room, pin).unwrap(), ServerMessage::PinResult { ok: true, .. });
-        assert!(ok("5678", "2468"));
-        assert!(!ok("5678", "2469"));
-        assert!(ok("1234", "anything"));
-        assert!(!ok("9999", "2468"));
-    }
-
-    #[test]
-    fn create_rooms() {
-        let mut r = registry();
-        assert_eq!(r.create(Some("1234"), "", None).unwrap_err().0, ErrorCode::RoomExists);
-        assert_eq!(r.create(Some("77"), "", Some("1x")).unwrap_err().0, ErrorCode::InvalidValue);
-        assert_eq!(r.create(Some("77"), &"n".repeat(201), None).unwrap_err().0, ErrorCode::InvalidValue);
-        r.create(Some("77"), "Mine", Some("1")).unwrap();
-        assert_eq!(r.room_name("77"), Some("Mine"));
-        let ServerMessage::RoomCreated { room } = r.create(None, "", None).unwrap() else { panic!() };
-        assert_eq!(room.len(), GENERATED_ROOM_DIGITS as usize);
-        assert_eq!(r.room_count(), 4);
-    }
-
-    #[test]
-    fn join_leave_and_signal() {
-        let m = Metrics::default();
-        let mut r = registry();
-        let (tx1, mut rx1) = mpsc::channel(8);
-        let (tx2, mut rx2) = mpsc::channel(8);
-        let a = r.add_client(tx1);
-        let b = r.add_client(tx2);
-        assert_eq!(r.join(a, "5678", Some("1"), "A", &m).unwrap_err().0, ErrorCode::WrongPin);
-        assert_eq!(r.join(a, "4444", None, "A", &m).unwrap_err().0, ErrorCode::RoomNotFound);
-        assert_eq!(r.signal(a, b, serde_json::json!(1), &m).unwrap_err().0, ErrorCode::WrongState);
-        r.join(a, "1234", None, "A", &m).unwrap();
-        assert_eq!(r.join(a, "1234", None, "A", &m).unwrap_err().0, ErrorCode::WrongState);
-        assert_eq!(r.signal(a, b, serde_json::json!(1), &m).unwrap_err().0, ErrorCode::NoSuchParticipant);
-        let joined = r.join(b, "1234", None, "B", &m).unwrap();
-        assert!(matches!(joined, ServerMessage::Joined { participants, .. } if participants.len() == 1));
-        assert!(rx1.try_recv().unwrap().contains("participant_joined"));
-        r.signal(b, a, serde_json::json!({"sdp": "x"}), &m).unwrap();
-        assert!(rx1.try_recv().unwrap().contains("\"from\":2"));
-        assert_eq!(r.participant_count(), 2);
-        r.remove_client(a, &m);
-        assert!(rx2.try_recv().unwrap().contains("participant_left"));
-        assert_eq!(r.participant_count(), 1);
-        assert_eq!(r.leave(b, &m).unwrap(), ServerMessage::Left { room: "1234".into() });
-    }
-
-    #[test]
-    fn full_mailbox_drops_and_counts() {
-        let m = Metrics::default();
-        let mut r = registry();
-        let (tx1, _rx1) = mpsc::channel(1);
-        let (tx2, _rx2) = mpsc::channel(1);
-        let a = r.add_client(tx1);
-        let b = r.add_client(tx2);
-        r.join(a, "1234", None, "A", &m).unwrap();
-        r.join(b, "1234", None, "B", &m).unwrap();
-        r.signal(b, a, serde_json::json!(1), &m).unwrap();
-        assert_eq!(m.dropped_messages.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn secret_comparison() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
-    }
-}
+#[path = "rooms_tests.rs"]
+mod tests;
