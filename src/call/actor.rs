@@ -141,7 +141,11 @@ async fn answer_and_run(
     };
 
     let from = header_text(&invite, &Name::FROM).unwrap_or_default();
-    let pai = header_text(&invite, &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]));
+    // With `Privacy: id` the asserted identity is for the network, not for display.
+    let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
+        .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
+    let pai = header_text(&invite, &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]))
+        .filter(|_| !private);
     let caller = caller_id(&from, pai.as_deref());
     let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
     tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
