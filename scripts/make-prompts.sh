@@ -27,7 +27,8 @@ say() {
     # Trim espeak's own edge silence first (a separate pass: `fade` needs a known length), then
     # convert, fade, normalise and pad.
     sox "$tmp/raw.wav" "$tmp/trimmed.wav" silence 1 0.01 0.1% reverse silence 1 0.01 0.1% reverse
-    sox "$tmp/trimmed.wav" -r 16000 -c 1 -b 16 -e signed-integer "$out/$lang/$stem.wav" \
+    # -D: no dither, so regenerating gives byte-identical files.
+    sox -D "$tmp/trimmed.wav" -r 16000 -c 1 -b 16 -e signed-integer "$out/$lang/$stem.wav" \
         fade t 0.02 -0 0.05 norm -3 pad 0.15 0.1
     echo "$out/$lang/$stem.wav"
 }

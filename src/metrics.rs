@@ -65,5 +65,10 @@ pub fn render() -> String {
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",
         crate::media::active_pipelines()
     );
+    let _ = writeln!(
+        out,
+        "# HELP dialbridge_media_events_dropped_total Media events (digits, prompt ends) lost to a full call queue\ndialbridge_media_events_dropped_total {}",
+        crate::media::dropped_events()
+    );
     out
 }

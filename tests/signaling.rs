@@ -279,23 +279,27 @@ async fn join_and_relay_signals() {
     let mut b = client(&server).await;
     let r = ask(
         &mut a,
-        json!({"type":"join","room":"5678","pin":"0000","name":"A"}),
+        json!({"type":"join","room":"5678","pin":"0000","display_name":"A","kind":"web"}),
     )
     .await;
     assert_eq!(r["code"], "wrong_pin");
     let r = ask(
         &mut a,
-        json!({"type":"join","room":"5678","pin":"2468","name":"A"}),
+        json!({"type":"join","room":"5678","pin":"2468","display_name":"A","kind":"web"}),
     )
     .await;
     assert_eq!(r["type"], "joined");
     let a_id = r["client_id"].clone();
+    // Protocol version 1 clients say `name`; it still works.
     let r = ask(
         &mut b,
-        json!({"type":"join","room":"5678","pin":"2468","name":"B"}),
+        json!({"type":"join","room":"5678","pin":"2468","name":"B","kind":"web"}),
     )
     .await;
-    assert_eq!(r["participants"], json!([{"client_id": a_id, "name": "A"}]));
+    assert_eq!(
+        r["participants"],
+        json!([{"client_id": a_id, "display_name": "A", "kind": "web", "muted": false, "host": false}])
+    );
     let b_id = r["client_id"].clone();
     assert_eq!(recv(&mut a).await["type"], "participant_joined");
     b.send(Message::text(

@@ -13,6 +13,7 @@
 //! missing element, so a broken install fails before the first call instead of during it.
 
 pub mod codec;
+pub mod conference_leg;
 pub mod phone_leg;
 mod phone_task;
 pub mod pipeline;
@@ -28,8 +29,8 @@ use crate::ivr::dtmf::DtmfSource;
 
 pub use codec::Codec;
 pub use phone_leg::{LegStats, PcmTap, PhoneLeg, PhoneLegConfig};
-pub use tx::TxFill;
 pub use prompts::PromptSet;
+pub use tx::TxFill;
 
 /// What the phone leg tells its call. Everything GStreamer or the network does reaches call
 /// logic as one of these plain events.
@@ -51,7 +52,10 @@ pub enum MediaError {
     #[error("GStreamer could not be initialised: {0}")]
     Init(String),
     #[error("GStreamer element {element:?} is missing: install the apt package {package}")]
-    MissingElement { element: &'static str, package: &'static str },
+    MissingElement {
+        element: &'static str,
+        package: &'static str,
+    },
     #[error("pipeline {file}: {reason}")]
     Pipeline { file: String, reason: String },
     #[error("prompt file {}: {reason}", path.display())]
@@ -100,21 +104,28 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
 /// Initialises GStreamer (once per process; later calls return the first result) and checks
 /// that every element in [`REQUIRED_ELEMENTS`] exists.
 pub fn init() -> Result<(), MediaError> {
-    static INIT: OnceLock<Result<(), (Option<(&'static str, &'static str)>, String)>> =
-        OnceLock::new();
+    /// Why the first init failed; kept so every later call reports the same.
+    enum Failure {
+        Gst(String),
+        Missing(&'static str, &'static str),
+    }
+    static INIT: OnceLock<Result<(), Failure>> = OnceLock::new();
     let result = INIT.get_or_init(|| {
-        gstreamer::init().map_err(|e| (None, e.to_string()))?;
-        for &(element, package) in REQUIRED_ELEMENTS {
-            if gstreamer::ElementFactory::find(element).is_none() {
-                return Err((Some((element, package)), String::new()));
-            }
+        gstreamer::init().map_err(|e| Failure::Gst(e.to_string()))?;
+        match REQUIRED_ELEMENTS
+            .iter()
+            .find(|(e, _)| gstreamer::ElementFactory::find(e).is_none())
+        {
+            Some(&(element, package)) => Err(Failure::Missing(element, package)),
+            None => Ok(()),
         }
-        Ok(())
     });
     match result {
         Ok(()) => Ok(()),
-        Err((Some((element, package)), _)) => Err(MediaError::MissingElement { element, package }),
-        Err((None, reason)) => Err(MediaError::Init(reason.clone())),
+        Err(Failure::Missing(element, package)) => {
+            Err(MediaError::MissingElement { element, package })
+        }
+        Err(Failure::Gst(reason)) => Err(MediaError::Init(reason.clone())),
     }
 }
 
@@ -149,7 +160,13 @@ mod tests {
         let (tx, _rx) = tokio::sync::mpsc::channel(1);
         send_event(&tx, MediaEvent::PromptDone);
         let before = dropped_events();
-        send_event(&tx, MediaEvent::Digit { digit: '5', source: DtmfSource::Rfc4733 });
+        send_event(
+            &tx,
+            MediaEvent::Digit {
+                digit: '5',
+                source: DtmfSource::Rfc4733,
+            },
+        );
         assert!(dropped_events() > before);
     }
 }

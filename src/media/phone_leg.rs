@@ -69,7 +69,7 @@ pub(crate) struct Counters {
 /// A snapshot of a leg's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LegStats {
-    /// Valid RTP packets of the audio or telephone-event payload type.
+    /// Valid RTP packets of the audio, telephone-event or comfort-noise payload type.
     pub rx_packets: u64,
     /// Packets that are not valid RTP (dropped).
     pub rx_invalid: u64,
@@ -153,7 +153,15 @@ impl PhoneLeg {
         };
         let task = runtime.spawn(task.run(control_rx));
         tracing::debug!(%local, codec = %config.codec, "phone leg started");
-        Ok(PhoneLeg { local, control, pcm_tap, counters, task, rx: Some(rx), tx: Some(tx) })
+        Ok(PhoneLeg {
+            local,
+            control,
+            pcm_tap,
+            counters,
+            task,
+            rx: Some(rx),
+            tx: Some(tx),
+        })
     }
 
     /// Plays `prompt` from its start, replacing a playing one (which then gets no
@@ -218,7 +226,10 @@ impl Drop for PhoneLeg {
         // Dropping a LivePipeline sets it to NULL, which joins its streaming threads.
         self.rx.take();
         self.tx.take();
-        self.pcm_tap.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.pcm_tap
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         tracing::debug!(local = %self.local, "phone leg stopped");
     }
 }
@@ -226,16 +237,27 @@ impl Drop for PhoneLeg {
 /// Links a new source pad of ours to the `in` element of `pipeline` and sends the sticky events
 /// (stream start, the caps of `in`, a time segment from 0) that must precede data.
 fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaError> {
-    let error = |reason: String| MediaError::Pipeline { file: stream_id.to_string(), reason };
+    let error = |reason: String| MediaError::Pipeline {
+        file: stream_id.to_string(),
+        reason,
+    };
     let entry: gst::Element = pipeline.element("in")?;
-    let sink = entry.static_pad("sink").ok_or_else(|| error("`in` has no sink pad".into()))?;
+    let sink = entry
+        .static_pad("sink")
+        .ok_or_else(|| error("`in` has no sink pad".into()))?;
     let caps: gst::Caps = entry.property("caps");
-    let pad = gst::Pad::builder(gst::PadDirection::Src).name(stream_id).build();
-    pad.set_active(true).map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
-    pad.link(&sink).map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
+    let pad = gst::Pad::builder(gst::PadDirection::Src)
+        .name(stream_id)
+        .build();
+    pad.set_active(true)
+        .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
+    pad.link(&sink)
+        .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
     pad.push_event(gst::event::StreamStart::new(stream_id));
     pad.push_event(gst::event::Caps::new(&caps));
-    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
+    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
     Ok(pad)
 }
 
@@ -254,11 +276,20 @@ fn pcm_callbacks(
             };
             let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
             pcm.clear();
-            pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            pcm.extend(
+                map.chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            );
             if let Some(detector) = detector.as_mut() {
                 for digit in detector.push(&pcm) {
                     tracing::debug!(%digit, "in-band DTMF digit");
-                    send_event(&events, MediaEvent::Digit { digit, source: DtmfSource::Inband });
+                    send_event(
+                        &events,
+                        MediaEvent::Digit {
+                            digit,
+                            source: DtmfSource::Inband,
+                        },
+                    );
                 }
             }
             if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {

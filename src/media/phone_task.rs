@@ -25,6 +25,10 @@ use super::{MediaEvent, rtp, send_event};
 /// bursting the backlog at the phone; the RTP timestamp jumps with real time.
 const MAX_LAG_PACKETS: u64 = 5;
 
+/// RFC 3389 comfort noise. Phones with voice activity detection send only this while the caller
+/// is silent: it is not decoded, but it latches and keeps the call alive like audio does.
+const COMFORT_NOISE_PT: u8 = 13;
+
 /// Largest datagram we accept; RTP for these codecs is far smaller.
 const MAX_DATAGRAM: usize = 2048;
 
@@ -36,7 +40,10 @@ fn slot_offset(slot: u64) -> Duration {
 pub(crate) enum Control {
     Play(Prompt),
     StopPrompt,
-    Remote { remote: Option<SocketAddr>, hold: bool },
+    Remote {
+        remote: Option<SocketAddr>,
+        hold: bool,
+    },
     Fill(Option<TxFill>),
 }
 
@@ -62,7 +69,7 @@ pub(crate) struct PhoneTask {
     pub frames: FrameSource,
 }
 
-/// Send-side clock state, kept out of [`PhoneTask`] so the struct stays plain data.
+/// Timing state of the running task (send slots, last arrival), made when it starts.
 struct Clock {
     start: Instant,
     /// Index of the next 20 ms packet slot to send.
@@ -75,7 +82,13 @@ struct Clock {
 impl PhoneTask {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
         let start = Instant::now();
-        let mut clock = Clock { start, slot: 0, discont: true, last_rx: start, timed_out: false };
+        let mut clock = Clock {
+            start,
+            slot: 0,
+            discont: true,
+            last_rx: start,
+            timed_out: false,
+        };
         let mut frame = vec![0i16; self.frames.frame_len()];
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let tick = tokio::time::sleep_until(start);
@@ -119,8 +132,11 @@ impl PhoneTask {
         };
         let pt = header.payload_type;
         let is_audio = pt == self.audio_pt;
-        if !is_audio && Some(pt) != self.telephone_event_pt {
-            self.counters.rx_unexpected_pt.fetch_add(1, Ordering::Relaxed);
+        let is_event = Some(pt) == self.telephone_event_pt;
+        if !is_audio && !is_event && pt != COMFORT_NOISE_PT {
+            self.counters
+                .rx_unexpected_pt
+                .fetch_add(1, Ordering::Relaxed);
             tracing::trace!(%from, pt, "dropped RTP of an unexpected payload type");
             return false;
         }
@@ -138,11 +154,14 @@ impl PhoneTask {
             if let Err(e) = self.rx_pad.push(buffer) {
                 tracing::trace!("receive pipeline refused a packet: {e:?}");
             }
-        } else if let Some(decoder) = self.rfc4733.as_mut() {
+        } else if let Some(decoder) = self.rfc4733.as_mut().filter(|_| is_event) {
             match decoder.push(header.timestamp, header.payload(packet)) {
                 Ok(Some(digit)) => {
                     tracing::debug!(%digit, "RFC 4733 digit");
-                    let event = MediaEvent::Digit { digit, source: DtmfSource::Rfc4733 };
+                    let event = MediaEvent::Digit {
+                        digit,
+                        source: DtmfSource::Rfc4733,
+                    };
                     send_event(&self.events, event);
                 }
                 Ok(None) => {}
@@ -160,7 +179,10 @@ impl PhoneTask {
         let now = Instant::now();
         let due = ((now - clock.start).as_nanos() / PTIME.as_nanos()) as u64;
         if due >= clock.slot + MAX_LAG_PACKETS {
-            tracing::debug!(behind = due - clock.slot, "phone leg send tick late; skipping ahead");
+            tracing::debug!(
+                behind = due - clock.slot,
+                "phone leg send tick late; skipping ahead"
+            );
             clock.slot = due;
             clock.discont = true;
         }
@@ -172,12 +194,14 @@ impl PhoneTask {
                 send_event(&self.events, MediaEvent::PromptDone);
             }
         }
-        if let Some(timeout) = self.rtp_timeout {
-            if !self.hold && !clock.timed_out && now - clock.last_rx >= timeout {
-                clock.timed_out = true;
-                tracing::info!(?timeout, "no RTP from the caller");
-                send_event(&self.events, MediaEvent::RtpTimeout);
-            }
+        if let Some(timeout) = self.rtp_timeout
+            && !self.hold
+            && !clock.timed_out
+            && now - clock.last_rx >= timeout
+        {
+            clock.timed_out = true;
+            tracing::info!(?timeout, "no RTP from the caller");
+            send_event(&self.events, MediaEvent::RtpTimeout);
         }
     }
 
@@ -186,8 +210,12 @@ impl PhoneTask {
         let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
         let mut buffer = gst::Buffer::from_mut_slice(bytes);
         {
-            let buffer = buffer.get_mut().expect("a buffer just made has no other owner");
-            buffer.set_pts(gst::ClockTime::from_nseconds(slot_offset(slot).as_nanos() as u64));
+            let buffer = buffer
+                .get_mut()
+                .expect("a buffer just made has no other owner");
+            buffer.set_pts(gst::ClockTime::from_nseconds(
+                slot_offset(slot).as_nanos() as u64
+            ));
             buffer.set_duration(gst::ClockTime::from_nseconds(PTIME.as_nanos() as u64));
             if discont {
                 buffer.set_flags(gst::BufferFlags::DISCONT);
@@ -197,10 +225,18 @@ impl PhoneTask {
             self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("send pipeline refused a frame: {e:?}");
         }
-        let target = if self.hold { None } else { self.latched.or(self.sdp_remote) };
+        let target = if self.hold {
+            None
+        } else {
+            self.latched.or(self.sdp_remote)
+        };
         while let Some(sample) = self.tx_sink.try_pull_sample(gst::ClockTime::ZERO) {
-            let (Some(target), Some(buffer)) = (target, sample.buffer()) else { continue };
-            let Ok(map) = buffer.map_readable() else { continue };
+            let (Some(target), Some(buffer)) = (target, sample.buffer()) else {
+                continue;
+            };
+            let Ok(map) = buffer.map_readable() else {
+                continue;
+            };
             let counter: &AtomicU64 = match self.socket.try_send_to(&map, target) {
                 Ok(_) => &self.counters.tx_packets,
                 Err(e) => {

@@ -99,9 +99,15 @@ pub fn phone_values(codec: Codec, payload_type: u8, jitter_ms: u32) -> Vec<(&'st
 
 /// Strips comments and fills placeholders. `file` only names the description in errors.
 pub fn render(file: &str, template: &str, values: &[(&str, String)]) -> Result<String, MediaError> {
-    let error = |reason: String| MediaError::Pipeline { file: file.to_string(), reason };
-    let text: Vec<&str> =
-        template.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let error = |reason: String| MediaError::Pipeline {
+        file: file.to_string(),
+        reason,
+    };
+    let text: Vec<&str> = template
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let text = text.join(" ");
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
@@ -112,7 +118,9 @@ pub fn render(file: &str, template: &str, values: &[(&str, String)]) -> Result<S
         let name = &after[..name_len];
         let is_placeholder = name_len < after.len()
             && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if is_placeholder {
             let value = values
                 .iter()
@@ -159,7 +167,10 @@ impl LivePipeline {
     }
 
     fn error(&self, reason: String) -> MediaError {
-        MediaError::Pipeline { file: self.file.to_string(), reason }
+        MediaError::Pipeline {
+            file: self.file.to_string(),
+            reason,
+        }
     }
 }
 
@@ -182,12 +193,13 @@ pub fn launch(
 ) -> Result<LivePipeline, MediaError> {
     super::init()?;
     let file = kind.file_name();
-    let error = |reason: String| MediaError::Pipeline { file: file.to_string(), reason };
+    let error = |reason: String| MediaError::Pipeline {
+        file: file.to_string(),
+        reason,
+    };
     let description = render(file, kind.template(), values)?;
-    let element =
-        gst::parse::launch_full(&description, None, gst::ParseFlags::FATAL_ERRORS).map_err(|e| {
-            error(format!("does not parse: {e} (description: {description})"))
-        })?;
+    let element = gst::parse::launch_full(&description, None, gst::ParseFlags::FATAL_ERRORS)
+        .map_err(|e| error(format!("does not parse: {e} (description: {description})")))?;
     let pipeline = element
         .downcast::<gst::Pipeline>()
         .map_err(|_| error("is a single element, not a pipeline".into()))?;
@@ -217,7 +229,11 @@ mod tests {
     #[test]
     fn render_fills_placeholders_and_strips_comments() {
         let t = "# comment\n a x={x}\n ! b caps=\"audio/x-raw,format={ S16LE, F32LE }\" y={y_2}\n";
-        let v = [("x", "1".to_string()), ("y_2", "two".to_string()), ("unused", "u".to_string())];
+        let v = [
+            ("x", "1".to_string()),
+            ("y_2", "two".to_string()),
+            ("unused", "u".to_string()),
+        ];
         assert_eq!(
             render("t", t, &v).unwrap(),
             "a x=1 ! b caps=\"audio/x-raw,format={ S16LE, F32LE }\" y=two"
@@ -240,8 +256,12 @@ mod tests {
         for kind in PipelineKind::ALL {
             assert_eq!(PipelineKind::from_file_name(kind.file_name()), Some(kind));
             for codec in Codec::ALL {
-                let text = render(kind.file_name(), kind.template(), &phone_values(codec, 96, 60))
-                    .unwrap();
+                let text = render(
+                    kind.file_name(),
+                    kind.template(),
+                    &phone_values(codec, 96, 60),
+                )
+                .unwrap();
                 assert!(!text.contains("{pt}") && !text.contains('#'), "{text}");
             }
         }

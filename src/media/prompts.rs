@@ -36,11 +36,16 @@ impl PromptSet {
         let mut clips = HashMap::new();
         for prompt in Prompt::ALL {
             let path = dir.join(lang).join(format!("{}.wav", prompt.file_stem()));
-            let (rate, samples) = read_wav(&path)
-                .map_err(|reason| MediaError::Prompt { path: path.clone(), reason })?;
+            let (rate, samples) = read_wav(&path).map_err(|reason| MediaError::Prompt {
+                path: path.clone(),
+                reason,
+            })?;
             clips.insert(prompt, Clip::from_f32(&samples, rate));
         }
-        Ok(PromptSet { language: lang.to_string(), clips })
+        Ok(PromptSet {
+            language: lang.to_string(),
+            clips,
+        })
     }
 
     /// Builds a set from PCM already in memory (tests, generated tones). Prompts not given are
@@ -58,9 +63,15 @@ impl PromptSet {
             })
             .collect();
         for p in Prompt::ALL {
-            clips.entry(p).or_insert(Clip { at_8k: Vec::new(), at_16k: Vec::new() });
+            clips.entry(p).or_insert(Clip {
+                at_8k: Vec::new(),
+                at_16k: Vec::new(),
+            });
         }
-        PromptSet { language: language.to_string(), clips }
+        PromptSet {
+            language: language.to_string(),
+            clips,
+        }
     }
 
     pub fn language(&self) -> &str {
@@ -86,7 +97,10 @@ impl PromptSet {
 
 impl Clip {
     fn from_f32(samples: &[f32], rate: u32) -> Clip {
-        Clip { at_8k: to_i16(&resample(samples, rate, 8000)), at_16k: to_i16(&resample(samples, rate, 16000)) }
+        Clip {
+            at_8k: to_i16(&resample(samples, rate, 8000)),
+            at_16k: to_i16(&resample(samples, rate, 16000)),
+        }
     }
 }
 
@@ -103,7 +117,10 @@ fn read_wav(path: &Path) -> Result<(u32, Vec<f32>), String> {
         hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<Result<_, _>>(),
         hound::SampleFormat::Int => {
             let scale = 2f32.powi(i32::from(spec.bits_per_sample) - 1);
-            reader.into_samples::<i32>().map(|s| s.map(|s| s as f32 / scale)).collect()
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|s| s as f32 / scale))
+                .collect()
         }
     }
     .map_err(|e| format!("bad sample data: {e}"))?;
@@ -119,7 +136,10 @@ fn read_wav(path: &Path) -> Result<(u32, Vec<f32>), String> {
 }
 
 fn to_i16(samples: &[f32]) -> Vec<i16> {
-    samples.iter().map(|&s| (s * 32767.0).round().clamp(-32768.0, 32767.0) as i16).collect()
+    samples
+        .iter()
+        .map(|&s| (s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
 }
 
 /// Windowed-sinc resampling (Blackman window, 12 zero crossings each side), low-pass at 95% of
@@ -189,7 +209,10 @@ mod tests {
 
     fn tone(freq: f64, rate: u32, len: usize) -> Vec<f32> {
         (0..len)
-            .map(|i| (0.5 * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin()) as f32)
+            .map(|i| {
+                (0.5 * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin())
+                    as f32
+            })
             .collect()
     }
 
@@ -203,7 +226,11 @@ mod tests {
     fn resample_keeps_passband_and_removes_alias() {
         let pass = resample(&tone(1000.0, 16000, 16000), 16000, 8000);
         assert_eq!(pass.len(), 8000);
-        assert!((rms_mid(&pass) - 0.5 / 2f64.sqrt()).abs() < 0.01, "{}", rms_mid(&pass));
+        assert!(
+            (rms_mid(&pass) - 0.5 / 2f64.sqrt()).abs() < 0.01,
+            "{}",
+            rms_mid(&pass)
+        );
         let alias = resample(&tone(6000.0, 16000, 16000), 16000, 8000);
         assert!(rms_mid(&alias) < 0.01, "{}", rms_mid(&alias));
         let up = resample(&tone(1000.0, 8000, 8000), 8000, 16000);
@@ -214,11 +241,21 @@ mod tests {
     #[test]
     fn loads_shipped_prompts() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-        for lang in ["en", "de"] {
+        let mut langs: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().filter(|e| e.path().is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        langs.sort();
+        assert!(langs.len() >= 2, "at least en and de: {langs:?}");
+        for lang in &langs {
             let set = PromptSet::load(&dir, lang).unwrap();
             for p in Prompt::ALL {
                 let d = set.duration(p);
-                assert!(d > Duration::from_secs(1) && d < Duration::from_secs(15), "{p:?} {d:?}");
+                assert!(
+                    d > Duration::from_secs(1) && d < Duration::from_secs(15),
+                    "{p:?} {d:?}"
+                );
                 let s16 = set.samples(p, 16000).unwrap();
                 assert_eq!(set.samples(p, 8000).unwrap().len(), s16.len().div_ceil(2));
                 let peak = s16.iter().map(|s| s.unsigned_abs()).max().unwrap();
@@ -229,7 +266,8 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_file() {
-        let dir = std::env::temp_dir().join(format!("dialbridge-no-prompts-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dialbridge-no-prompts-{}", std::process::id()));
         let err = PromptSet::load(&dir, "xx").unwrap_err().to_string();
         assert!(err.contains("welcome.wav") && err.contains("xx"), "{err}");
     }
@@ -245,12 +283,20 @@ mod tests {
                 channels: 2,
                 sample_rate: 22050,
                 bits_per_sample: if float { 32 } else { 8 },
-                sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+                sample_format: if float {
+                    hound::SampleFormat::Float
+                } else {
+                    hound::SampleFormat::Int
+                },
             };
             let mut w = hound::WavWriter::create(&path, spec).unwrap();
             for s in tone(440.0, 22050, 22050) {
                 for _ in 0..2 {
-                    if float { w.write_sample(s).unwrap() } else { w.write_sample((s * 127.0) as i8).unwrap() }
+                    if float {
+                        w.write_sample(s).unwrap()
+                    } else {
+                        w.write_sample((s * 127.0) as i8).unwrap()
+                    }
                 }
             }
             w.finalize().unwrap();
@@ -258,7 +304,11 @@ mod tests {
         let set = PromptSet::load(&dir, "t").unwrap();
         let s = set.samples(Prompt::Welcome, 16000).unwrap();
         assert_eq!(s.len(), 16000);
-        let rms = rms_mid(&s.iter().map(|&x| f32::from(x) / 32768.0).collect::<Vec<_>>());
+        let rms = rms_mid(
+            &s.iter()
+                .map(|&x| f32::from(x) / 32768.0)
+                .collect::<Vec<_>>(),
+        );
         assert!((rms - 0.354).abs() < 0.02, "{rms}");
         std::fs::write(dir.join("t").join("goodbye.wav"), b"RIFF junk").unwrap();
         let err = PromptSet::load(&dir, "t").unwrap_err().to_string();

@@ -87,7 +87,9 @@ mod tests {
     use super::*;
 
     fn packet(first: u8, pt: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![first, pt, 0x12, 0x34, 0, 0, 0x01, 0x40, 0xde, 0xad, 0xbe, 0xef];
+        let mut p = vec![
+            first, pt, 0x12, 0x34, 0, 0, 0x01, 0x40, 0xde, 0xad, 0xbe, 0xef,
+        ];
         p.extend_from_slice(payload);
         p
     }
@@ -121,9 +123,18 @@ mod tests {
         assert_eq!(parse(&packet(0x40, 0, &[1])), Err(RtpError::BadVersion(1)));
         assert_eq!(parse(&packet(0x8f, 0, &[1])), Err(RtpError::Truncated));
         assert_eq!(parse(&packet(0x90, 0, &[0, 0])), Err(RtpError::Truncated));
-        assert_eq!(parse(&packet(0x90, 0, &[0, 0, 0, 9])), Err(RtpError::Truncated));
-        assert_eq!(parse(&packet(0xa0, 0, &[1, 5])), Err(RtpError::BadPadding(5)));
-        assert_eq!(parse(&packet(0xa0, 0, &[1, 0])), Err(RtpError::BadPadding(0)));
+        assert_eq!(
+            parse(&packet(0x90, 0, &[0, 0, 0, 9])),
+            Err(RtpError::Truncated)
+        );
+        assert_eq!(
+            parse(&packet(0xa0, 0, &[1, 5])),
+            Err(RtpError::BadPadding(5))
+        );
+        assert_eq!(
+            parse(&packet(0xa0, 0, &[1, 0])),
+            Err(RtpError::BadPadding(0))
+        );
         assert_eq!(parse(&packet(0x80, 200, &[0; 8])), Err(RtpError::Rtcp(200)));
         // Every short prefix of a valid packet and every first byte: no panic.
         let p = packet(0xb1, 0, &[0; 20]);

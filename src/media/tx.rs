@@ -27,7 +27,12 @@ pub struct FrameSource {
 impl FrameSource {
     /// `rate` is the codec's audio rate, one of [`super::prompts::RATES`].
     pub fn new(prompts: Arc<PromptSet>, rate: u32) -> FrameSource {
-        FrameSource { prompts, rate, playing: None, fill: None }
+        FrameSource {
+            prompts,
+            rate,
+            playing: None,
+            fill: None,
+        }
     }
 
     /// Samples in one frame.
@@ -64,7 +69,10 @@ impl FrameSource {
             return None;
         };
         let samples = self.prompts.samples(prompt, self.rate).unwrap_or_else(|| {
-            tracing::warn!(rate = self.rate, "no prompt audio at this rate; playing silence");
+            tracing::warn!(
+                rate = self.rate,
+                "no prompt audio at this rate; playing silence"
+            );
             &[]
         });
         let chunk = &samples[pos.min(samples.len())..(pos + out.len()).min(samples.len())];
@@ -99,10 +107,16 @@ mod tests {
         assert!(f.iter().all(|&x| x == 0));
         s.play(Prompt::Welcome);
         assert_eq!(s.next_frame(&mut f), None);
-        assert!(f[10..150].iter().all(|&x| (900..1100).contains(&x)), "{f:?}");
+        assert!(
+            f[10..150].iter().all(|&x| (900..1100).contains(&x)),
+            "{f:?}"
+        );
         assert_eq!(s.next_frame(&mut f), None);
         assert_eq!(s.next_frame(&mut f), Some(Prompt::Welcome));
-        assert!(f[100..].iter().all(|&x| x.abs() < 50), "last frame is padded with silence");
+        assert!(
+            f[100..].iter().all(|&x| x.abs() < 50),
+            "last frame is padded with silence"
+        );
         assert_eq!(s.next_frame(&mut f), None);
         assert!(f.iter().all(|&x| x == 0));
     }
@@ -131,6 +145,9 @@ mod tests {
         assert!(f.iter().all(|&x| x == 7));
         s.play(Prompt::Welcome);
         s.next_frame(&mut f);
-        assert!(f[20..140].iter().all(|&x| x > 500), "a prompt wins over the fill");
+        assert!(
+            f[20..140].iter().all(|&x| x > 500),
+            "a prompt wins over the fill"
+        );
     }
 }

@@ -1,19 +1,20 @@
 //! One WebSocket connection: a single task that reads client frames, answers them, and writes
 //! queued messages from other participants. Bad input is answered with an `error` and the
 //! connection stays open; protocol violations (binary frames, a wrong secret, too many bad
-//! messages in a row) get an `error` and then a close frame.
+//! messages in a row) get an `error` and then a close frame. A participant removed by a host
+//! gets `kicked`, then a normal close frame.
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use tokio::sync::{mpsc, watch};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::SignalingState;
 use super::protocol::{
     ClientId, ClientMessage, Envelope, ErrorCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, RequestId,
     ServerMessage,
 };
-use super::rooms::{Refusal, constant_time_eq};
+use super::rooms::{Joiner, Refusal, constant_time_eq};
 
 /// Frames queued for one client (relayed signals, join/leave notices). When full, further
 /// unsolicited messages to this client are dropped and counted in
@@ -45,8 +46,9 @@ pub(super) async fn run(
     _drain: mpsc::Sender<()>,
 ) {
     let metrics = &state.inner.metrics;
-    let (tx, mut mailbox) = mpsc::channel::<String>(MAILBOX_CAPACITY);
-    let id = state.registry().add_client(tx);
+    let (tx, mut mailbox) = mpsc::channel::<Utf8Bytes>(MAILBOX_CAPACITY);
+    let (farewell_tx, mut farewell) = oneshot::channel::<Utf8Bytes>();
+    let id = state.registry().add_client(tx, farewell_tx);
     metrics.connections_active.fetch_add(1, Ordering::Relaxed);
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(client = id, "signaling client connected");
@@ -66,13 +68,25 @@ pub(super) async fn run(
     let mut open = socket.send(Message::Text(hello.into())).await.is_ok();
     while open {
         tokio::select! {
+            // Biased: a removal is acted on before any further frame of this client is read.
+            biased;
             () = stopped(&mut shutdown) => {
                 let frame = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
                 let _ = socket.send(Message::Close(Some(frame))).await;
                 break;
             }
+            bye = &mut farewell => {
+                // The registry already took this client out of its room. The branch ends the
+                // loop, so the finished receiver is never polled again.
+                if let Ok(text) = bye {
+                    let _ = socket.send(Message::Text(text)).await;
+                }
+                let frame = CloseFrame { code: close_code::NORMAL, reason: "removed by a host".into() };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
+            }
             Some(text) = mailbox.recv() => {
-                open = socket.send(Message::Text(text.into())).await.is_ok();
+                open = socket.send(Message::Text(text)).await.is_ok();
             }
             incoming = socket.recv() => {
                 let outcome = match incoming {
@@ -195,20 +209,57 @@ impl Connection {
             ClientMessage::LookupRoom { room } => keep(state.registry().lookup(&room)),
             ClientMessage::CheckPin { room, pin } => keep(state.registry().check_pin(&room, &pin)),
             ClientMessage::CreateRoom { room, name, pin } => {
-                let created = state
-                    .registry()
-                    .create(room.as_deref(), &name, pin.as_deref());
-                if let Ok(ServerMessage::RoomCreated { room }) = &created {
+                let created =
+                    state
+                        .registry()
+                        .create(self.id, room.as_deref(), &name, pin.as_deref());
+                if let Ok(ServerMessage::HostRoomCreated { room, .. }) = &created {
                     tracing::info!(client = self.id, room, name, "room created");
                 }
                 keep(created)
             }
-            ClientMessage::Join { room, pin, name } => {
-                keep(
+            ClientMessage::Join {
+                room,
+                pin,
+                display_name,
+                kind,
+                caller,
+                host_key,
+            } => {
+                let joiner = Joiner {
+                    pin: pin.as_deref(),
+                    display_name: &display_name,
+                    kind,
+                    caller: caller.as_deref(),
+                    host_key: host_key.as_deref(),
+                };
+                keep(state.registry().join(self.id, &room, joiner, metrics))
+            }
+            ClientMessage::JoinOrCreate {
+                room,
+                pin,
+                display_name,
+                kind,
+                host_key,
+            } => {
+                let joiner = Joiner {
+                    pin: pin.as_deref(),
+                    display_name: &display_name,
+                    kind,
+                    caller: None,
+                    host_key: host_key.as_deref(),
+                };
+                let joined =
                     state
                         .registry()
-                        .join(self.id, &room, pin.as_deref(), &name, metrics),
-                )
+                        .join_or_create(self.id, room.as_deref(), joiner, metrics);
+                if let Ok(ServerMessage::Joined {
+                    room, host: true, ..
+                }) = &joined
+                {
+                    tracing::info!(client = self.id, room, "host joined (join_or_create)");
+                }
+                keep(joined)
             }
             ClientMessage::Leave => keep(state.registry().leave(self.id, metrics)),
             ClientMessage::Signal { to, payload } => state
@@ -216,6 +267,23 @@ impl Connection {
                 .signal(self.id, to, payload, metrics)
                 .map(|()| None)
                 .map_err(|e| (e, false)),
+            ClientMessage::SetMuted { muted } => {
+                keep(state.registry().set_muted(self.id, muted, metrics))
+            }
+            ClientMessage::Mute { client_id } => {
+                keep(state.registry().mute(self.id, client_id, metrics))
+            }
+            ClientMessage::Kick { client_id } => {
+                let kicked = state.registry().kick(self.id, client_id, metrics);
+                if kicked.is_ok() {
+                    tracing::info!(
+                        host = self.id,
+                        client = client_id,
+                        "participant removed by host"
+                    );
+                }
+                keep(kicked)
+            }
             ClientMessage::Ping => Ok(Some(ServerMessage::Pong)),
         }
     }

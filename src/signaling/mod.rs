@@ -1,21 +1,25 @@
 //! The built-in room signaling server: JSON messages over WebSocket (`GET /ws`), rooms with
-//! numeric IDs and optional PINs kept in memory, plus `GET /healthz` and `GET /metrics`.
+//! numeric IDs and optional PINs kept in memory, the host page (`GET /`, see [`web`]), plus
+//! `GET /healthz` and `GET /metrics`.
 //!
 //! Rooms come from the config and from hosts who create them over the protocol
-//! ([`protocol`] has every message; `docs/signaling-protocol.md` describes them). The phone
-//! bridge uses it through [`crate::conference::builtin::BuiltinBackend`] to look up rooms and
-//! check PINs. Each connection is one task ([`connection`]); the room registry ([`rooms`]) sits
-//! behind a `std::sync::Mutex` that is never held across an `.await`.
+//! ([`protocol`] has every message; `docs/signaling-protocol.md` describes them). Participants
+//! (browsers, and phone callers through the bridge) join rooms, relay WebRTC SDP/ICE to each
+//! other in a mesh, and hosts mute or remove them. The phone bridge uses the server through
+//! [`crate::conference::builtin::BuiltinBackend`]. Each connection is one task ([`connection`]);
+//! the room registry ([`rooms`]) sits behind a `std::sync::Mutex` that is never held across an
+//! `.await`. Rooms created over the protocol are removed after being empty for a while.
 
 mod connection;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
+pub mod web;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -29,6 +33,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::RoomConfig;
 pub use metrics::ExtraMetrics;
 use metrics::{Metrics, RegistryGauges};
+use protocol::Participant;
 use rooms::Registry;
 
 /// The path of the WebSocket endpoint.
@@ -45,6 +50,10 @@ const LISTEN_BACKLOG: u32 = 1024;
 /// How long [`serve`] waits for open connections to close after shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Default of [`SignalingState::with_empty_room_ttl`]: a room created over the protocol is
+/// removed once it has been empty this long (a host reloading the page keeps the room).
+pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(10 * 60);
+
 /// The server's shared state: the room registry, counters, the optional shared secret, and
 /// the caller's extra metrics. Cheap to clone; clones share everything, so a state outlives a
 /// [`serve`] run (rooms survive a restart of the listener within one process).
@@ -53,6 +62,9 @@ pub struct SignalingState {
     inner: Arc<Inner>,
     /// When set, `lookup_room` and `check_pin` need `auth` with this secret first.
     secret: Option<Arc<str>>,
+    /// How to call in, shown on the host page.
+    dial_in: Arc<str>,
+    empty_room_ttl: Duration,
 }
 
 struct Inner {
@@ -72,7 +84,39 @@ impl SignalingState {
                 extra_metrics,
             }),
             secret: None,
+            dial_in: Arc::from(""),
+            empty_room_ttl: EMPTY_ROOM_TTL,
         }
+    }
+
+    /// The dial-in text the host page shows next to the room ID, e.g. `"+49 30 1234567"` or
+    /// `"sip:dialin@bridge.example"`. Empty (the default): the page says dial-in is not set up.
+    pub fn with_dial_in(mut self, text: impl Into<String>) -> SignalingState {
+        self.dial_in = Arc::from(text.into());
+        self
+    }
+
+    /// How long a room created over the protocol may stay empty before it is removed (default
+    /// [`EMPTY_ROOM_TTL`]). Checked by [`serve`] about four times per `ttl` (at most every 30 s).
+    pub fn with_empty_room_ttl(mut self, ttl: Duration) -> SignalingState {
+        self.empty_room_ttl = ttl;
+        self
+    }
+
+    /// The dial-in text set with [`SignalingState::with_dial_in`].
+    pub fn dial_in(&self) -> &str {
+        &self.dial_in
+    }
+
+    /// The key that makes a `web` participant host of `room` (configured rooms get one at start,
+    /// also written to the log).
+    pub fn host_key(&self, room: &str) -> Option<String> {
+        self.registry().host_key(room).map(str::to_string)
+    }
+
+    /// Everyone in `room` now; `None` if there is no such room.
+    pub fn participants(&self, room: &str) -> Option<Vec<Participant>> {
+        self.registry().participants(room)
     }
 
     /// Requires clients to present `secret` before `lookup_room`/`check_pin` (connections
@@ -146,7 +190,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
+    let sweeper = tokio::spawn(sweep_rooms(state.clone()));
     let app = Router::new()
+        .route("/", get(web::index))
+        .route("/app.js", get(web::app_js))
+        .route("/style.css", get(web::style_css))
         .route(WS_PATH, get(ws_handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_handler))
@@ -169,8 +217,24 @@ pub async fn serve(
     // The router (and its drain sender) is gone now; the receiver ends when the last
     // connection task has dropped its clone.
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain_rx.recv()).await;
+    sweeper.abort();
     tracing::info!("signaling server stopped");
     result
+}
+
+/// Removes long-empty rooms created over the protocol, until aborted.
+async fn sweep_rooms(state: SignalingState) {
+    let ttl = state.empty_room_ttl;
+    let period = (ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let removed = state.registry().sweep(Instant::now(), ttl);
+        for room in removed {
+            tracing::info!(room, "removed a room that stayed empty");
+        }
+    }
 }
 
 async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> impl IntoResponse {

@@ -1,12 +1,14 @@
 //! The wire messages of the built-in signaling server: JSON text frames over WebSocket, one
 //! object per frame, tagged by `"type"` (snake_case). A request may carry `request_id`, which
 //! the reply echoes, so one connection can have many requests in flight. See
-//! `docs/signaling-protocol.md` for the full description.
+//! `docs/signaling-protocol.md` for the full description, the WebRTC offer convention and the
+//! host rules.
 
 use serde::{Deserialize, Serialize};
 
-/// The protocol version the server announces in [`ServerMessage::Hello`].
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version the server announces in [`ServerMessage::Hello`]. Version 2 added
+/// participant kinds, mute/kick and `join_or_create`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest text frame the server accepts, in bytes; larger ones are answered with an error.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -35,6 +37,16 @@ impl<T> Envelope<T> {
     }
 }
 
+/// How a participant takes part: through the phone bridge, or from a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantKind {
+    /// A caller bridged in by dialbridge; `caller` holds the masked number.
+    Phone,
+    /// A browser (the host page or another WebRTC client).
+    Web,
+}
+
 /// Client → server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -46,7 +58,8 @@ pub enum ClientMessage {
     LookupRoom { room: String },
     /// Is this the room's PIN? A room without PIN accepts any. Reply: `pin_result`.
     CheckPin { room: String, pin: String },
-    /// Create a room; without `room` the server picks a free numeric ID. Reply: `room_created`.
+    /// Create a room; without `room` the server picks a free numeric ID. Reply: `room_created`
+    /// with the room's host key; this connection is a host of the room when it joins it.
     CreateRoom {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
@@ -55,37 +68,69 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin: Option<String>,
     },
-    /// Join a room as a participant (one room per connection). Reply: `joined`; the others get
-    /// `participant_joined`.
+    /// Join a room (one room per connection). Reply: `joined`; the others get
+    /// `participant_joined`. A `web` participant with the room's `host_key` becomes a host.
     Join {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin: Option<String>,
+        /// `name` is accepted too (protocol version 1).
+        #[serde(default, alias = "name")]
+        display_name: String,
+        kind: ParticipantKind,
+        /// The caller's number, already masked (`+49 30 ••• 89`); phone participants only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
+    },
+    /// Join `room`, creating it first when it does not exist (or when `room` is absent); whoever
+    /// creates it is its host. `pin` protects a room created here. Reply: `joined`.
+    JoinOrCreate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin: Option<String>,
         #[serde(default)]
-        name: String,
+        display_name: String,
+        kind: ParticipantKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
     },
     /// Leave the joined room. Reply: `left`; the others get `participant_left`.
     Leave,
-    /// Relay `payload` (e.g. SDP or ICE) to another participant of the same room, who gets
-    /// `signal` with `from`. Reply: none on success.
+    /// Relay `payload` (SDP or ICE, see the docs) to another participant of the same room, who
+    /// gets `signal` with `from`. Reply: none on success. Only after `joined`.
     Signal {
         to: ClientId,
         payload: serde_json::Value,
     },
+    /// Mute or unmute yourself. Reply and broadcast: `participant_updated`.
+    SetMuted { muted: bool },
+    /// Host only: mute another participant, who gets `muted`. Reply and broadcast:
+    /// `participant_updated`.
+    Mute { client_id: ClientId },
+    /// Host only: remove another participant, who gets `kicked` and is disconnected. Reply and
+    /// broadcast: `participant_left`.
+    Kick { client_id: ClientId },
     /// Liveness check. Reply: `pong`.
     Ping,
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, to tell "unknown type" from "bad fields".
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 12] = [
         "auth",
         "lookup_room",
         "check_pin",
         "create_room",
         "join",
+        "join_or_create",
         "leave",
         "signal",
+        "set_muted",
+        "mute",
+        "kick",
         "ping",
     ];
 }
@@ -94,7 +139,15 @@ impl ClientMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
     pub client_id: ClientId,
-    pub name: String,
+    pub display_name: String,
+    pub kind: ParticipantKind,
+    pub muted: bool,
+    /// The masked caller number of a phone participant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// May mute and remove others.
+    #[serde(default)]
+    pub host: bool,
 }
 
 /// Server → client.
@@ -116,14 +169,29 @@ pub enum ServerMessage {
         room: String,
         ok: bool,
     },
+    /// `room_created` as clients read it. The server sends [`ServerMessage::HostRoomCreated`],
+    /// the same type with `host_key`; clients that only need the ID ignore the key. (The two
+    /// can merge once every reader matches `RoomCreated { room, .. }`.)
     RoomCreated {
         room: String,
     },
-    /// You are in `room` (called `name`); `participants` are the others already there.
+    /// `room_created` as the server sends it: the room and the key that makes a `web`
+    /// participant its host.
+    #[serde(rename = "room_created", skip_deserializing)]
+    HostRoomCreated {
+        room: String,
+        host_key: String,
+    },
+    /// You are in `room` (called `name`); `participants` are the others already there, and you
+    /// offer to each of them. `host_key` is there when you are a host.
     Joined {
         room: String,
         name: String,
         client_id: ClientId,
+        pin_required: bool,
+        host: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
         participants: Vec<Participant>,
     },
     Left {
@@ -137,10 +205,23 @@ pub enum ServerMessage {
         room: String,
         client_id: ClientId,
     },
+    /// A participant's state changed (mute).
+    ParticipantUpdated {
+        room: String,
+        participant: Participant,
+    },
     /// A relayed `signal` from another participant.
     Signal {
         from: ClientId,
         payload: serde_json::Value,
+    },
+    /// Host `by` muted you: stop sending audio until you unmute with `set_muted`.
+    Muted {
+        by: ClientId,
+    },
+    /// Host `by` removed you from the room; the server closes the connection next.
+    Kicked {
+        by: ClientId,
     },
     Pong,
     /// The request failed; `code` is one of [`ErrorCode`].
@@ -166,186 +247,24 @@ pub enum ErrorCode {
     BinaryFrame,
     /// Missing or wrong secret.
     Unauthorized,
-    /// A room ID or PIN that is not all digits, or a name that is too long.
+    /// A room ID or PIN that is not all digits, a name that is too long, or a host action aimed
+    /// at yourself.
     InvalidValue,
     RoomNotFound,
     RoomExists,
     WrongPin,
     /// The server holds as many rooms as it may.
     TooManyRooms,
-    /// `join` while in a room, or `leave`/`signal` while in none.
+    /// `join` while in a room, or `leave`/`signal`/`set_muted`/`mute`/`kick` while in none.
     WrongState,
-    /// The `signal` target is not in your room.
+    /// The target of `signal`, `mute` or `kick` is not in your room.
     NoSuchParticipant,
+    /// `mute`/`kick` from a participant who is not a host, or a wrong `host_key`.
+    Forbidden,
     /// Too many bad messages; the connection is closed.
     TooManyErrors,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn round_trip<T>(value: T, wire: serde_json::Value)
-    where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
-    {
-        assert_eq!(serde_json::to_value(&value).unwrap(), wire);
-        assert_eq!(serde_json::from_value::<T>(wire).unwrap(), value);
-    }
-
-    #[test]
-    fn client_messages_round_trip() {
-        let cases = [
-            (
-                ClientMessage::Auth { secret: "s".into() },
-                json!({"type":"auth","secret":"s"}),
-            ),
-            (
-                ClientMessage::LookupRoom { room: "1".into() },
-                json!({"type":"lookup_room","room":"1"}),
-            ),
-            (
-                ClientMessage::CheckPin {
-                    room: "1".into(),
-                    pin: "2".into(),
-                },
-                json!({"type":"check_pin","room":"1","pin":"2"}),
-            ),
-            (
-                ClientMessage::CreateRoom {
-                    room: None,
-                    name: "n".into(),
-                    pin: Some("9".into()),
-                },
-                json!({"type":"create_room","name":"n","pin":"9"}),
-            ),
-            (
-                ClientMessage::Join {
-                    room: "1".into(),
-                    pin: None,
-                    name: "x".into(),
-                },
-                json!({"type":"join","room":"1","name":"x"}),
-            ),
-            (ClientMessage::Leave, json!({"type":"leave"})),
-            (
-                ClientMessage::Signal {
-                    to: 3,
-                    payload: json!({"sdp":"v=0"}),
-                },
-                json!({"type":"signal","to":3,"payload":{"sdp":"v=0"}}),
-            ),
-            (ClientMessage::Ping, json!({"type":"ping"})),
-        ];
-        assert_eq!(cases.len(), ClientMessage::TYPES.len());
-        for (msg, wire) in cases {
-            assert!(ClientMessage::TYPES.contains(&wire["type"].as_str().unwrap()));
-            round_trip(msg, wire);
-        }
-    }
-
-    #[test]
-    fn server_messages_round_trip() {
-        let p = Participant {
-            client_id: 2,
-            name: "Phone ••• 89".into(),
-        };
-        let cases = [
-            (
-                ServerMessage::Hello {
-                    client_id: 1,
-                    version: 1,
-                },
-                json!({"type":"hello","client_id":1,"version":1}),
-            ),
-            (ServerMessage::AuthOk, json!({"type":"auth_ok"})),
-            (
-                ServerMessage::RoomInfo {
-                    room: "1".into(),
-                    exists: true,
-                    pin_required: false,
-                },
-                json!({"type":"room_info","room":"1","exists":true,"pin_required":false}),
-            ),
-            (
-                ServerMessage::PinResult {
-                    room: "1".into(),
-                    ok: true,
-                },
-                json!({"type":"pin_result","room":"1","ok":true}),
-            ),
-            (
-                ServerMessage::RoomCreated { room: "7".into() },
-                json!({"type":"room_created","room":"7"}),
-            ),
-            (
-                ServerMessage::Joined {
-                    room: "1".into(),
-                    name: "R".into(),
-                    client_id: 1,
-                    participants: vec![p.clone()],
-                },
-                json!({"type":"joined","room":"1","name":"R","client_id":1,"participants":[{"client_id":2,"name":"Phone ••• 89"}]}),
-            ),
-            (
-                ServerMessage::Left { room: "1".into() },
-                json!({"type":"left","room":"1"}),
-            ),
-            (
-                ServerMessage::ParticipantJoined {
-                    room: "1".into(),
-                    participant: p,
-                },
-                json!({"type":"participant_joined","room":"1","participant":{"client_id":2,"name":"Phone ••• 89"}}),
-            ),
-            (
-                ServerMessage::ParticipantLeft {
-                    room: "1".into(),
-                    client_id: 2,
-                },
-                json!({"type":"participant_left","room":"1","client_id":2}),
-            ),
-            (
-                ServerMessage::Signal {
-                    from: 2,
-                    payload: json!(null),
-                },
-                json!({"type":"signal","from":2,"payload":null}),
-            ),
-            (ServerMessage::Pong, json!({"type":"pong"})),
-            (
-                ServerMessage::Error {
-                    code: ErrorCode::RoomNotFound,
-                    message: "m".into(),
-                },
-                json!({"type":"error","code":"room_not_found","message":"m"}),
-            ),
-        ];
-        for (msg, wire) in cases {
-            round_trip(msg, wire);
-        }
-    }
-
-    #[test]
-    fn envelope_puts_request_id_beside_type() {
-        round_trip(
-            Envelope::new(
-                Some(42),
-                ClientMessage::LookupRoom {
-                    room: "1234".into(),
-                },
-            ),
-            json!({"type":"lookup_room","room":"1234","request_id":42}),
-        );
-        round_trip(
-            Envelope::new(None, ServerMessage::Pong),
-            json!({"type":"pong"}),
-        );
-    }
-
-    #[test]
-    fn unknown_type_does_not_parse() {
-        assert!(serde_json::from_str::<Envelope<ClientMessage>>(r#"{"type":"nope"}"#).is_err());
-    }
-}
+#[path = "protocol_tests.rs"]
+mod tests;

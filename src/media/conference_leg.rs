@@ -1,0 +1,450 @@
+//! The conference side of a call's media: the phone caller as one participant of a mesh room,
+//! with one webrtcbin PeerConnection (audio only, Opus) per other participant.
+//!
+//! One pipeline per call (`pipelines/conference-send.txt`): the caller's PCM is encoded to Opus
+//! ONCE and a tee fans the RTP out to every peer's webrtcbin through a small leaky queue (a peer
+//! that is still negotiating or stalled cannot hold up the others). Each peer's incoming audio
+//! is decoded straight to the phone's rate (`pipelines/conference-recv.txt`) and mixed in Rust
+//! (see [`mix`](self) for why not `audiomixer`). PCM in and out is driven by the phone side's
+//! 20 ms tick: [`ConferenceLeg::push_phone_audio`] encodes on the caller's thread (no `appsrc`
+//! thread), [`ConferenceLeg::pull_room_audio`] takes the next mixed frame.
+//!
+//! Signaling stays outside: local SDP and ICE candidates leave as [`ConferenceMediaEvent`]s,
+//! remote ones come in through [`ConferenceLeg::remote_description`] and
+//! [`ConferenceLeg::remote_candidate`] (trickle ICE both ways). The leg needs no tokio runtime;
+//! events are sent with `try_send` from GStreamer threads, and a full channel drops the event,
+//! counts it in [`super::DROPPED_EVENTS`] and logs it. A lost description breaks that peer, so
+//! give the channel room for a burst of candidates (64 or more).
+//!
+//! Costs per peer: webrtcbin's threads (ICE, DTLS, RTCP, jitter buffer, about eight) plus one
+//! for the send queue. [`ConferenceLeg::stop`] (or drop) sets the pipeline to NULL, which joins
+//! all of them before it returns.
+
+#[path = "conference/description.rs"]
+mod description;
+#[path = "conference/mix.rs"]
+mod mix;
+#[path = "conference/peer.rs"]
+mod peer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use tokio::sync::mpsc;
+
+pub use description::{SdpType, opus_payload_type};
+pub use mix::{MAX_FRAMES, PRIME_FRAMES};
+
+use super::MediaError;
+use super::pipeline::{ACTIVE_PIPELINES, render};
+use mix::Mixer;
+use peer::{Peer, PeerSetup, PeerShared, lock};
+
+/// The send pipeline description (embedded at build time).
+pub const SEND_TEMPLATE: &str = include_str!("../../pipelines/conference-send.txt");
+/// The per-stream receive bin description (embedded at build time).
+pub const RECV_TEMPLATE: &str = include_str!("../../pipelines/conference-recv.txt");
+/// Our Opus payload type: Chromium's and Janus's, so most answers need no rewriting.
+pub const OPUS_PT: u8 = 111;
+/// Opus bitrate for the caller's voice (bit/s): ample for 8/16 kHz telephone audio.
+pub const OPUS_BITRATE: u32 = 32_000;
+/// How far (ns) the caller's frames may drift from the pipeline clock before their timestamps
+/// are re-anchored to it (after a stall or a burst).
+const RESYNC_NS: u64 = 200_000_000;
+
+/// How the conference leg of one call is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConferenceLegConfig {
+    /// The phone leg's PCM rate in Hz: 8000 (G.711) or 16000 (G.722).
+    pub audio_rate: u32,
+    /// webrtcbin's jitter buffer latency in ms (its own default, 200, dominates join-to-audio
+    /// time). Default 50.
+    pub jitter_latency_ms: u32,
+    /// `stun://host:port`, or `None` for host candidates only.
+    pub stun_server: Option<String>,
+}
+
+impl Default for ConferenceLegConfig {
+    fn default() -> Self {
+        ConferenceLegConfig { audio_rate: 8000, jitter_latency_ms: 50, stun_server: None }
+    }
+}
+
+/// What the conference leg tells its call (to be relayed to signaling, or acted on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceMediaEvent {
+    /// Send our offer or answer to `peer`.
+    LocalDescription { peer: String, sdp_type: SdpType, sdp: String },
+    /// Send this ICE candidate (`candidate:…`, no `a=`) to `peer`.
+    LocalCandidate { peer: String, sdp_mline_index: u32, candidate: String },
+    /// ICE and DTLS are up with `peer` (sent once).
+    PeerConnected { peer: String },
+    /// `peer` cannot work (negotiation, ICE, DTLS or its elements failed; sent once). The
+    /// others are unaffected; remove the peer.
+    PeerFailed { peer: String, reason: String },
+    /// The shared send side failed: the conference leg is dead.
+    Error { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConferenceLegError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("audio rate {0} Hz is not supported (8000 or 16000)")]
+    UnsupportedRate(u32),
+    #[error("conference pipeline: {0}")]
+    Pipeline(String),
+    #[error("no peer {0:?}")]
+    UnknownPeer(String),
+    #[error("peer {0:?} already exists")]
+    DuplicatePeer(String),
+    #[error("bad SDP from {peer:?}: {reason}")]
+    BadSdp { peer: String, reason: String },
+    #[error("unexpected {sdp_type:?} from {peer:?}: {reason}")]
+    UnexpectedDescription { peer: String, sdp_type: SdpType, reason: String },
+}
+
+/// A snapshot of the room mix (see [`ConferenceLeg::mix_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MixStats {
+    /// Remote audio streams with buffered or flowing audio.
+    pub streams: usize,
+    /// 20 ms pulls in which a stream ran dry (a gap in its audio).
+    pub underruns: u64,
+    /// Samples dropped to keep a stream's delay bounded.
+    pub dropped_samples: u64,
+}
+
+/// The event channel, shared by GStreamer callbacks.
+#[derive(Clone)]
+pub(crate) struct Events(mpsc::Sender<ConferenceMediaEvent>);
+
+impl Events {
+    fn send(&self, event: ConferenceMediaEvent) {
+        use mpsc::error::TrySendError;
+        match self.0.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(event)) => {
+                super::DROPPED_EVENTS.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(?event, "conference event channel full, event dropped");
+            }
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// The caller's side of the send pipeline.
+struct Feed {
+    pad: gst::Pad,
+    next_pts: Option<gst::ClockTime>,
+}
+
+/// Peers by pipeline name prefix (`peer7`), for the bus handler.
+type PeerIndex = Arc<Mutex<HashMap<String, Arc<PeerShared>>>>;
+
+/// The running conference leg of one call; see the module docs.
+pub struct ConferenceLeg {
+    config: ConferenceLegConfig,
+    setup: PeerSetup,
+    tee: gst::Element,
+    feed: Mutex<Feed>,
+    peers: Mutex<HashMap<String, (String, Peer)>>,
+    index: PeerIndex,
+    next_peer: AtomicU64,
+}
+
+impl ConferenceLeg {
+    /// Builds and starts the send pipeline. No peers yet.
+    pub fn start(
+        config: ConferenceLegConfig,
+        events: mpsc::Sender<ConferenceMediaEvent>,
+    ) -> Result<ConferenceLeg, ConferenceLegError> {
+        super::init()?;
+        if config.audio_rate != 8000 && config.audio_rate != 16000 {
+            return Err(ConferenceLegError::UnsupportedRate(config.audio_rate));
+        }
+        let rate = config.audio_rate.to_string();
+        let ssrc = rand::random_range(1..u32::MAX).to_string();
+        let send_values = [
+            ("rate", rate.clone()),
+            ("pt", OPUS_PT.to_string()),
+            ("ssrc", ssrc),
+            ("bitrate", OPUS_BITRATE.to_string()),
+        ];
+        let send = render("conference-send.txt", SEND_TEMPLATE, &send_values)?;
+        let recv = render("conference-recv.txt", RECV_TEMPLATE, &[("rate", rate)])?;
+        let error = |e: String| ConferenceLegError::Pipeline(e);
+        let pipeline = gst::parse::launch_full(&send, None, gst::ParseFlags::FATAL_ERRORS)
+            .map_err(|e| error(format!("conference-send.txt does not parse: {e}")))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| error("conference-send.txt is a single element".into()))?;
+        let by_name = |name: &str| {
+            pipeline.by_name(name).ok_or_else(|| error(format!("no element named {name:?}")))
+        };
+        let tee = by_name("out")?;
+        let feed = Feed { pad: feed_pad(&by_name("in")?)?, next_pts: None };
+        let events = Events(events);
+        let index: PeerIndex = Arc::default();
+        install_bus_handler(&pipeline, events.clone(), index.clone());
+        ACTIVE_PIPELINES.fetch_add(1, Ordering::Relaxed);
+        // From here on, Drop tears the pipeline down.
+        let leg = ConferenceLeg {
+            setup: PeerSetup {
+                pipeline: pipeline.clone(),
+                events,
+                mixer: Arc::new(Mutex::new(Mixer::new(config.audio_rate as usize / 50))),
+                recv_description: recv.into(),
+                jitter_latency_ms: config.jitter_latency_ms,
+                stun_server: config.stun_server.clone(),
+            },
+            config,
+            tee,
+            feed: Mutex::new(feed),
+            peers: Mutex::default(),
+            index,
+            next_peer: AtomicU64::new(0),
+        };
+        pipeline.set_state(gst::State::Playing).map_err(|e| error(format!("cannot start: {e}")))?;
+        Ok(leg)
+    }
+
+    /// Encodes one frame of the caller's audio (mono S16 at `audio_rate`, normally 20 ms) and
+    /// sends it to every connected peer. Runs the encoder on the calling thread.
+    pub fn push_phone_audio(&self, pcm: &[i16]) {
+        if pcm.is_empty() {
+            return;
+        }
+        let mut feed = lock(&self.feed);
+        let duration = gst::ClockTime::from_nseconds(
+            pcm.len() as u64 * 1_000_000_000 / u64::from(self.config.audio_rate),
+        );
+        let now = self.setup.pipeline.current_running_time();
+        let (pts, discont) = match (feed.next_pts, now) {
+            (Some(next), Some(now)) if next.nseconds().abs_diff(now.nseconds()) < RESYNC_NS => {
+                (next, false)
+            }
+            (Some(next), None) => (next, false),
+            (_, now) => (now.unwrap_or(gst::ClockTime::ZERO), true),
+        };
+        let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut buffer = gst::Buffer::from_mut_slice(bytes);
+        {
+            let buffer = buffer.get_mut().expect("a new buffer is writable");
+            buffer.set_pts(pts);
+            buffer.set_duration(duration);
+            if discont {
+                buffer.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        feed.next_pts = Some(pts + duration);
+        if let Err(e) = feed.pad.push(buffer) {
+            tracing::debug!("conference send pipeline refused a frame: {e:?}");
+        }
+    }
+
+    /// Fills `out` with the next samples of the mix of all peers (silence when none).
+    pub fn pull_room_audio(&self, out: &mut [i16]) {
+        lock(&self.setup.mixer).pull(out);
+    }
+
+    /// Adds a PeerConnection to `peer`. With `we_offer`, the offer is created as soon as the
+    /// caller's audio has given webrtcbin its caps (a [`ConferenceMediaEvent::LocalDescription`]
+    /// follows within one frame of audio); otherwise we wait for the peer's offer.
+    pub fn add_peer(&self, peer: &str, we_offer: bool) -> Result<(), ConferenceLegError> {
+        let mut peers = lock(&self.peers);
+        if peers.contains_key(peer) {
+            return Err(ConferenceLegError::DuplicatePeer(peer.to_string()));
+        }
+        let prefix = format!("peer{}", self.next_peer.fetch_add(1, Ordering::Relaxed));
+        let mut new = Peer::new(&self.setup, &prefix, peer, we_offer)?;
+        lock(&self.index).insert(prefix.clone(), new.shared.clone());
+        if we_offer && let Err(e) = self.feed_peer(&mut new, OPUS_PT) {
+            self.drop_peer(&prefix, new);
+            return Err(e);
+        }
+        peers.insert(peer.to_string(), (prefix, new));
+        Ok(())
+    }
+
+    /// Applies `peer`'s offer (we answer with a [`ConferenceMediaEvent::LocalDescription`]) or
+    /// answer. An offer without Opus is refused.
+    pub fn remote_description(
+        &self,
+        peer: &str,
+        sdp_type: SdpType,
+        sdp: &str,
+    ) -> Result<(), ConferenceLegError> {
+        let mut peers = lock(&self.peers);
+        let (_, entry) =
+            peers.get_mut(peer).ok_or_else(|| ConferenceLegError::UnknownPeer(peer.to_string()))?;
+        if sdp_type == SdpType::Offer && !entry.is_fed() {
+            let pt = opus_payload_type(sdp).ok_or_else(|| ConferenceLegError::BadSdp {
+                peer: peer.to_string(),
+                reason: "the offer has no Opus audio".into(),
+            })?;
+            self.feed_peer(entry, pt)?;
+        }
+        entry.remote_description(sdp_type, sdp)
+    }
+
+    /// Adds one of `peer`'s ICE candidates (held back until its description is applied). An
+    /// unknown peer or an empty (end-of-candidates) candidate is ignored.
+    pub fn remote_candidate(&self, peer: &str, sdp_mline_index: u32, candidate: &str) {
+        match lock(&self.peers).get(peer) {
+            Some((_, entry)) => entry.remote_candidate(sdp_mline_index, candidate),
+            None => tracing::debug!(peer, "candidate for an unknown peer ignored"),
+        }
+    }
+
+    /// Closes the PeerConnection to `peer` and removes its elements; the other peers keep
+    /// sending and receiving. Unknown peers are ignored.
+    pub fn remove_peer(&self, peer: &str) {
+        let removed = lock(&self.peers).remove(peer);
+        if let Some((prefix, entry)) = removed {
+            self.drop_peer(&prefix, entry);
+        }
+    }
+
+    pub fn peer_count(&self) -> usize {
+        lock(&self.peers).len()
+    }
+
+    /// Remote audio streams currently feeding the mix, and the mixer's counters.
+    pub fn mix_stats(&self) -> MixStats {
+        let mixer = lock(&self.setup.mixer);
+        MixStats {
+            streams: mixer.stream_count(),
+            underruns: mixer.underruns,
+            dropped_samples: mixer.dropped_samples,
+        }
+    }
+
+    /// The call's pipeline, for diagnostics (dot graphs, element counts in tests). Do not change
+    /// its state or its elements.
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.setup.pipeline
+    }
+
+    /// Stops everything (the same as dropping the leg).
+    pub fn stop(self) {}
+
+    fn feed_peer(&self, peer: &mut Peer, pt: u8) -> Result<(), ConferenceLegError> {
+        let _feed = lock(&self.feed);
+        peer.feed_from(&self.tee, pt, OPUS_PT)
+    }
+
+    fn drop_peer(&self, prefix: &str, mut peer: Peer) {
+        lock(&self.index).remove(prefix);
+        {
+            let _feed = lock(&self.feed);
+            peer.detach(&self.tee);
+        }
+        peer.dispose(&self.setup.pipeline);
+    }
+}
+
+impl Drop for ConferenceLeg {
+    fn drop(&mut self) {
+        if self.setup.pipeline.set_state(gst::State::Null).is_err() {
+            tracing::warn!("conference pipeline did not stop cleanly");
+        }
+        lock(&self.peers).clear();
+        lock(&self.index).clear();
+        ACTIVE_PIPELINES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A Rust-owned source pad linked to the pipeline's `in` capsfilter, with the sticky events
+/// sent, so frames can be pushed without an `appsrc` thread.
+fn feed_pad(entry: &gst::Element) -> Result<gst::Pad, ConferenceLegError> {
+    let error = |reason: String| ConferenceLegError::Pipeline(reason);
+    let sink = entry.static_pad("sink").ok_or_else(|| error("`in` has no sink pad".into()))?;
+    let caps: gst::Caps = entry.property("caps");
+    let pad = gst::Pad::builder(gst::PadDirection::Src).name("conference-feed").build();
+    pad.set_active(true).map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
+    pad.link(&sink).map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
+    pad.push_event(gst::event::StreamStart::new("conference-feed"));
+    pad.push_event(gst::event::Caps::new(&caps));
+    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
+    Ok(pad)
+}
+
+/// Handles bus messages in the posting thread (nothing piles up on an unpolled bus): an error
+/// inside a peer's elements fails that peer, any other error the whole leg.
+fn install_bus_handler(pipeline: &gst::Pipeline, events: Events, index: PeerIndex) {
+    let bus = pipeline.bus().expect("a pipeline always has a bus");
+    bus.set_sync_handler(move |_, message| {
+        if let gst::MessageView::Error(e) = message.view() {
+            let reason = format!("{} ({:?})", e.error(), e.debug());
+            let prefix = message.src().and_then(top_level_name);
+            let peer = prefix.and_then(|p| {
+                let prefix = p.split('-').next().unwrap_or_default().to_string();
+                lock(&index).get(&prefix).cloned()
+            });
+            match peer {
+                Some(peer) => peer.fail(reason),
+                None => {
+                    tracing::warn!("conference pipeline error: {reason}");
+                    events.send(ConferenceMediaEvent::Error { reason });
+                }
+            }
+        }
+        gst::BusSyncReply::Drop
+    });
+}
+
+/// The name of `object`'s ancestor that is a direct child of the pipeline.
+fn top_level_name(object: &gst::Object) -> Option<String> {
+    let mut current = object.clone();
+    loop {
+        let parent = current.parent()?;
+        if parent.parent().is_none() {
+            return Some(current.name().to_string());
+        }
+        current = parent;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_render_and_parse() {
+        crate::media::init().expect("GStreamer is installed on the build machine");
+        let values = [
+            ("rate", "16000".to_string()),
+            ("pt", "111".to_string()),
+            ("ssrc", "42".to_string()),
+            ("bitrate", "32000".to_string()),
+        ];
+        let send = render("conference-send.txt", SEND_TEMPLATE, &values).unwrap();
+        assert!(send.contains("ssrc=(uint)42") && !send.contains('#'), "{send}");
+        gst::parse::launch(&send).expect("send description parses");
+        let recv = render("conference-recv.txt", RECV_TEMPLATE, &values[..1]).unwrap();
+        gst::parse::bin_from_description(&recv, true).expect("receive description parses");
+    }
+
+    #[test]
+    fn start_checks_rate_and_stop_releases_the_pipeline() {
+        let (tx, _rx) = mpsc::channel(8);
+        let bad = ConferenceLegConfig { audio_rate: 44100, ..ConferenceLegConfig::default() };
+        assert!(matches!(
+            ConferenceLeg::start(bad, tx.clone()),
+            Err(ConferenceLegError::UnsupportedRate(44100))
+        ));
+        let leg = ConferenceLeg::start(ConferenceLegConfig::default(), tx).unwrap();
+        leg.push_phone_audio(&[0; 160]);
+        let mut out = [1i16; 160];
+        leg.pull_room_audio(&mut out);
+        assert_eq!(out, [0; 160], "no peers: silence");
+        assert!(leg.remote_description("x", SdpType::Offer, "v=0").is_err());
+        leg.remote_candidate("x", 0, "candidate:1 1 UDP 1 10.0.0.1 9 typ host");
+        leg.remove_peer("x");
+        assert_eq!(leg.peer_count(), 0);
+        leg.stop();
+    }
+}

@@ -1,0 +1,236 @@
+//! Runs the real `dialbridge` binary with a config written for the test, waits for its READY
+//! line and kills it on drop. Its log (stderr) goes to `bridge.log` in the test folder; when a
+//! test fails, the path and the last lines are printed.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::tools;
+
+/// How calls reach the bridge.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Trunk mode; INVITEs allowed from these addresses/CIDRs.
+    Trunk { allow: Vec<String> },
+    /// Register mode against `registrar` (a SIP URI).
+    Register { registrar: String, username: String, password: String, expires_s: u32 },
+}
+
+/// The test config: loopback everywhere, OS-chosen ports, rooms 1234 (no PIN) and 5678
+/// (PIN 2468), the prompts of this checkout, and a short inter-digit timeout.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub inter_digit_timeout_s: u32,
+    /// Appended verbatim (for sections the fields above do not cover).
+    pub extra_toml: String,
+}
+
+impl Config {
+    pub fn trunk() -> Config {
+        Config {
+            mode: Mode::Trunk { allow: vec!["127.0.0.1/32".into()] },
+            inter_digit_timeout_s: 3,
+            extra_toml: String::new(),
+        }
+    }
+
+    pub fn register(registrar: &str, username: &str, password: &str, expires_s: u32) -> Config {
+        Config {
+            mode: Mode::Register {
+                registrar: registrar.into(),
+                username: username.into(),
+                password: password.into(),
+                expires_s,
+            },
+            ..Config::trunk()
+        }
+    }
+
+    pub fn allow(mut self, allow: &[&str]) -> Config {
+        self.mode = Mode::Trunk { allow: allow.iter().map(|s| s.to_string()).collect() };
+        self
+    }
+
+    pub fn to_toml(&self) -> String {
+        let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let mut t = String::new();
+        let q = |s: &str| toml_string(s);
+        match &self.mode {
+            Mode::Trunk { allow } => {
+                let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
+                let _ = write!(
+                    t,
+                    "[sip]\nmode = \"trunk\"\nlisten = \"127.0.0.1:0\"\n\n[sip.trunk]\nallow = [{}]\n\n",
+                    list.join(", ")
+                );
+            }
+            Mode::Register { registrar, username, password, expires_s } => {
+                let _ = write!(
+                    t,
+                    "[sip]\nmode = \"register\"\nlisten = \"127.0.0.1:0\"\n\n[sip.register]\n\
+                     registrar = {}\nusername = {}\npassword = {}\nexpires_s = {expires_s}\n\
+                     retry_min_s = 1\nretry_max_s = 2\n\n",
+                    q(registrar),
+                    q(username),
+                    q(password)
+                );
+            }
+        }
+        let _ = write!(
+            t,
+            "[media]\nrtp_bind = \"127.0.0.1\"\npublic_address = \"127.0.0.1\"\n\
+             rtp_port_min = 0\nrtp_port_max = 0\n\n\
+             [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n\n\
+             [conference.builtin]\nlisten = \"127.0.0.1:0\"\n\n\
+             [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"Test room\"\n\n\
+             [[conference.builtin.rooms]]\nid = \"5678\"\nname = \"Test room with PIN\"\npin = \"2468\"\n\n{}",
+            q(&prompts.display().to_string()),
+            self.inter_digit_timeout_s,
+            self.extra_toml
+        );
+        t
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A running bridge.
+pub struct Bridge {
+    child: Child,
+    /// SIP, UDP and TCP.
+    pub sip: SocketAddr,
+    /// The signaling server, which also serves `/metrics`.
+    pub signaling: SocketAddr,
+    pub log: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Bridge {
+    /// Starts the bridge in `dir` (the test folder) and waits up to 30 s for READY.
+    pub fn start(dir: &Path, config: &Config) -> Bridge {
+        let config_path = dir.join("dialbridge.toml");
+        std::fs::write(&config_path, config.to_toml()).expect("writing the bridge config");
+        let log = dir.join("bridge.log");
+        let stderr = std::fs::File::create(&log).expect("creating the bridge log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialbridge"));
+        cmd.arg("--config").arg(&config_path).arg("run");
+        cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "dialbridge=debug,info");
+        }
+        let mut child = cmd.spawn().expect("starting the dialbridge binary");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        let stdout_log = dir.join("bridge.stdout");
+        std::thread::spawn(move || {
+            let mut copy = std::fs::File::create(&stdout_log).ok();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(f) = copy.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                let _ = lines_tx.send(line);
+            }
+        });
+        let mut bridge = Bridge {
+            child,
+            sip: "0.0.0.0:0".parse().expect("a literal address"),
+            signaling: "0.0.0.0:0".parse().expect("a literal address"),
+            log,
+            dir: dir.to_path_buf(),
+        };
+        loop {
+            match lines_rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some((sip, signaling)) = parse_ready(&line) {
+                        bridge.sip = sip;
+                        bridge.signaling = signaling;
+                        return bridge;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("dialbridge printed no READY line within 30 s; log: {}", bridge.log.display())
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = bridge.child.wait().map(|s| s.to_string()).unwrap_or_default();
+                    panic!("dialbridge exited before READY ({status}); log: {}", bridge.log.display())
+                }
+            }
+        }
+    }
+
+    /// Panics when the process is gone (crashed).
+    pub fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("dialbridge is not running any more ({status}); log: {}", self.log.display());
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080`.
+fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let rest = line.trim().strip_prefix("READY ")?;
+    let mut sip = None;
+    let mut signaling = None;
+    for part in rest.split_whitespace() {
+        match part.split_once('=') {
+            Some(("sip", v)) => sip = v.parse().ok(),
+            Some(("signaling", v)) => signaling = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((sip?, signaling?))
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- dialbridge log {} (last 80 lines) ----\n{}\n---- end of dialbridge log ----",
+                self.log.display(),
+                tools::tail(&self.log, 80)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line() {
+        let (sip, sig) = parse_ready("READY sip=127.0.0.1:5070 signaling=127.0.0.1:8081").unwrap();
+        assert_eq!(sip.port(), 5070);
+        assert_eq!(sig.port(), 8081);
+        assert!(parse_ready("READY sip=127.0.0.1:5070").is_none());
+        assert!(parse_ready("hello").is_none());
+    }
+
+    #[test]
+    fn configs_parse_as_the_bridge_config() {
+        for c in [
+            Config::trunk().allow(&["10.9.9.9/32"]),
+            Config::register("sip:127.0.0.1:5999", "bridge", "se\"cret", 20),
+        ] {
+            let text = c.to_toml();
+            let parsed = dialbridge::config::Config::from_toml_str(&text)
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let problems = parsed.validate();
+            assert!(problems.is_empty(), "{problems:?}\n{text}");
+        }
+    }
+}

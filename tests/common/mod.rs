@@ -1,0 +1,19 @@
+//! Helpers for the real-peer integration tests: they run the `dialbridge` binary and talk to it
+//! with real programs (sipp, kamailio) plus a small RTP endpoint owned by the test itself.
+//!
+//! Every test file says `mod common;` and uses a subset, so unused items are allowed here.
+//! Each test gets a folder under `target/tmp/` (see [`tools::test_dir`]) holding the bridge log,
+//! sipp's message and error logs and the generated files; failures print where it is.
+
+#![allow(dead_code)]
+
+pub mod audio;
+pub mod bridge;
+pub mod g711;
+pub mod kamailio;
+pub mod metrics;
+pub mod pcap;
+pub mod rtp;
+pub mod sipp;
+pub mod sipraw;
+pub mod tools;

@@ -1,0 +1,464 @@
+//! The caller's RTP endpoint, owned by the test (sipp only does the SIP): it sends 20 ms
+//! packets of silence in the negotiated codec, replays the RFC 4733 key presses from the
+//! captures sip-tester ships, and decodes what the bridge sends into [`audio`] segments so a
+//! test can wait for "the welcome prompt was heard" as an event.
+//!
+//! Symmetric like a phone: it sends from the port it announced in its SDP, to the address the
+//! test sets from the SDP answer (or, until then, to where the bridge's packets come from).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::audio::{self, Analyzer, PromptLibrary, Segment};
+use super::g711;
+use super::g722::{self, G722Decoder};
+use super::pcap::{self, Rtp};
+
+const PACKET: Duration = Duration::from_millis(20);
+/// Audio between two key presses.
+const DIGIT_GAP_PACKETS: u32 = 6;
+
+/// The phone codecs, by their static payload types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+    G722,
+}
+
+impl Codec {
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+            Codec::G722 => 9,
+        }
+    }
+
+    pub fn from_payload_type(pt: u8) -> Option<Codec> {
+        [Codec::Pcmu, Codec::Pcma, Codec::G722].into_iter().find(|c| c.payload_type() == pt)
+    }
+
+    fn silence(self) -> Vec<u8> {
+        let byte = match self {
+            Codec::Pcmu => g711::ULAW_SILENCE,
+            Codec::Pcma => g711::ALAW_SILENCE,
+            Codec::G722 => g722::SILENCE_BYTE,
+        };
+        vec![byte; 160]
+    }
+}
+
+/// One key press as captured: packets with the 20 ms tick they go out in.
+#[derive(Debug, Clone)]
+struct Event {
+    digit: char,
+    packets: Vec<(u32, Rtp)>,
+}
+
+/// The RFC 4733 packets of `digit` from `/usr/share/sip-tester/dtmf_2833_<name>.pcap`.
+fn load_event(digit: char) -> Event {
+    let name = match digit {
+        '0'..='9' => digit.to_string(),
+        '#' => "pound".into(),
+        '*' => "star".into(),
+        _ => panic!("no sip-tester capture for DTMF digit {digit:?}"),
+    };
+    let path = PathBuf::from(format!("/usr/share/sip-tester/dtmf_2833_{name}.pcap"));
+    assert!(path.exists(), "{} missing: install sip-tester (scripts/install-deps.sh)", path.display());
+    let packets: Vec<(u32, Rtp)> = pcap::read_udp(&path)
+        .into_iter()
+        // Rounded: the capture's 20 ms steps are a few microseconds short.
+        .filter_map(|u| Some((((u.time.as_micros() + 10_000) / 20_000) as u32, Rtp::parse(&u.payload)?)))
+        .collect();
+    let code = match digit {
+        '*' => 10,
+        '#' => 11,
+        d => d.to_digit(10).expect("matched 0-9 above") as u8,
+    };
+    assert!(
+        !packets.is_empty() && packets.iter().all(|(_, r)| r.payload.first() == Some(&code)),
+        "{} does not hold telephone-event {code}",
+        path.display()
+    );
+    Event { digit, packets }
+}
+
+enum TxItem {
+    Event(Event),
+    Gap(u32),
+}
+
+struct TxState {
+    remote: Option<SocketAddr>,
+    learned_remote: Option<SocketAddr>,
+    codec: Option<Codec>,
+    learned_codec: Option<Codec>,
+    event_pt: u8,
+    sending: bool,
+    queue: VecDeque<TxItem>,
+    /// The event being sent, its RTP timestamp and the tick it is at.
+    current: Option<(Event, u32, u32)>,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    pub sent_packets: u64,
+    digits_sent: String,
+}
+
+/// What the endpoint received so far.
+#[derive(Debug, Clone, Default)]
+pub struct RxStats {
+    pub packets: u64,
+    pub by_payload_type: BTreeMap<u8, u64>,
+    pub not_rtp: u64,
+    pub first_source: Option<SocketAddr>,
+    pub last_packet: Option<Instant>,
+}
+
+struct RxState {
+    stats: RxStats,
+    analyzer: Analyzer,
+    /// Prompts recognised so far, for failure messages.
+    heard: Vec<String>,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    tx: Mutex<TxState>,
+    rx: Mutex<RxState>,
+    rx_changed: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A test thread that panicked while holding the lock leaves valid data behind.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct RtpPeer {
+    port: u16,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl RtpPeer {
+    /// Binds 127.0.0.1 on a free port and starts the send and receive threads.
+    pub fn new() -> RtpPeer {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding an RTP port on loopback");
+        let port = socket.local_addr().expect("a bound socket has an address").port();
+        socket.set_read_timeout(Some(PACKET)).expect("a non-zero read timeout is valid");
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            tx: Mutex::new(TxState {
+                remote: None,
+                learned_remote: None,
+                codec: None,
+                learned_codec: None,
+                event_pt: 101,
+                sending: true,
+                queue: VecDeque::new(),
+                current: None,
+                seq: rand::random(),
+                ts: rand::random(),
+                ssrc: rand::random(),
+                sent_packets: 0,
+                digits_sent: String::new(),
+            }),
+            rx: Mutex::new(RxState { stats: RxStats::default(), analyzer: Analyzer::default(), heard: Vec::new() }),
+            rx_changed: Condvar::new(),
+        });
+        let rx_socket = socket.try_clone().expect("cloning a UDP socket");
+        let threads = vec![
+            spawn("rtp-tx", shared.clone(), move |s| send_loop(&s, &socket)),
+            spawn("rtp-rx", shared.clone(), move |s| recv_loop(&s, &rx_socket)),
+        ];
+        RtpPeer { port, shared, threads }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where to send: the address of the SDP answer.
+    pub fn set_remote(&self, addr: SocketAddr) {
+        lock(&self.shared.tx).remote = Some(addr);
+    }
+
+    /// The codec to send; without it, the codec of the first audio packet received.
+    pub fn set_codec(&self, codec: Codec) {
+        lock(&self.shared.tx).codec = Some(codec);
+    }
+
+    /// The telephone-event payload type we offered (default 101).
+    pub fn set_event_payload_type(&self, pt: u8) {
+        lock(&self.shared.tx).event_pt = pt;
+    }
+
+    /// Stops or resumes sending (e.g. while sipp streams RTP of its own).
+    pub fn set_sending(&self, on: bool) {
+        lock(&self.shared.tx).sending = on;
+    }
+
+    /// Queues key presses as RFC 4733 events, each a new event with its own timestamp.
+    pub fn send_digits(&self, digits: &str) {
+        let events: Vec<Event> = digits.chars().map(load_event).collect();
+        let mut tx = lock(&self.shared.tx);
+        for e in events {
+            tx.queue.push_back(TxItem::Event(e));
+            tx.queue.push_back(TxItem::Gap(DIGIT_GAP_PACKETS));
+        }
+    }
+
+    /// Waits until every queued key press went out.
+    pub fn wait_digits_sent(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let tx = lock(&self.shared.tx);
+                if tx.queue.is_empty() && tx.current.is_none() {
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    panic!(
+                        "key presses not sent within {timeout:?} (sent so far: {:?}; remote {:?}, codec {:?}): \
+                         does the bridge send RTP?",
+                        tx.digits_sent,
+                        tx.remote.or(tx.learned_remote),
+                        tx.codec.or(tx.learned_codec)
+                    );
+                }
+            }
+            thread::sleep(PACKET);
+        }
+    }
+
+    pub fn stats(&self) -> RxStats {
+        lock(&self.shared.rx).stats.clone()
+    }
+
+    /// Waits for the next prompt and checks it is `prompt` (a WAV stem: "welcome", "joining",
+    /// ...). Panics with what was heard instead, or what arrived at all on timeout.
+    pub fn expect_prompt(&self, prompt: &str, timeout: Duration) -> Segment {
+        let lib = PromptLibrary::english();
+        lib.duration(prompt); // panics early on a typo
+        let deadline = Instant::now() + timeout;
+        let mut rx = lock(&self.shared.rx);
+        loop {
+            while let Some(seg) = rx.analyzer.segments.pop_front() {
+                if seg.envelope.len() < 10 {
+                    rx.heard.push(format!("a {} ms blip", seg.duration().as_millis()));
+                    continue;
+                }
+                let scores = lib.scores(&seg.envelope);
+                let best = &scores[0];
+                if best.prompt != prompt || best.score < audio::MIN_SCORE {
+                    panic!(
+                        "expected the {prompt} prompt, heard {} (heard before: {:?})",
+                        audio::describe(lib, &seg),
+                        rx.heard
+                    );
+                }
+                rx.heard.push(format!("{prompt} ({:.2})", best.score));
+                // Prompts that ran together: keep the rest for the next expectation.
+                let rest: Vec<f32> = seg.envelope[best.consumed..]
+                    .iter()
+                    .copied()
+                    .skip_while(|&r| r <= audio::SOUND_RMS)
+                    .collect();
+                if rest.len() >= 10 {
+                    let start = seg.start + Duration::from_millis(audio::WINDOW_MS * (seg.envelope.len() - rest.len()) as u64);
+                    rx.analyzer.segments.push_front(Segment { start, envelope: rest });
+                }
+                let mut matched = seg;
+                matched.envelope.truncate(best.consumed);
+                return matched;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                panic!("no {prompt} prompt within {timeout:?}: {}", describe_rx(&rx, now));
+            }
+            rx = self.shared.rx_changed.wait_timeout(rx, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Waits until sound starts (a prompt began playing).
+    pub fn wait_sound(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut rx = lock(&self.shared.rx);
+        while !rx.analyzer.in_sound() && rx.analyzer.segments.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                panic!("no sound within {timeout:?}: {}", describe_rx(&rx, now));
+            }
+            rx = self.shared.rx_changed.wait_timeout(rx, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Asserts RTP keeps arriving for `period` without a gap over 500 ms: the call is up.
+    pub fn assert_flowing(&self, period: Duration) {
+        let end = Instant::now() + period;
+        while Instant::now() < end {
+            thread::sleep(Duration::from_millis(100));
+            let rx = lock(&self.shared.rx);
+            let age = rx.stats.last_packet.map(|t| t.elapsed());
+            if age.is_none_or(|a| a > Duration::from_millis(500)) {
+                panic!("RTP from the bridge stopped: {}", describe_rx(&rx, Instant::now()));
+            }
+        }
+    }
+}
+
+impl Drop for RtpPeer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn describe_rx(rx: &RxState, now: Instant) -> String {
+    let s = &rx.stats;
+    format!(
+        "{} RTP packets (by payload type {:?}, {} not RTP) from {:?}, last {}; {} of {} windows loud, \
+         silence floor RMS {:.0}, sound going on: {}, prompts heard: {:?}",
+        s.packets,
+        s.by_payload_type,
+        s.not_rtp,
+        s.first_source,
+        s.last_packet.map_or("never".into(), |t| format!("{} ms ago", (now - t).as_millis())),
+        rx.analyzer.sound_windows,
+        rx.analyzer.windows,
+        rx.analyzer.silence_peak_rms,
+        rx.analyzer.in_sound(),
+        rx.heard
+    )
+}
+
+fn spawn(name: &str, shared: Arc<Shared>, f: impl FnOnce(Arc<Shared>) + Send + 'static) -> JoinHandle<()> {
+    thread::Builder::new().name(name.into()).spawn(move || f(shared)).expect("spawning a thread")
+}
+
+fn send_loop(shared: &Shared, socket: &UdpSocket) {
+    let mut next = Instant::now();
+    while !shared.stop.load(Ordering::Relaxed) {
+        next += PACKET;
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+        } else if now - next > Duration::from_millis(200) {
+            next = now; // we were descheduled; don't burst to catch up
+        }
+        let mut tx = lock(&shared.tx);
+        let (Some(remote), Some(codec)) = (tx.remote.or(tx.learned_remote), tx.codec.or(tx.learned_codec)) else {
+            continue;
+        };
+        if !tx.sending {
+            continue;
+        }
+        for packet in tick(&mut tx, codec) {
+            let _ = socket.send_to(&packet, remote);
+            tx.sent_packets += 1;
+        }
+    }
+}
+
+/// The packets of one 20 ms tick: an event's packets when a key is pressed, else audio.
+fn tick(tx: &mut TxState, codec: Codec) -> Vec<Vec<u8>> {
+    if tx.current.is_none() {
+        match tx.queue.pop_front() {
+            Some(TxItem::Event(e)) => {
+                tx.digits_sent.push(e.digit);
+                tx.current = Some((e, tx.ts, 0));
+            }
+            Some(TxItem::Gap(n)) if n > 1 => tx.queue.push_front(TxItem::Gap(n - 1)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some((event, event_ts, at)) = tx.current.take() {
+        let (pt, ssrc) = (tx.event_pt, tx.ssrc);
+        for (_, r) in event.packets.iter().filter(|(t, _)| *t == at) {
+            let p = Rtp { payload_type: pt, seq: tx.seq, timestamp: event_ts, ssrc, ..r.clone() };
+            tx.seq = tx.seq.wrapping_add(1);
+            out.push(p.to_bytes());
+        }
+        let last_tick = event.packets.last().map_or(0, |(t, _)| *t);
+        if at < last_tick {
+            tx.current = Some((event, event_ts, at + 1));
+        } else {
+            // The next audio may not reuse time the event claimed (its final duration).
+            let duration = event.packets.last().map_or(0, |(_, r)| {
+                u32::from(u16::from_be_bytes([r.payload[2], r.payload[3]]))
+            });
+            let end = event_ts.wrapping_add(duration);
+            if (end.wrapping_sub(tx.ts) as i32) > 0 {
+                tx.ts = end;
+            }
+        }
+    }
+    if out.is_empty() {
+        let p = Rtp { marker: false, payload_type: codec.payload_type(), seq: tx.seq, timestamp: tx.ts, ssrc: tx.ssrc, payload: codec.silence() };
+        tx.seq = tx.seq.wrapping_add(1);
+        out.push(p.to_bytes());
+    }
+    tx.ts = tx.ts.wrapping_add(160);
+    out
+}
+
+fn recv_loop(shared: &Shared, socket: &UdpSocket) {
+    let mut buf = [0u8; 2048];
+    let mut g722: Option<G722Decoder> = None;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let received = socket.recv_from(&mut buf);
+        let now = Instant::now();
+        let mut rx = lock(&shared.rx);
+        if let Ok((n, src)) = received {
+            let Some(rtp) = Rtp::parse(&buf[..n]) else {
+                rx.stats.not_rtp += 1;
+                continue;
+            };
+            rx.stats.packets += 1;
+            *rx.stats.by_payload_type.entry(rtp.payload_type).or_default() += 1;
+            rx.stats.last_packet = Some(now);
+            let first = rx.stats.first_source.is_none();
+            rx.stats.first_source.get_or_insert(src);
+            let codec = Codec::from_payload_type(rtp.payload_type);
+            match codec {
+                Some(Codec::Pcmu) => {
+                    let pcm: Vec<i16> = rtp.payload.iter().map(|&b| g711::ulaw_to_linear(b)).collect();
+                    rx.analyzer.push(8000, &pcm, now);
+                }
+                Some(Codec::Pcma) => {
+                    let pcm: Vec<i16> = rtp.payload.iter().map(|&b| g711::alaw_to_linear(b)).collect();
+                    rx.analyzer.push(8000, &pcm, now);
+                }
+                Some(Codec::G722) => g722.get_or_insert_with(G722Decoder::new).push(&rtp.payload),
+                None => {}
+            }
+            if first || codec.is_some() {
+                drop(rx);
+                let mut tx = lock(&shared.tx);
+                tx.learned_remote.get_or_insert(src);
+                if let Some(c) = codec {
+                    tx.learned_codec.get_or_insert(c);
+                }
+                drop(tx);
+                rx = lock(&shared.rx);
+            }
+        }
+        if let Some(d) = g722.as_mut() {
+            let pcm = d.pull();
+            if !pcm.is_empty() {
+                rx.analyzer.push(16000, &pcm, now);
+            }
+        }
+        drop(rx);
+        shared.rx_changed.notify_all();
+    }
+}

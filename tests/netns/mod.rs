@@ -1,0 +1,78 @@
+//! Runs one test inside a fresh network namespace with a veth pair, so WebRTC peers (libnice,
+//! Janus, Chromium never use loopback candidates) can reach each other without touching any real
+//! network: the only addresses that exist are loopback and the two made up here.
+//!
+//! Use: `#[path = "netns/mod.rs"] mod netns;` and, first thing in a test,
+//! `if !netns::reexec_in_netns("test_fn_name") { return; }`. Outside the namespace this re-runs
+//! exactly that test (`--exact`) under `unshare -n` (needs root or CAP_SYS_ADMIN) and asserts it
+//! passed; inside (marked by [`MARKER`]) it builds the veth pair and returns `true`, and the
+//! test body runs there. The namespace dies with the child process, so there is nothing to clean.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// Environment variable that tells the re-executed test it is inside (its value: the test name).
+pub const MARKER: &str = "DIALBRIDGE_TEST_NETNS";
+/// The two ends of the veth pair and their addresses (a /24).
+pub const IFACE_A: &str = "v0";
+pub const IFACE_B: &str = "v1";
+pub const ADDR_A: &str = "10.99.0.1";
+pub const ADDR_B: &str = "10.99.0.2";
+
+/// See the module docs. `test_name`: the test's path in the test binary (`my_test` for a
+/// top-level `fn my_test`).
+pub fn reexec_in_netns(test_name: &str) -> bool {
+    if let Ok(inside) = std::env::var(MARKER) {
+        assert_eq!(inside, test_name, "re-executed for another test");
+        setup_veth();
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    let status = Command::new("unshare")
+        .args(["-n", "--"])
+        .arg(exe)
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(MARKER, test_name)
+        .status()
+        .expect("unshare (util-linux) is installed");
+    assert!(status.success(), "{test_name} failed inside its network namespace: {status}");
+    false
+}
+
+/// Inside a fresh namespace: refuses to run anywhere else (only `lo` may exist), turns IPv6 off
+/// (no link-local candidates, no DAD delay), then creates and raises the veth pair.
+fn setup_veth() {
+    // /proc/self/net follows the namespace (sysfs would still show the host's interfaces).
+    let dev = std::fs::read_to_string("/proc/self/net/dev").expect("procfs is mounted");
+    let interfaces: Vec<&str> =
+        dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
+    assert_eq!(interfaces, ["lo"], "not a fresh network namespace: refusing to touch it");
+    for conf in ["all", "default"] {
+        let path = format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6");
+        if Path::new(&path).exists() {
+            std::fs::write(&path, "1").expect("root may set per-namespace sysctls");
+        }
+    }
+    let pair = format!("link add {IFACE_A} type veth peer name {IFACE_B}");
+    let addr_a = format!("addr add {ADDR_A}/24 dev {IFACE_A}");
+    let addr_b = format!("addr add {ADDR_B}/24 dev {IFACE_B}");
+    let up = |iface: &str| format!("link set {iface} up");
+    for command in [pair, addr_a, addr_b, up("lo"), up(IFACE_A), up(IFACE_B)] {
+        let status = Command::new("ip")
+            .args(command.split(' '))
+            .status()
+            .expect("ip (iproute2) is installed");
+        assert!(status.success(), "ip {command}: {status}");
+    }
+}
+
+/// Threads of this process now (from /proc/self/status), for leak checks.
+pub fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs is mounted");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("/proc/self/status has a Threads line")
+}

@@ -1,0 +1,306 @@
+//! The test phone: G.711 written out independently of GStreamer, G.722 through GStreamer,
+//! an RTP stream builder that sends in real time, and capture helpers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app::{AppSink, AppSrc};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// Payload type the test phone uses for RFC 4733 telephone-events.
+pub const TE_PT: u8 = 101;
+
+pub async fn bind() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").await.expect("loopback bind")
+}
+
+pub fn leg_socket() -> std::net::UdpSocket {
+    std::net::UdpSocket::bind("127.0.0.1:0").expect("loopback bind")
+}
+
+pub fn sine(freqs: &[f64], rate: u32, len: usize, amplitude: f64) -> Vec<i16> {
+    (0..len)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let v: f64 = freqs
+                .iter()
+                .map(|f| (2.0 * std::f64::consts::PI * f * t).sin())
+                .sum();
+            (amplitude * v) as i16
+        })
+        .collect()
+}
+
+pub fn rms(s: &[i16]) -> f64 {
+    (s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len().max(1) as f64).sqrt()
+}
+
+/// Relative power of `freq` in `s` (Goertzel), normalised so a pure tone of that frequency
+/// gives about 1.
+pub fn tone_share(s: &[i16], rate: u32, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in s {
+        let s0 = f64::from(x) + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    let energy: f64 = s.iter().map(|&x| f64::from(x).powi(2)).sum();
+    2.0 * power / (s.len() as f64 * energy.max(1.0))
+}
+
+// --- G.711, written out independently of GStreamer -------------------------------------------
+
+pub fn ulaw_encode(s: i16) -> u8 {
+    let mut x = i32::from(s);
+    let sign = if x < 0 {
+        x = -x;
+        0x80
+    } else {
+        0
+    };
+    x = x.min(32635) + 0x84;
+    let exp = (31 - (x as u32).leading_zeros() - 7).min(7) as i32;
+    let mant = (x >> (exp + 3)) & 0x0f;
+    !(sign | (exp << 4) as u8 | mant as u8)
+}
+
+pub fn ulaw_decode(b: u8) -> i16 {
+    let b = !b;
+    let x = (((i32::from(b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84;
+    (if b & 0x80 != 0 { -x } else { x }) as i16
+}
+
+pub fn alaw_encode(s: i16) -> u8 {
+    let mut x = i32::from(s) >> 3;
+    let mask = if x >= 0 {
+        0xd5
+    } else {
+        x = -x - 1;
+        0x55
+    };
+    let seg = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff]
+        .iter()
+        .position(|&e| x <= e);
+    let Some(seg) = seg else { return 0x7f ^ mask };
+    let mant = if seg < 2 {
+        (x >> 1) & 0x0f
+    } else {
+        (x >> seg) & 0x0f
+    };
+    ((seg as i32) << 4 | mant) as u8 ^ mask
+}
+
+pub fn alaw_decode(a: u8) -> i16 {
+    let a = a ^ 0x55;
+    let (exp, mant) = (i32::from((a >> 4) & 7), i32::from(a & 0x0f));
+    let x = if exp == 0 {
+        (mant << 4) + 8
+    } else {
+        ((mant << 4) + 0x108) << (exp - 1)
+    };
+    (if a & 0x80 != 0 { x } else { -x }) as i16
+}
+
+// --- The phone side ------------------------------------------------------------------------
+
+/// RTP packets the test phone sends, each at a 20 ms slot.
+pub struct Stream {
+    pub seq: u16,
+    pub ts: u32,
+    pub packets: Vec<(u64, Vec<u8>)>,
+}
+
+impl Stream {
+    pub fn new() -> Stream {
+        Stream {
+            seq: 1000,
+            ts: 5000,
+            packets: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, slot: u64, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
+        let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+        p.extend_from_slice(&self.seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        p.extend_from_slice(payload);
+        self.seq = self.seq.wrapping_add(1);
+        self.packets.push((slot, p));
+    }
+
+    /// 20 ms audio packets of G.711 `pcm` at 8 kHz, starting at `slot`.
+    pub fn g711(&mut self, slot: u64, pt: u8, pcm: &[i16], encode: fn(i16) -> u8) -> u64 {
+        let mut slot = slot;
+        for frame in pcm.chunks(160) {
+            let payload: Vec<u8> = frame.iter().map(|&s| encode(s)).collect();
+            self.push(slot, pt, false, self.ts, &payload);
+            self.ts = self.ts.wrapping_add(160);
+            slot += 1;
+        }
+        slot
+    }
+
+    /// An RFC 4733 event at `slot`: three updates and the end packet sent three times.
+    pub fn event(&mut self, slot: u64, digit: char) {
+        let code = "0123456789*#".find(digit).expect("a DTMF digit") as u8;
+        let ts = 5000 + 160 * slot as u32; // the audio timestamp of the slot the event starts in
+        for i in 0..6u16 {
+            let end = i >= 3;
+            let duration = 160 * (i.min(3) + 1);
+            let mut payload = vec![code, if end { 0x80 } else { 0 } | 10];
+            payload.extend_from_slice(&duration.to_be_bytes());
+            self.push(slot + u64::from(i.min(4)), TE_PT, i == 0, ts, &payload);
+        }
+    }
+
+    /// Sends the packets in real time from `socket` to `to`.
+    pub async fn send(mut self, socket: Arc<UdpSocket>, to: SocketAddr) {
+        self.packets.sort_by_key(|(slot, _)| *slot);
+        let start = Instant::now();
+        for (slot, packet) in self.packets {
+            tokio::time::sleep_until(start + Duration::from_millis(20 * slot)).await;
+            socket.send_to(&packet, to).await.expect("loopback send");
+        }
+    }
+}
+
+/// Packets that arrived at `socket` during `window`.
+pub async fn capture(socket: &UdpSocket, window: Duration) -> Vec<(Vec<u8>, SocketAddr)> {
+    let end = Instant::now() + window;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(Ok((n, from))) = tokio::time::timeout_at(end, socket.recv_from(&mut buf)).await {
+        out.push((buf[..n].to_vec(), from));
+    }
+    out
+}
+
+/// Drains everything already queued at `socket`.
+pub async fn flush(socket: &UdpSocket) {
+    let _ = capture(socket, Duration::from_millis(1)).await;
+}
+
+/// Decodes G.722 RTP packets with GStreamer.
+pub fn decode_g722(packets: &[Vec<u8>]) -> Vec<i16> {
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time caps=application/x-rtp,media=audio,clock-rate=8000,\
+         encoding-name=G722,payload=9 ! rtpg722depay ! avdec_g722 ! audioconvert \
+         ! audio/x-raw,format=S16LE,channels=1 ! appsink name=sink sync=false",
+    )
+    .expect("test decoder parses")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let src = pipeline
+        .by_name("src")
+        .and_downcast::<AppSrc>()
+        .expect("appsrc");
+    let sink = pipeline
+        .by_name("sink")
+        .and_downcast::<AppSink>()
+        .expect("appsink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("test decoder plays");
+    for p in packets {
+        src.push_buffer(gst::Buffer::from_slice(p.clone()))
+            .expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    let mut pcm = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
+        let map = sample
+            .buffer()
+            .expect("buffer")
+            .map_readable()
+            .expect("readable");
+        pcm.extend(
+            map.chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]])),
+        );
+    }
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("test decoder stops");
+    pcm
+}
+
+/// Encodes 16 kHz PCM to G.722 RTP payloads of 20 ms with GStreamer.
+pub fn encode_g722(pcm: &[i16]) -> Vec<Vec<u8>> {
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time caps=audio/x-raw,format=S16LE,layout=interleaved,rate=16000,\
+         channels=1 ! avenc_g722 ! rtpg722pay min-ptime=20000000 max-ptime=20000000 \
+         ! appsink name=sink sync=false",
+    )
+    .expect("test encoder parses")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let src = pipeline
+        .by_name("src")
+        .and_downcast::<AppSrc>()
+        .expect("appsrc");
+    let sink = pipeline
+        .by_name("sink")
+        .and_downcast::<AppSink>()
+        .expect("appsink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("test encoder plays");
+    for (i, frame) in pcm.chunks(320).enumerate() {
+        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut buffer = gst::Buffer::from_mut_slice(bytes);
+        buffer
+            .get_mut()
+            .expect("fresh")
+            .set_pts(gst::ClockTime::from_mseconds(20 * i as u64));
+        src.push_buffer(buffer).expect("push");
+    }
+    src.end_of_stream().expect("eos");
+    let mut payloads = Vec::new();
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
+        let map = sample
+            .buffer()
+            .expect("buffer")
+            .map_readable()
+            .expect("readable");
+        payloads.push(map[12..].to_vec());
+    }
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("test encoder stops");
+    payloads
+}
+
+pub fn payload(p: &[u8]) -> &[u8] {
+    &p[12..]
+}
+
+/// Per-packet RMS of G.711 packets.
+pub fn g711_rms(packets: &[(Vec<u8>, SocketAddr)], decode: fn(u8) -> i16) -> Vec<f64> {
+    packets
+        .iter()
+        .map(|(p, _)| rms(&payload(p).iter().map(|&b| decode(b)).collect::<Vec<_>>()))
+        .collect()
+}
+
+/// Checks that packets are one continuous RTP stream: one SSRC, seq +1, timestamp +160.
+pub fn assert_continuous(packets: &[(Vec<u8>, SocketAddr)]) {
+    for pair in packets.windows(2) {
+        let (a, b) = (&pair[0].0, &pair[1].0);
+        assert_eq!(a[8..12], b[8..12], "one SSRC");
+        let seq = |p: &[u8]| u16::from_be_bytes([p[2], p[3]]);
+        let ts = |p: &[u8]| u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        assert_eq!(
+            seq(b),
+            seq(a).wrapping_add(1),
+            "continuous sequence numbers"
+        );
+        assert_eq!(ts(b), ts(a).wrapping_add(160), "continuous timestamps");
+    }
+}
