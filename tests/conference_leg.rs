@@ -58,6 +58,7 @@ impl Room {
                 let target = |peer: &str| lock(&l).get(peer).cloned();
                 match event {
                     ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
+                        if std::env::var_os("SHOW_SDP").is_some() { println!("{from} -> {peer} {sdp_type:?}:\n{sdp}"); }
                         if let Some(leg) = target(&peer)
                             && let Err(e) = leg.remote_description(&from, sdp_type, &sdp)
                         {

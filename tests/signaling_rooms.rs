@@ -595,7 +595,11 @@ async fn the_host_page_is_served() {
     assert!(body.contains("<!doctype html>"));
     assert!(body.contains("sip:dialin@bridge.example"));
     assert!(body.contains(r#"data-testid="join-button""#));
-    for (path, kind) in [("/app.js", "text/javascript"), ("/style.css", "text/css")] {
+    for (path, kind) in [
+        ("/app.js", "text/javascript"),
+        ("/mesh.js", "text/javascript"),
+        ("/style.css", "text/css"),
+    ] {
         let res = http_get(server.addr, path).await;
         assert!(res.starts_with("HTTP/1.1 200"), "{path}");
         assert!(

@@ -21,10 +21,20 @@ pub enum Prompt {
     Joining,
     /// "The conference cannot be reached right now. Please try again later. Goodbye."
     Unreachable,
+    /// "You are the first participant in this conference."
+    Alone,
+    /// "The conference has ended. Goodbye."
+    Ended,
+    /// "You are muted. Press star six to unmute."
+    Muted,
+    /// "You are unmuted."
+    Unmuted,
+    /// "You have been removed from the conference. Goodbye."
+    Removed,
 }
 
 impl Prompt {
-    pub const ALL: [Prompt; 7] = [
+    pub const ALL: [Prompt; 12] = [
         Prompt::Welcome,
         Prompt::EnterPin,
         Prompt::WrongId,
@@ -32,6 +42,11 @@ impl Prompt {
         Prompt::Goodbye,
         Prompt::Joining,
         Prompt::Unreachable,
+        Prompt::Alone,
+        Prompt::Ended,
+        Prompt::Muted,
+        Prompt::Unmuted,
+        Prompt::Removed,
     ];
 
     /// The file name without `.wav`.
@@ -44,6 +59,11 @@ impl Prompt {
             Prompt::Goodbye => "goodbye",
             Prompt::Joining => "joining",
             Prompt::Unreachable => "unreachable",
+            Prompt::Alone => "alone",
+            Prompt::Ended => "ended",
+            Prompt::Muted => "muted",
+            Prompt::Unmuted => "unmuted",
+            Prompt::Removed => "removed",
         }
     }
 }

@@ -194,6 +194,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/", get(web::index))
         .route("/app.js", get(web::app_js))
+        .route("/mesh.js", get(web::mesh_js))
         .route("/style.css", get(web::style_css))
         .route(WS_PATH, get(ws_handler))
         .route("/healthz", get(|| async { "ok" }))

@@ -1,5 +1,6 @@
-//! The host page: plain HTML, CSS and JavaScript from `src/signaling/web/`, compiled into the
-//! binary (no build step, nothing from a CDN). `GET /` fills the server's settings (the dial-in
+//! The host page: plain HTML, CSS and JavaScript modules (`app.js` for the page, `mesh.js` for
+//! WebRTC and audio levels) from `src/signaling/web/`, compiled into the binary (no build step,
+//! nothing from a CDN). `GET /` fills the server's settings (the dial-in
 //! text) into `index.html` as a JSON block that `app.js` reads.
 
 use axum::extract::State;
@@ -11,6 +12,7 @@ use super::protocol::PROTOCOL_VERSION;
 
 const INDEX_HTML: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");
+const MESH_JS: &str = include_str!("web/mesh.js");
 const STYLE_CSS: &str = include_str!("web/style.css");
 
 /// Where `index.html` takes the settings JSON.
@@ -52,13 +54,21 @@ pub(super) async fn index(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 pub(super) async fn app_js() -> impl IntoResponse {
+    javascript(APP_JS)
+}
+
+pub(super) async fn mesh_js() -> impl IntoResponse {
+    javascript(MESH_JS)
+}
+
+fn javascript(source: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             CACHE,
             NOSNIFF,
         ],
-        APP_JS,
+        source,
     )
 }
 
@@ -93,12 +103,13 @@ mod tests {
 
     #[test]
     fn page_has_no_external_resources() {
-        for text in [INDEX_HTML, APP_JS, STYLE_CSS] {
+        for text in [INDEX_HTML, APP_JS, MESH_JS, STYLE_CSS] {
             for outside in ["=\"http", "='http", "url(http", "@import", "//cdn"] {
                 assert!(!text.contains(outside), "{outside}");
             }
         }
         assert!(INDEX_HTML.contains(r#"src="/app.js""#));
+        assert!(APP_JS.contains("from '/mesh.js'"));
         assert!(INDEX_HTML.contains(r#"data-testid="participants""#));
     }
 }

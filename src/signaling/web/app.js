@@ -184,6 +184,8 @@ import { Mesh } from '/mesh.js';
     button.setAttribute('aria-pressed', String(muted));
   }
 
+  // ---- media (mesh.js) --------------------------------------------------------------------
+
   const mesh = new Mesh({
     sendSignal: (to, payload) => send({ type: 'signal', to, payload }),
     onChange: () => render(),
