@@ -306,7 +306,12 @@ fn one_peer_both_directions() {
     assert_tone(&bridge_phone.last(500), 8000, 440.0, "phone hears the peer");
     assert!(room.connected("bridge", "browser") && room.connected("browser", "bridge"));
     assert_eq!(room.failures(), Vec::<String>::new());
-    println!("bridge mix: {:?}", bridge.mix_stats());
+    // Steady state: no gaps and no trimming (the send queue's backlog is trimmed at the start).
+    let before = bridge.mix_stats();
+    thread::sleep(Duration::from_millis(1000));
+    let after = bridge.mix_stats();
+    println!("bridge mix after 1 s more: {after:?} (before: {before:?})");
+    assert_eq!((after.underruns, after.dropped_samples), (before.underruns, before.dropped_samples));
 
     bridge_phone.stop();
     browser_phone.stop();
@@ -348,11 +353,12 @@ fn two_peers_mixed_and_one_removed() {
     assert!(power(&mix, 8000, 1000.0) < 400.0, "the phone does not hear itself");
     assert_tone(&b_phone.last(500), 8000, 1000.0, "b hears the phone");
     assert_tone(&c_phone.last(500), 8000, 1000.0, "c hears the phone");
-    let tee = bridge.pipeline().by_name("out").expect("the send tee");
+    let tee = bridge.pipeline().by_name("fanout").expect("the send tee");
     let elements_with_two = bridge.pipeline().children().len();
     assert_eq!(tee.src_pads().len(), 2);
 
     let underruns = bridge.mix_stats().underruns;
+    println!("before the removal: {:?}", bridge.mix_stats());
     let removing = Instant::now();
     bridge.remove_peer("c");
     println!("remove_peer took {:?}", removing.elapsed());
@@ -386,6 +392,12 @@ fn stop_returns_to_baseline() {
         return;
     }
     media::init().expect("GStreamer is installed");
+    // The system clock's thread is a process-wide singleton started by the first async clock
+    // wait: start it before taking the baseline.
+    let clock = gstreamer::SystemClock::obtain();
+    let id = clock.new_single_shot_id(clock.time() + gstreamer::ClockTime::from_mseconds(1));
+    id.wait_async(|_, _, _| {}).expect("the system clock accepts an async wait");
+    thread::sleep(Duration::from_millis(20));
     let pipelines = media::active_pipelines();
     let threads = netns::thread_count();
     println!("baseline: {pipelines} pipelines, {threads} threads");
@@ -411,10 +423,16 @@ fn stop_returns_to_baseline() {
         room.close();
         assert_eq!(media::active_pipelines(), pipelines);
         let stopped = Instant::now();
-        wait_until("threads back to baseline", Duration::from_secs(20), || {
+        let settled = Instant::now() + Duration::from_secs(20);
+        while netns::thread_count() > threads && Instant::now() < settled {
             glib::ThreadPool::stop_unused_threads();
-            netns::thread_count() <= threads
-        });
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            netns::thread_count() <= threads,
+            "threads left after stop: {:?}",
+            netns::thread_names()
+        );
         println!("round {round}: threads back to {threads} after {:?}", stopped.elapsed());
     }
 }

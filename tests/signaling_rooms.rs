@@ -503,12 +503,12 @@ async fn burst_client(url: String, i: usize, barrier: Arc<Barrier>) -> u64 {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     barrier.wait().await;
     let join = json!({"type":"join","room":"1234","display_name":format!("p{i}"),
-                      "kind": if i % 2 == 0 { "web" } else { "phone" },"request_id":1});
+                      "kind": if i.is_multiple_of(2) { "web" } else { "phone" },"request_id":1});
     ws.send(Message::text(join.to_string())).await.unwrap();
     let joined = reply(&mut ws, 1).await;
     assert_eq!(joined["type"], "joined", "{joined}");
     barrier.wait().await;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         ws.send(Message::text(
             json!({"type":"leave","request_id":2}).to_string(),
         ))
@@ -564,7 +564,7 @@ async fn a_thousand_joins_and_leaves_in_a_burst() {
 
     // Hang-ups are processed by their connection tasks; give them a moment.
     let deadline = Instant::now() + WAIT;
-    while server.state.participants("1234").unwrap().len() > 0 {
+    while !server.state.participants("1234").unwrap().is_empty() {
         assert!(Instant::now() < deadline, "participants left behind");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{ConferenceBackend, ConferenceError, RoomLookup};
+use super::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
 use crate::signaling::protocol::{ClientMessage, Envelope, RequestId, ServerMessage};
 
 /// Default deadline of one request, connecting included.
@@ -36,7 +36,7 @@ const MAX_REPLY_BYTES: usize = 1024 * 1024;
 const AUTH_REQUEST_ID: RequestId = 0;
 
 type Reply = Result<ServerMessage, ConferenceError>;
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Request {
     id: RequestId,
@@ -144,12 +144,12 @@ impl BuiltinBackend {
     }
 }
 
-fn unexpected(msg: &ServerMessage) -> ConferenceError {
+pub(super) fn unexpected(msg: &ServerMessage) -> ConferenceError {
     ConferenceError::Protocol(format!("unexpected reply {msg:?}"))
 }
 
 /// Opens the WebSocket and, with a secret, authenticates before any request is sent.
-async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, ConferenceError> {
+pub(super) async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, ConferenceError> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REPLY_BYTES))
         .max_frame_size(Some(MAX_REPLY_BYTES));
@@ -193,7 +193,7 @@ async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, ConferenceError>
     }
 }
 
-fn encode(envelope: &Envelope<ClientMessage>) -> String {
+pub(super) fn encode(envelope: &Envelope<ClientMessage>) -> String {
     serde_json::to_string(envelope)
         .expect("client messages always serialize: strings and JSON values")
 }
@@ -271,6 +271,10 @@ impl ConferenceBackend for BuiltinBackend {
             ServerMessage::PinResult { ok, .. } => Ok(ok),
             other => Err(unexpected(&other)),
         }
+    }
+
+    async fn join(&self, request: JoinRequest) -> Result<ConferenceSession, ConferenceError> {
+        super::builtin_session::join(&self.url, self.secret.as_deref(), request, self.timeout).await
     }
 }
 

@@ -4,6 +4,7 @@
 //! Backends: [`builtin`], a client of dialbridge's own room signaling server.
 
 pub mod builtin;
+mod builtin_session;
 
 use async_trait::async_trait;
 
@@ -34,4 +35,58 @@ pub trait ConferenceBackend: Send + Sync + 'static {
 
     /// Is `pin` the PIN of `room`? A room without PIN accepts any PIN.
     async fn check_pin(&self, room: &str, pin: &str) -> Result<bool, ConferenceError>;
+
+    /// Joins the room as a participant. The session lives until it is dropped or closed.
+    async fn join(&self, request: JoinRequest) -> Result<ConferenceSession, ConferenceError>;
+}
+
+/// Who the bridge joins a room as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub room: String,
+    pub pin: Option<String>,
+    /// Shown to the others, e.g. "Alice (+49 30 ••• 89)".
+    pub display_name: String,
+    /// The masked caller number, for the phone marking.
+    pub caller: Option<String>,
+}
+
+/// Offer or answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// What the conference tells a joined call. Peer IDs are opaque strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceEvent {
+    /// We are in the room; these peers were already there (we offer to each of them).
+    Joined { peers: Vec<String> },
+    /// A new peer; it will send us its offer.
+    PeerJoined { peer: String },
+    PeerLeft { peer: String },
+    Description { peer: String, kind: SdpKind, sdp: String },
+    Candidate { peer: String, sdp_mline_index: u32, candidate: String },
+    /// A host muted us.
+    MutedByHost,
+    /// A host removed us from the room.
+    Kicked,
+    /// The room or its server went away; `ended` when it closed in order (the conference is
+    /// over), otherwise the connection broke.
+    Closed { ended: bool, reason: String },
+}
+
+/// What a call asks of the conference after joining.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceCommand {
+    Description { peer: String, kind: SdpKind, sdp: String },
+    Candidate { peer: String, sdp_mline_index: u32, candidate: String },
+    SetMuted(bool),
+}
+
+/// A joined room: commands in, events out. Dropping it leaves the room.
+pub struct ConferenceSession {
+    pub commands: tokio::sync::mpsc::Sender<ConferenceCommand>,
+    pub events: tokio::sync::mpsc::Receiver<ConferenceEvent>,
 }

@@ -20,10 +20,18 @@
 //! for the send queue. [`ConferenceLeg::stop`] (or drop) sets the pipeline to NULL, which joins
 //! all of them before it returns.
 
+#[path = "conference/branches.rs"]
+mod branches;
+#[path = "conference/bus.rs"]
+mod bus;
 #[path = "conference/description.rs"]
 mod description;
+#[path = "conference/feed.rs"]
+mod feed;
 #[path = "conference/mix.rs"]
 mod mix;
+#[path = "conference/negotiation.rs"]
+mod negotiation;
 #[path = "conference/peer.rs"]
 mod peer;
 
@@ -41,7 +49,9 @@ pub use mix::{MAX_FRAMES, PRIME_FRAMES};
 use super::MediaError;
 use super::pipeline::{ACTIVE_PIPELINES, render};
 use mix::Mixer;
-use peer::{Peer, PeerSetup, PeerShared, lock};
+use bus::PeerIndex;
+use feed::Feed;
+use peer::{Peer, PeerSetup, lock};
 
 /// The send pipeline description (embedded at build time).
 pub const SEND_TEMPLATE: &str = include_str!("../../pipelines/conference-send.txt");
@@ -51,9 +61,6 @@ pub const RECV_TEMPLATE: &str = include_str!("../../pipelines/conference-recv.tx
 pub const OPUS_PT: u8 = 111;
 /// Opus bitrate for the caller's voice (bit/s): ample for 8/16 kHz telephone audio.
 pub const OPUS_BITRATE: u32 = 32_000;
-/// How far (ns) the caller's frames may drift from the pipeline clock before their timestamps
-/// are re-anchored to it (after a stall or a burst).
-const RESYNC_NS: u64 = 200_000_000;
 
 /// How the conference leg of one call is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +87,9 @@ pub enum ConferenceMediaEvent {
     LocalDescription { peer: String, sdp_type: SdpType, sdp: String },
     /// Send this ICE candidate (`candidate:…`, no `a=`) to `peer`.
     LocalCandidate { peer: String, sdp_mline_index: u32, candidate: String },
+    /// All our candidates for `peer` have been sent (for backends that signal the end of
+    /// candidates, such as Janus's `{"completed":true}`).
+    LocalCandidatesDone { peer: String },
     /// ICE and DTLS are up with `peer` (sent once).
     PeerConnected { peer: String },
     /// `peer` cannot work (negotiation, ICE, DTLS or its elements failed; sent once). The
@@ -136,18 +146,9 @@ impl Events {
     }
 }
 
-/// The caller's side of the send pipeline.
-struct Feed {
-    pad: gst::Pad,
-    next_pts: Option<gst::ClockTime>,
-}
-
-/// Peers by pipeline name prefix (`peer7`), for the bus handler.
-type PeerIndex = Arc<Mutex<HashMap<String, Arc<PeerShared>>>>;
 
 /// The running conference leg of one call; see the module docs.
 pub struct ConferenceLeg {
-    config: ConferenceLegConfig,
     setup: PeerSetup,
     tee: gst::Element,
     feed: Mutex<Feed>,
@@ -184,11 +185,11 @@ impl ConferenceLeg {
         let by_name = |name: &str| {
             pipeline.by_name(name).ok_or_else(|| error(format!("no element named {name:?}")))
         };
-        let tee = by_name("out")?;
-        let feed = Feed { pad: feed_pad(&by_name("in")?)?, next_pts: None };
+        let tee = by_name("fanout")?;
+        let feed = Feed::new(&by_name("in")?, config.audio_rate)?;
         let events = Events(events);
         let index: PeerIndex = Arc::default();
-        install_bus_handler(&pipeline, events.clone(), index.clone());
+        bus::install_handler(&pipeline, events.clone(), index.clone());
         ACTIVE_PIPELINES.fetch_add(1, Ordering::Relaxed);
         // From here on, Drop tears the pipeline down.
         let leg = ConferenceLeg {
@@ -200,7 +201,6 @@ impl ConferenceLeg {
                 jitter_latency_ms: config.jitter_latency_ms,
                 stun_server: config.stun_server.clone(),
             },
-            config,
             tee,
             feed: Mutex::new(feed),
             peers: Mutex::default(),
@@ -214,35 +214,8 @@ impl ConferenceLeg {
     /// Encodes one frame of the caller's audio (mono S16 at `audio_rate`, normally 20 ms) and
     /// sends it to every connected peer. Runs the encoder on the calling thread.
     pub fn push_phone_audio(&self, pcm: &[i16]) {
-        if pcm.is_empty() {
-            return;
-        }
-        let mut feed = lock(&self.feed);
-        let duration = gst::ClockTime::from_nseconds(
-            pcm.len() as u64 * 1_000_000_000 / u64::from(self.config.audio_rate),
-        );
         let now = self.setup.pipeline.current_running_time();
-        let (pts, discont) = match (feed.next_pts, now) {
-            (Some(next), Some(now)) if next.nseconds().abs_diff(now.nseconds()) < RESYNC_NS => {
-                (next, false)
-            }
-            (Some(next), None) => (next, false),
-            (_, now) => (now.unwrap_or(gst::ClockTime::ZERO), true),
-        };
-        let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut buffer = gst::Buffer::from_mut_slice(bytes);
-        {
-            let buffer = buffer.get_mut().expect("a new buffer is writable");
-            buffer.set_pts(pts);
-            buffer.set_duration(duration);
-            if discont {
-                buffer.set_flags(gst::BufferFlags::DISCONT);
-            }
-        }
-        feed.next_pts = Some(pts + duration);
-        if let Err(e) = feed.pad.push(buffer) {
-            tracing::debug!("conference send pipeline refused a frame: {e:?}");
-        }
+        lock(&self.feed).push(pcm, now);
     }
 
     /// Fills `out` with the next samples of the mix of all peers (silence when none).
@@ -354,57 +327,6 @@ impl Drop for ConferenceLeg {
         lock(&self.peers).clear();
         lock(&self.index).clear();
         ACTIVE_PIPELINES.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A Rust-owned source pad linked to the pipeline's `in` capsfilter, with the sticky events
-/// sent, so frames can be pushed without an `appsrc` thread.
-fn feed_pad(entry: &gst::Element) -> Result<gst::Pad, ConferenceLegError> {
-    let error = |reason: String| ConferenceLegError::Pipeline(reason);
-    let sink = entry.static_pad("sink").ok_or_else(|| error("`in` has no sink pad".into()))?;
-    let caps: gst::Caps = entry.property("caps");
-    let pad = gst::Pad::builder(gst::PadDirection::Src).name("conference-feed").build();
-    pad.set_active(true).map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
-    pad.link(&sink).map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-    pad.push_event(gst::event::StreamStart::new("conference-feed"));
-    pad.push_event(gst::event::Caps::new(&caps));
-    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
-    Ok(pad)
-}
-
-/// Handles bus messages in the posting thread (nothing piles up on an unpolled bus): an error
-/// inside a peer's elements fails that peer, any other error the whole leg.
-fn install_bus_handler(pipeline: &gst::Pipeline, events: Events, index: PeerIndex) {
-    let bus = pipeline.bus().expect("a pipeline always has a bus");
-    bus.set_sync_handler(move |_, message| {
-        if let gst::MessageView::Error(e) = message.view() {
-            let reason = format!("{} ({:?})", e.error(), e.debug());
-            let prefix = message.src().and_then(top_level_name);
-            let peer = prefix.and_then(|p| {
-                let prefix = p.split('-').next().unwrap_or_default().to_string();
-                lock(&index).get(&prefix).cloned()
-            });
-            match peer {
-                Some(peer) => peer.fail(reason),
-                None => {
-                    tracing::warn!("conference pipeline error: {reason}");
-                    events.send(ConferenceMediaEvent::Error { reason });
-                }
-            }
-        }
-        gst::BusSyncReply::Drop
-    });
-}
-
-/// The name of `object`'s ancestor that is a direct child of the pipeline.
-fn top_level_name(object: &gst::Object) -> Option<String> {
-    let mut current = object.clone();
-    loop {
-        let parent = current.parent()?;
-        if parent.parent().is_none() {
-            return Some(current.name().to_string());
-        }
-        current = parent;
     }
 }
 

@@ -67,22 +67,20 @@ pub(super) async fn run(
     );
     let mut open = socket.send(Message::Text(hello.into())).await.is_ok();
     while open {
+        // A removal is acted on before any further frame of this client is read.
+        if let Ok(text) = farewell.try_recv() {
+            say_goodbye(&mut socket, Some(text)).await;
+            break;
+        }
         tokio::select! {
-            // Biased: a removal is acted on before any further frame of this client is read.
-            biased;
             () = stopped(&mut shutdown) => {
                 let frame = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
                 let _ = socket.send(Message::Close(Some(frame))).await;
                 break;
             }
             bye = &mut farewell => {
-                // The registry already took this client out of its room. The branch ends the
-                // loop, so the finished receiver is never polled again.
-                if let Ok(text) = bye {
-                    let _ = socket.send(Message::Text(text)).await;
-                }
-                let frame = CloseFrame { code: close_code::NORMAL, reason: "removed by a host".into() };
-                let _ = socket.send(Message::Close(Some(frame))).await;
+                // The branch ends the loop, so the finished receiver is never polled again.
+                say_goodbye(&mut socket, bye.ok()).await;
                 break;
             }
             Some(text) = mailbox.recv() => {
@@ -111,6 +109,19 @@ pub(super) async fn run(
     state.registry().remove_client(id, metrics);
     metrics.connections_active.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(client = id, "signaling client disconnected");
+}
+
+/// Sends the `kicked` notice (the registry already took this client out of its room), then a
+/// normal close frame.
+async fn say_goodbye(socket: &mut WebSocket, notice: Option<Utf8Bytes>) {
+    if let Some(text) = notice {
+        let _ = socket.send(Message::Text(text)).await;
+    }
+    let frame = CloseFrame {
+        code: close_code::NORMAL,
+        reason: "removed by a host".into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
 /// Resolves when shutdown is signalled or its sender is gone (no `watch::Ref` kept alive).

@@ -9,11 +9,14 @@
 
 pub mod audio;
 pub mod bridge;
+pub mod call;
 pub mod g711;
+pub mod g722;
 pub mod kamailio;
 pub mod metrics;
 pub mod pcap;
 pub mod rtp;
+pub mod sdp;
 pub mod sipp;
 pub mod sipraw;
 pub mod tools;

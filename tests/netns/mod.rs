@@ -76,3 +76,13 @@ pub fn thread_count() -> usize {
         .and_then(|n| n.trim().parse().ok())
         .expect("/proc/self/status has a Threads line")
 }
+
+/// Names of this process's threads and how many carry each, for leak reports.
+pub fn thread_names() -> Vec<(String, usize)> {
+    let mut names = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("procfs is mounted").flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        *names.entry(comm.trim().to_string()).or_insert(0) += 1;
+    }
+    names.into_iter().collect()
+}

@@ -1,33 +1,23 @@
 //! One remote participant: its webrtcbin, the tee branch that feeds it, its receive bins, and
-//! the offer/answer and trickle-ICE steps around webrtcbin's signals.
-//!
-//! Ordering rules (from DESIGN.md): an offer is created only once caps (with ssrc) have reached
-//! webrtcbin's sink pad, else it lacks `a=ssrc`; a remote offer is applied only once the send
-//! branch, using the offerer's Opus payload type, has caps, else webrtcbin makes the m-line
-//! recvonly. Remote candidates that arrive before the remote description are held back.
+//! its state ([`Negotiation`]; the offer/answer steps are in `negotiation.rs`).
 //!
 //! Callbacks run on GStreamer threads (webrtcbin's, streaming threads) and hold only weak
 //! references to elements, so no reference cycle keeps a removed peer alive.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
-use gstreamer_app::AppSink;
 use gstreamer_webrtc::{
-    WebRTCBundlePolicy, WebRTCICEConnectionState, WebRTCPeerConnectionState,
-    WebRTCRTPTransceiverDirection, WebRTCSessionDescription,
+    WebRTCBundlePolicy, WebRTCICEConnectionState, WebRTCICEGatheringState,
+    WebRTCPeerConnectionState, WebRTCRTPTransceiverDirection,
 };
 
-use super::description::{self, SdpType};
+use super::branches;
+use super::description::SdpType;
 use super::mix::Mixer;
 use super::{ConferenceLegError, ConferenceMediaEvent, Events};
-
-/// Buffers the per-peer send queue holds before it drops the oldest: webrtcbin blocks its sink
-/// pad until negotiation completes, and a stalled peer must not hold up the others.
-const SEND_QUEUE_BUFFERS: u32 = 10;
 
 /// What every peer of one leg shares.
 pub(super) struct PeerSetup {
@@ -40,33 +30,33 @@ pub(super) struct PeerSetup {
     pub stun_server: Option<String>,
 }
 
+/// Where a peer is in offer/answer, and what it owns that callbacks add.
 #[derive(Default)]
-struct Negotiation {
-    we_offer: bool,
+pub(super) struct Negotiation {
+    pub we_offer: bool,
     /// Caps have reached webrtcbin's sink pad.
-    send_ready: bool,
-    offer_started: bool,
+    pub send_ready: bool,
+    pub offer_started: bool,
     /// A remote offer waiting for `send_ready`.
-    remote_offer: Option<String>,
-    remote_set: bool,
-    candidates: Vec<(u32, String)>,
-    connected: bool,
-    failed: bool,
-    closed: bool,
-    recv_bins: Vec<(u64, gst::Element)>,
+    pub remote_offer: Option<String>,
+    pub remote_set: bool,
+    /// Remote candidates held back until `remote_set`.
+    pub candidates: Vec<(u32, String)>,
+    pub connected: bool,
+    pub failed: bool,
+    pub closed: bool,
+    pub recv_bins: Vec<(u64, gst::Element)>,
 }
 
 /// The peer state callbacks see.
 pub(super) struct PeerShared {
     pub name: String,
-    events: Events,
+    pub events: Events,
     mixer: Arc<Mutex<Mixer>>,
     recv_description: Arc<str>,
     pipeline: glib::WeakRef<gst::Pipeline>,
     state: Mutex<Negotiation>,
 }
-
-static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
 /// One peer's elements; owned by the leg's peer table.
 pub(super) struct Peer {
@@ -89,11 +79,7 @@ impl Peer {
                 |e| ConferenceLegError::Pipeline(format!("cannot create {factory}: {e}")),
             )
         };
-        let queue = make("queue", "q")?;
-        queue.set_property("max-size-buffers", SEND_QUEUE_BUFFERS);
-        queue.set_property("max-size-bytes", 0u32);
-        queue.set_property("max-size-time", 0u64);
-        queue.set_property_from_str("leaky", "downstream");
+        let queue = branches::send_queue(&format!("{prefix}-q")).map_err(pipeline_error)?;
         let webrtc = make("webrtcbin", "webrtc")?;
         webrtc.set_property("bundle-policy", WebRTCBundlePolicy::MaxBundle);
         webrtc.set_property("latency", setup.jitter_latency_ms);
@@ -155,16 +141,8 @@ impl Peer {
     /// when it differs from the encoder's `base_pt`, the branch rewrites caps and packets.
     pub fn feed_from(&mut self, tee: &gst::Element, pt: u8, base_pt: u8) -> Result<(), ConferenceLegError> {
         let queue_sink = self.queue.static_pad("sink").expect("queue always has a sink pad");
-        if pt != base_pt {
-            let src = self.queue.static_pad("src").expect("queue always has a src pad");
-            src.add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-                move |_, info| {
-                    rewrite_payload_type(info, pt);
-                    gst::PadProbeReturn::Ok
-                },
-            );
-        }
+        let src = self.queue.static_pad("src").expect("queue always has a src pad");
+        branches::adapt_send_branch(&src, pt, base_pt);
         let tee_pad = tee
             .request_pad_simple("src_%u")
             .ok_or_else(|| ConferenceLegError::Pipeline("tee gave no src pad".into()))?;
@@ -220,7 +198,7 @@ impl Peer {
 }
 
 impl PeerShared {
-    fn lock(&self) -> MutexGuard<'_, Negotiation> {
+    pub fn lock(&self) -> MutexGuard<'_, Negotiation> {
         lock(&self.state)
     }
 
@@ -235,137 +213,6 @@ impl PeerShared {
         }
         tracing::warn!(peer = %self.name, "peer failed: {reason}");
         self.events.send(ConferenceMediaEvent::PeerFailed { peer: self.name.clone(), reason });
-    }
-
-    fn send_caps_ready(self: &Arc<Self>, webrtc: &gst::Element) {
-        let (offer, remote) = {
-            let mut state = self.lock();
-            if state.send_ready || state.closed {
-                return;
-            }
-            state.send_ready = true;
-            let offer = state.we_offer && !std::mem::replace(&mut state.offer_started, true);
-            (offer, state.remote_offer.take())
-        };
-        if offer {
-            self.create(webrtc, SdpType::Offer);
-        }
-        if let Some(sdp) = remote {
-            if let Err(e) = self.apply_remote(webrtc, SdpType::Offer, &sdp) {
-                self.fail(e.to_string());
-            }
-        }
-    }
-
-    fn remote_description(
-        self: &Arc<Self>,
-        webrtc: &gst::Element,
-        sdp_type: SdpType,
-        sdp: &str,
-    ) -> Result<(), ConferenceLegError> {
-        let unexpected = |reason: &str| ConferenceLegError::UnexpectedDescription {
-            peer: self.name.clone(),
-            sdp_type,
-            reason: reason.to_string(),
-        };
-        {
-            let mut state = self.lock();
-            match sdp_type {
-                SdpType::Offer if state.we_offer && !state.remote_set => {
-                    return Err(unexpected("we sent the offer"));
-                }
-                SdpType::Answer if !state.we_offer => return Err(unexpected("we are answering")),
-                SdpType::Offer if !state.send_ready => {
-                    description::parse(sdp_type, sdp).map_err(|reason| {
-                        ConferenceLegError::BadSdp { peer: self.name.clone(), reason }
-                    })?;
-                    state.remote_offer = Some(sdp.to_string());
-                    return Ok(());
-                }
-                _ => {}
-            }
-        }
-        self.apply_remote(webrtc, sdp_type, sdp)
-    }
-
-    /// `set-remote-description`; then (for an offer) create the answer, and release held-back
-    /// candidates.
-    fn apply_remote(
-        self: &Arc<Self>,
-        webrtc: &gst::Element,
-        sdp_type: SdpType,
-        sdp: &str,
-    ) -> Result<(), ConferenceLegError> {
-        let value = description::parse(sdp_type, sdp)
-            .map_err(|reason| ConferenceLegError::BadSdp { peer: self.name.clone(), reason })?;
-        let this = self.clone();
-        let weak = webrtc.downgrade();
-        let promise = gst::Promise::with_change_func(move |reply| {
-            let Some(webrtc) = weak.upgrade() else { return };
-            if let Err(reason) = reply_error(reply) {
-                this.fail(format!("remote {sdp_type:?} rejected: {reason}"));
-                return;
-            }
-            let candidates = {
-                let mut state = this.lock();
-                state.remote_set = true;
-                std::mem::take(&mut state.candidates)
-            };
-            for (mline, candidate) in candidates {
-                webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
-            }
-            if sdp_type == SdpType::Offer {
-                this.create(&webrtc, SdpType::Answer);
-            }
-        });
-        webrtc.emit_by_name::<()>("set-remote-description", &[&value, &promise]);
-        Ok(())
-    }
-
-    /// `create-offer`/`create-answer`, then `set-local-description` and the event.
-    fn create(self: &Arc<Self>, webrtc: &gst::Element, sdp_type: SdpType) {
-        let (signal, field) = match sdp_type {
-            SdpType::Offer => ("create-offer", "offer"),
-            SdpType::Answer => ("create-answer", "answer"),
-        };
-        let this = self.clone();
-        let weak = webrtc.downgrade();
-        let promise = gst::Promise::with_change_func(move |reply| {
-            let Some(webrtc) = weak.upgrade() else { return };
-            let value = match reply_error(reply) {
-                Ok(Some(reply)) => reply.get::<WebRTCSessionDescription>(field).ok(),
-                Ok(None) => None,
-                Err(reason) => return this.fail(format!("{signal} failed: {reason}")),
-            };
-            let Some((value, (kind, sdp))) =
-                value.and_then(|v| description::text(&v).map(|d| (v, d)))
-            else {
-                return this.fail(format!("{signal} gave no {field}"));
-            };
-            webrtc.emit_by_name::<()>("set-local-description", &[&value, &None::<gst::Promise>]);
-            this.events.send(ConferenceMediaEvent::LocalDescription {
-                peer: this.name.clone(),
-                sdp_type: kind,
-                sdp,
-            });
-        });
-        webrtc.emit_by_name::<()>(signal, &[&None::<gst::Structure>, &promise]);
-    }
-
-    fn remote_candidate(&self, webrtc: &gst::Element, mline: u32, candidate: &str) {
-        let candidate = candidate.trim();
-        let candidate = candidate.strip_prefix("a=").unwrap_or(candidate).to_string();
-        if candidate.is_empty() {
-            return; // end-of-candidates: webrtcbin needs no marker
-        }
-        {
-            let mut state = self.lock();
-            if !state.remote_set {
-                state.candidates.push((mline, candidate));
-                return;
-            }
-        }
-        webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
     }
 
     fn on_connection_state(&self, state: WebRTCPeerConnectionState) {
@@ -390,49 +237,20 @@ impl PeerShared {
         if state.closed {
             return;
         }
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let is_opus = caps.structure(0).is_some_and(|s| {
-            s.get::<&str>("encoding-name").is_ok_and(|e| e.eq_ignore_ascii_case("OPUS"))
-        });
-        let stream = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
-        let built = if is_opus { self.recv_bin(stream) } else { fakesink() };
-        let result = built.and_then(|bin| {
-            pipeline.add(&bin).map_err(|e| e.to_string())?;
-            state.recv_bins.push((stream, bin.clone()));
-            bin.sync_state_with_parent().map_err(|e| e.to_string())?;
-            let sink = bin.static_pad("sink").ok_or("receive bin has no sink pad")?;
-            pad.link(&sink).map_err(|e| format!("{e:?}"))?;
-            Ok(())
-        });
+        let result = branches::receiver(pad, &self.recv_description, &self.mixer).and_then(
+            |(stream, bin)| {
+                pipeline.add(&bin).map_err(|e| e.to_string())?;
+                state.recv_bins.push((stream, bin.clone()));
+                bin.sync_state_with_parent().map_err(|e| e.to_string())?;
+                let sink = bin.static_pad("sink").ok_or("receive bin has no sink pad")?;
+                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+                Ok(())
+            },
+        );
         drop(state);
         if let Err(reason) = result {
             self.fail(format!("cannot receive from {}: {reason}", pad.name()));
         }
-    }
-
-    fn recv_bin(&self, stream: u64) -> Result<gst::Element, String> {
-        let bin = gst::parse::bin_from_description(&self.recv_description, true)
-            .map_err(|e| format!("receive bin does not parse: {e}"))?;
-        let sink = bin
-            .by_name("out")
-            .and_then(|e| e.downcast::<AppSink>().ok())
-            .ok_or("receive bin has no appsink named out")?;
-        let mixer = self.mixer.clone();
-        let mut pcm: Vec<i16> = Vec::new();
-        sink.set_callbacks(
-            gstreamer_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
-                    let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
-                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    pcm.clear();
-                    pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
-                    lock(&mixer).push(stream, &pcm);
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-        Ok(bin.upcast())
     }
 }
 
@@ -459,57 +277,18 @@ fn connect_signals(webrtc: &gst::Element, shared: &Arc<PeerShared>) {
         }
     });
     let s = shared.clone();
+    webrtc.connect_notify(Some("ice-gathering-state"), move |webrtc, _| {
+        let state: WebRTCICEGatheringState = webrtc.property("ice-gathering-state");
+        if state == WebRTCICEGatheringState::Complete {
+            s.events.send(ConferenceMediaEvent::LocalCandidatesDone { peer: s.name.clone() });
+        }
+    });
+    let s = shared.clone();
     webrtc.connect_pad_added(move |_, pad| {
         if pad.direction() == gst::PadDirection::Src {
             s.on_src_pad(pad);
         }
     });
-}
-
-fn fakesink() -> Result<gst::Element, String> {
-    gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .property("async", false)
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// Sets the RTP payload type in packets and caps of a branch whose peer uses another one.
-fn rewrite_payload_type(info: &mut gst::PadProbeInfo, pt: u8) {
-    match &mut info.data {
-        Some(gst::PadProbeData::Buffer(buffer)) => {
-            let buffer = buffer.make_mut();
-            if let Ok(mut map) = buffer.map_writable()
-                && map.len() >= 12
-            {
-                map[1] = (map[1] & 0x80) | (pt & 0x7f);
-            }
-        }
-        Some(gst::PadProbeData::Event(event)) => {
-            if let gst::EventView::Caps(caps) = event.view() {
-                let mut caps = caps.caps_owned();
-                if let Some(s) = caps.make_mut().structure_mut(0) {
-                    s.set("payload", i32::from(pt));
-                }
-                *event = gst::event::Caps::new(&caps);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The promise's reply, or the error webrtcbin put in it.
-fn reply_error(
-    reply: Result<Option<&gst::StructureRef>, gst::PromiseError>,
-) -> Result<Option<&gst::StructureRef>, String> {
-    match reply {
-        Ok(Some(s)) if s.has_field("error") => Err(s
-            .get::<glib::Error>("error")
-            .map(|e| e.to_string())
-            .unwrap_or_else(|_| s.to_string())),
-        Ok(reply) => Ok(reply),
-        Err(e) => Err(format!("{e:?}")),
-    }
 }
 
 fn pipeline_error(e: impl std::fmt::Display) -> ConferenceLegError {

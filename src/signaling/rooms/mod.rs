@@ -154,7 +154,7 @@ impl Registry {
         self.rooms.get(room).map(|r| r.host_key.as_str())
     }
 
-    /// Everyone in `room`, in join order of their client IDs; `None` if there is no such room.
+    /// Everyone in `room`, ordered by client ID; `None` if there is no such room.
     pub fn participants(&self, room: &str) -> Option<Vec<Participant>> {
         let entry = self.rooms.get(room)?;
         Some(

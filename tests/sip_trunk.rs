@@ -1,0 +1,226 @@
+//! Trunk mode against real peers: sipp places the calls, the test owns the caller's RTP and
+//! listens to the prompts (see `tests/common/`). Logs of a failed test are in
+//! `target/tmp/dialbridge-it/sip_trunk/<test>/`.
+//!
+//! "The call stays up" is checked by events, not a fixed `<pause>`: the scenario only sends BYE
+//! when the test tells it to (sipp's twin socket), and fails on any BYE from the bridge before.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bridge::{Bridge, Config};
+use common::call::Caller;
+use common::metrics;
+use common::rtp::RtpPeer;
+use common::sipp::{self, Offer, Sipp};
+use common::sipraw::{self, Request, Response};
+use common::tools;
+
+/// Longest wait for one prompt to be heard completely (welcome is 5.8 s).
+const PROMPT: Duration = Duration::from_secs(15);
+/// Longest wait for counters after a call ended.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Answers with the offered codec, plays the welcome prompt, takes room 1234 by RFC 4733,
+/// plays the joining prompt, and keeps the call until the caller hangs up.
+fn joins_room_1234(static_pts: &[u8], expect_pt: u8) {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, static_pts, |s| s);
+    call.assert_answer(expect_pt, true);
+
+    call.rtp.expect_prompt("welcome", PROMPT);
+    call.rtp.send_digits("1234#");
+    call.rtp.expect_prompt("joining", PROMPT);
+    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", SETTLE, |v| v == 1.0);
+
+    // Joined: the call must stay up (RTP keeps coming, no BYE: sipp would fail on one).
+    call.rtp.assert_flowing(Duration::from_secs(3));
+    let m = metrics::scrape(bridge.signaling);
+    assert_eq!(m.get("dialbridge_calls_active"), 1.0);
+    assert_eq!(m.get("dialbridge_calls_total"), 1.0);
+    let stats = call.rtp.stats();
+    assert!(
+        stats.by_payload_type.keys().all(|&pt| pt == expect_pt || pt == 101 || pt == 13),
+        "the bridge sent other payload types than the answered one: {stats:?}"
+    );
+
+    call.hang_up();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+#[test]
+fn pcmu_call_joins_room_and_stays_up() {
+    joins_room_1234(&[0], 0);
+}
+
+#[test]
+fn pcma_call_joins_room() {
+    joins_room_1234(&[0, 8], 8);
+}
+
+#[test]
+fn g722_is_preferred_and_joins_room() {
+    joins_room_1234(&[0, 8, 9], 9);
+}
+
+#[test]
+fn unsupported_codecs_get_488() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let rtp = RtpPeer::new();
+    let offer = Offer {
+        rtp_port: rtp.port(),
+        payload_types: "3 97".into(),
+        attributes: "a=rtpmap:3 GSM/8000\r\na=rtpmap:97 iLBC/8000\r\na=fmtp:97 mode=30".into(),
+    };
+    let scenario = sipp::scenario_from_template(&dir, "uac_reject.xml", &[("CODE", "488")]);
+    Sipp::new(&dir, &scenario, bridge.sip).offer(&offer).timeout(Duration::from_secs(20)).run().assert_success();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+/// Three unknown rooms: wrong_id twice, then goodbye and a BYE from the bridge.
+#[test]
+fn three_wrong_room_ids_end_the_call() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let call = Caller::dial(&dir, "uac_bridge_hangs_up.xml", bridge.sip, &[0], |s| s);
+    call.rtp.expect_prompt("welcome", PROMPT);
+    for wrong in ["999#", "998#"] {
+        call.rtp.send_digits(wrong);
+        call.rtp.expect_prompt("wrong_id", PROMPT);
+    }
+    call.rtp.send_digits("997#");
+    call.rtp.expect_prompt("goodbye", PROMPT);
+    // The scenario ends when the bridge's BYE was received and answered.
+    let outcome = call.sipp.finish();
+    outcome.assert_success();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+    assert_eq!(metrics::scrape(bridge.signaling).get("dialbridge_calls_joined_total"), 0.0);
+}
+
+/// Room 5678 needs PIN 2468: a wrong PIN is refused, the right one joins.
+#[test]
+fn pin_room_refuses_wrong_pin_then_joins() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
+    call.rtp.expect_prompt("welcome", PROMPT);
+    call.rtp.send_digits("5678#");
+    call.rtp.expect_prompt("enter_pin", PROMPT);
+    call.rtp.send_digits("1357#");
+    call.rtp.expect_prompt("wrong_pin", PROMPT);
+    assert_eq!(metrics::scrape(bridge.signaling).get("dialbridge_calls_joined_total"), 0.0);
+    call.rtp.send_digits("2468#");
+    call.rtp.expect_prompt("joining", PROMPT);
+    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", SETTLE, |v| v == 1.0);
+    call.rtp.assert_flowing(Duration::from_secs(1));
+    call.hang_up();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+#[test]
+fn source_not_in_allow_list_gets_403() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk().allow(&["10.9.9.9/32"]));
+    let rtp = RtpPeer::new();
+    let scenario = sipp::scenario_from_template(&dir, "uac_reject.xml", &[("CODE", "403")]);
+    Sipp::new(&dir, &scenario, bridge.sip)
+        .offer(&Offer::with_dtmf(rtp.port(), &[0]))
+        .timeout(Duration::from_secs(20))
+        .run()
+        .assert_success();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+    assert_eq!(rtp.stats().packets, 0, "a refused call must not get media");
+}
+
+/// INVITE and CANCEL back to back. The bridge answers at once, so either the CANCEL wins (487)
+/// or the call was answered first (200; then we ACK and BYE). Either way no call is left.
+/// Raw SIP, because sipp cannot wait for "487 or 200" plus the CANCEL's own response in any
+/// order without fragile branching.
+#[test]
+fn cancel_right_after_invite_leaves_no_call() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let rtp = RtpPeer::new();
+    let udp = sipraw::Udp::new(bridge.sip);
+    let invite = Request::invite(bridge.sip, udp.local(), "UDP", rtp.port());
+    udp.send(invite.build().as_bytes());
+    udp.send(invite.derive("CANCEL", 1, false).build().as_bytes());
+
+    let mut invite_final: Option<Response> = None;
+    let mut cancel_answered = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (invite_final.is_none() || !cancel_answered) && std::time::Instant::now() < deadline {
+        for r in udp.collect(Duration::from_millis(300), Duration::from_secs(1)).iter().filter_map(|d| Response::parse(d)) {
+            match r.method() {
+                "INVITE" if r.status >= 200 => invite_final = Some(r),
+                "CANCEL" => cancel_answered = true,
+                _ => {}
+            }
+        }
+    }
+    let fin = invite_final.expect("no final response to the INVITE within 10 s");
+    assert!(cancel_answered, "the CANCEL got no response");
+    let to_tag = sipraw::to_tag(fin.header("To").unwrap_or_default());
+    match fin.status {
+        487 => {
+            let mut ack = invite.derive("ACK", 1, false);
+            ack.to_tag = to_tag;
+            udp.send(ack.build().as_bytes());
+        }
+        200 => {
+            let mut ack = invite.derive("ACK", 1, true);
+            ack.to_tag = to_tag;
+            ack.uri = fin.contact_uri().expect("a 200 to INVITE has a Contact");
+            udp.send(ack.build().as_bytes());
+            let mut bye = ack.derive("BYE", 2, true);
+            bye.uri = ack.uri.clone();
+            udp.send(bye.build().as_bytes());
+            let replies = udp.collect(Duration::from_millis(500), Duration::from_secs(5));
+            assert!(
+                replies.iter().filter_map(|d| Response::parse(d)).any(|r| r.method() == "BYE" && r.status == 200),
+                "BYE after the answered-then-cancelled INVITE got no 200"
+            );
+        }
+        other => panic!("INVITE then CANCEL: expected 487 or 200 for the INVITE, got {other}:\n{}", fin.raw),
+    }
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+#[test]
+fn bye_during_welcome_leaves_no_call() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
+    call.rtp.wait_sound(PROMPT);
+    assert_eq!(metrics::scrape(bridge.signaling).get("dialbridge_calls_active"), 1.0);
+    call.hang_up();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+#[test]
+fn options_get_200() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    Sipp::new(&dir, "uac_options.xml", bridge.sip).timeout(Duration::from_secs(10)).run().assert_success();
+    Sipp::new(&dir, "uac_options.xml", bridge.sip)
+        .tcp()
+        .log_name("uac_options_tcp")
+        .timeout(Duration::from_secs(10))
+        .run()
+        .assert_success();
+}
+
+/// SIP over TCP on the same port reaches the IVR like UDP.
+#[test]
+fn tcp_call_hears_welcome() {
+    let dir = tools::test_dir();
+    let bridge = Bridge::start(&dir, &Config::trunk());
+    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], Sipp::tcp);
+    call.assert_answer(0, true);
+    call.rtp.expect_prompt("welcome", PROMPT);
+    call.hang_up();
+    metrics::wait_idle(bridge.signaling, SETTLE);
+}
