@@ -27,6 +27,9 @@ use tokio::task::JoinSet;
 
 /// New INVITEs waiting for the supervisor; beyond this the endpoint answers 503 at once.
 const INVITE_QUEUE_CAPACITY: usize = 256;
+/// webrtcbin's jitter buffer on the conference side: its default of 200 ms dominates the
+/// join-to-audio time and the delay budget; 50 ms is enough on a LAN-grade path.
+const CONFERENCE_JITTER_MS: u32 = 50;
 /// How long shutdown waits for calls to send their BYEs.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -187,6 +190,7 @@ fn call_context(
             jitter_buffer_ms: m.jitter_buffer_ms,
             rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s.into())),
             inband_dtmf: m.inband_dtmf,
+            conference_jitter_ms: CONFERENCE_JITTER_MS,
         },
         ivr: IvrConfig {
             room_id_min_digits: i.room_id_min_digits as usize,

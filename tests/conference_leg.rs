@@ -58,7 +58,9 @@ impl Room {
                 let target = |peer: &str| lock(&l).get(peer).cloned();
                 match event {
                     ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
-                        if std::env::var_os("SHOW_SDP").is_some() { println!("{from} -> {peer} {sdp_type:?}:\n{sdp}"); }
+                        if std::env::var_os("SHOW_SDP").is_some() {
+                            println!("{from} -> {peer} {sdp_type:?}:\n{sdp}");
+                        }
                         if let Some(leg) = target(&peer)
                             && let Err(e) = leg.remote_description(&from, sdp_type, &sdp)
                         {
@@ -114,11 +116,19 @@ impl Room {
         })
     }
 
+    /// When the first event matching `what` arrived.
+    fn first(&self, what: impl Fn(&str, &ConferenceMediaEvent) -> bool) -> Option<Instant> {
+        lock(&self.log).iter().find(|(_, from, e)| what(from, e)).map(|(t, _, _)| *t)
+    }
+
     fn failures(&self) -> Vec<String> {
         lock(&self.log)
             .iter()
             .filter(|(_, _, e)| {
-                matches!(e, ConferenceMediaEvent::PeerFailed { .. } | ConferenceMediaEvent::Error { .. })
+                matches!(
+                    e,
+                    ConferenceMediaEvent::PeerFailed { .. } | ConferenceMediaEvent::Error { .. }
+                )
             })
             .map(|(_, from, e)| format!("{from}: {e:?}"))
             .collect()
@@ -268,8 +278,11 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn self_check_dominant_frequency() {
-    let mixed: Vec<i16> =
-        sine(440.0, 8000, 0, 4000).iter().zip(sine(660.0, 8000, 0, 4000)).map(|(a, b)| a / 2 + b / 4).collect();
+    let mixed: Vec<i16> = sine(440.0, 8000, 0, 4000)
+        .iter()
+        .zip(sine(660.0, 8000, 0, 4000))
+        .map(|(a, b)| a / 2 + b / 4)
+        .collect();
     assert_eq!(dominant_frequency(&mixed, 8000), 440.0);
     assert!(power(&mixed, 8000, 660.0) > 1500.0 && power(&mixed, 8000, 1000.0) < 100.0);
 }
@@ -301,6 +314,18 @@ fn one_peer_both_directions() {
         "join-to-first-audio: phone hears the peer after {heard_by_bridge:?}, \
          the peer hears the phone after {heard_by_browser:?}"
     );
+    let offer = room.first(|_, e| matches!(e, ConferenceMediaEvent::LocalDescription { .. }));
+    let answer = room.first(|from, e| {
+        from == "browser" && matches!(e, ConferenceMediaEvent::LocalDescription { .. })
+    });
+    let connected = room.first(|_, e| matches!(e, ConferenceMediaEvent::PeerConnected { .. }));
+    let since = |t: Option<Instant>| t.map(|t| t - joined);
+    println!(
+        "of which: offer after {:?}, answer after {:?}, first peer connected after {:?}",
+        since(offer),
+        since(answer),
+        since(connected)
+    );
     thread::sleep(Duration::from_millis(1000));
     assert_tone(&browser_phone.last(500), 16000, 1000.0, "peer hears the phone");
     assert_tone(&bridge_phone.last(500), 8000, 440.0, "phone hears the peer");
@@ -311,7 +336,10 @@ fn one_peer_both_directions() {
     thread::sleep(Duration::from_millis(1000));
     let after = bridge.mix_stats();
     println!("bridge mix after 1 s more: {after:?} (before: {before:?})");
-    assert_eq!((after.underruns, after.dropped_samples), (before.underruns, before.dropped_samples));
+    assert_eq!(
+        (after.underruns, after.dropped_samples),
+        (before.underruns, before.dropped_samples)
+    );
 
     bridge_phone.stop();
     browser_phone.stop();
@@ -365,7 +393,9 @@ fn two_peers_mixed_and_one_removed() {
     thread::sleep(Duration::from_millis(1000));
     let quietest = bridge_phone.min_rms(removing - Duration::from_millis(200), Instant::now());
     let stats = bridge.mix_stats();
-    println!("around the removal: quietest frame RMS {quietest:.0}, {stats:?} (underruns before {underruns})");
+    println!(
+        "around the removal: quietest frame RMS {quietest:.0}, {stats:?} (underruns before {underruns})"
+    );
     assert!(quietest > AUDIBLE_RMS, "b's audio had a gap while c was removed");
     let mix = bridge_phone.last(500);
     assert_tone(&mix, 8000, 440.0, "phone still hears b");

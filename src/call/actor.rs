@@ -5,7 +5,8 @@
 
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::ports;
-use crate::conference::{ConferenceBackend, RoomLookup};
+use super::room::RoomLink;
+use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
 use crate::ivr::dtmf::DtmfSource;
 use crate::ivr::machine::{IvrConfig, LookupOutcome, PinOutcome};
 use crate::media::codec::Codec;
@@ -49,6 +50,8 @@ pub struct MediaSettings {
     pub jitter_buffer_ms: u32,
     pub rtp_timeout: Option<Duration>,
     pub inband_dtmf: bool,
+    /// webrtcbin jitter buffer latency on the conference side, in ms.
+    pub conference_jitter_ms: u32,
 }
 
 /// Everything a call needs that outlives it.
@@ -75,7 +78,13 @@ pub struct CallRequest {
     pub permit: OwnedSemaphorePermit,
 }
 
-type BackendFuture = Pin<Box<dyn Future<Output = CallInput> + Send>>;
+/// What a finished conference request brings back.
+enum BackendReply {
+    Input(CallInput),
+    Joined(Result<ConferenceSession, ConferenceError>),
+}
+
+type BackendFuture = Pin<Box<dyn Future<Output = BackendReply> + Send>>;
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call.
 pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::Receiver<bool>) {
@@ -215,8 +224,14 @@ async fn answer_and_run(
         local: &mut local,
         machine: CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
         pending: None,
+        room: None,
+        shown: shown.clone(),
+        caller_number: caller.number.as_ref().map(|n| crate::sip::identity::mask_number(n, ctx.caller_id_visible_tail)),
     };
     let reason = call.run(&mut session, &mut media_rx, &mut info_rx, shutdown).await;
+    if let Some(room) = call.room.take() {
+        room.stop(&call.leg);
+    }
     call.leg.stop();
     Ok(reason)
 }
@@ -246,8 +261,14 @@ struct ActiveCall<'a> {
     negotiated: Negotiated,
     local: &'a mut LocalMedia,
     machine: CallMachine,
-    /// The one room lookup or PIN check in flight.
+    /// The one room lookup, PIN check or join in flight.
     pending: Option<BackendFuture>,
+    /// The room, once joined.
+    room: Option<RoomLink>,
+    /// How the caller is shown to the room.
+    shown: String,
+    /// The masked number for the phone marking.
+    caller_number: Option<String>,
 }
 
 impl ActiveCall<'_> {
@@ -295,9 +316,18 @@ impl ActiveCall<'_> {
                 Some(digit) = info_rx.recv() => {
                     self.input(CallInput::Digit { digit, source: DtmfSource::SipInfo })
                 }
-                input = poll_pending(&mut self.pending) => {
+                reply = poll_pending(&mut self.pending) => {
                     self.pending = None;
-                    self.input(input);
+                    match reply {
+                        BackendReply::Input(input) => self.input(input),
+                        BackendReply::Joined(joined) => self.joined(joined),
+                    }
+                }
+                event = next_room_event(&mut self.room) => {
+                    let room = self.room.as_mut().expect("room events only come from a joined room");
+                    if let Some(input) = room.handle(event).await {
+                        self.input(input);
+                    }
                 }
                 _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
                 _ = crate::server::stopped(&mut shutdown) => {
@@ -312,6 +342,27 @@ impl ActiveCall<'_> {
         self.machine.handle(input, Instant::now());
     }
 
+    fn joined(&mut self, joined: Result<ConferenceSession, ConferenceError>) {
+        let session = match joined {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::warn!(error = %e, "joining the conference failed");
+                return self.input(CallInput::ConferenceFailed);
+            }
+        };
+        let rate = self.negotiated.codec.audio_rate();
+        match RoomLink::start(session, &self.leg, rate, self.ctx.media.conference_jitter_ms) {
+            Ok(room) => {
+                tracing::info!("joined the conference");
+                self.room = Some(room);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the conference media");
+                self.input(CallInput::ConferenceFailed);
+            }
+        }
+    }
+
     /// Carries out the machine's actions; `Some(reason)` when the call is over.
     async fn apply_actions(&mut self, session: &mut InviteSession) -> Option<String> {
         while let Some(action) = self.machine.poll_action() {
@@ -322,9 +373,23 @@ impl ActiveCall<'_> {
                 CallAction::CheckPin { room, pin } => {
                     self.pending = Some(check_pin(self.ctx.backend.clone(), room, pin))
                 }
-                CallAction::Join { room, pin: _ } => {
+                CallAction::Join { room, pin } => {
                     metrics::CALLS_JOINED.inc();
                     tracing::info!(%room, "caller entered a valid room");
+                    let request = JoinRequest {
+                        room,
+                        pin,
+                        display_name: self.shown.clone(),
+                        caller: self.caller_number.clone(),
+                    };
+                    self.pending = Some(join(self.ctx.backend.clone(), request));
+                }
+                CallAction::SetMuted(muted) => {
+                    if let Some(room) = self.room.as_mut()
+                        && let Some(input) = room.set_muted(muted).await
+                    {
+                        self.machine.handle(input, Instant::now());
+                    }
                 }
                 CallAction::Hangup { reason } => {
                     if let Err(e) = session.terminate().await {
@@ -387,8 +452,24 @@ fn lookup(backend: Arc<dyn ConferenceBackend>, room: String) -> BackendFuture {
                 LookupOutcome::Unreachable
             }
         };
-        CallInput::Lookup(outcome)
+        BackendReply::Input(CallInput::Lookup(outcome))
     })
+}
+
+fn join(backend: Arc<dyn ConferenceBackend>, request: JoinRequest) -> BackendFuture {
+    Box::pin(async move {
+        let joined = tokio::time::timeout(BACKEND_TIMEOUT, backend.join(request))
+            .await
+            .unwrap_or_else(|_| Err(ConferenceError::Unreachable("join timed out".into())));
+        BackendReply::Joined(joined)
+    })
+}
+
+async fn next_room_event(room: &mut Option<RoomLink>) -> super::room::RoomEvent {
+    match room {
+        Some(room) => room.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn check_pin(backend: Arc<dyn ConferenceBackend>, room: String, pin: String) -> BackendFuture {
@@ -402,11 +483,11 @@ fn check_pin(backend: Arc<dyn ConferenceBackend>, room: String, pin: String) -> 
             }
             Err(_) => PinOutcome::Unreachable,
         };
-        CallInput::Pin(outcome)
+        BackendReply::Input(CallInput::Pin(outcome))
     })
 }
 
-async fn poll_pending(pending: &mut Option<BackendFuture>) -> CallInput {
+async fn poll_pending(pending: &mut Option<BackendFuture>) -> BackendReply {
     match pending {
         Some(future) => future.await,
         None => std::future::pending().await,

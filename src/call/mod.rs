@@ -1,8 +1,10 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
-//! sans-IO call control ([`machine`]). RTP ports come from [`ports`].
+//! sans-IO call control ([`machine`]); [`room`] links it to the conference once joined. RTP
+//! ports come from [`ports`].
 
 pub mod actor;
 pub mod machine;
 pub mod ports;
+pub mod room;
 
 pub use actor::{CallContext, CallRequest, MediaSettings};

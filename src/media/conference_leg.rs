@@ -48,9 +48,9 @@ pub use mix::{MAX_FRAMES, PRIME_FRAMES};
 
 use super::MediaError;
 use super::pipeline::{ACTIVE_PIPELINES, render};
-use mix::Mixer;
 use bus::PeerIndex;
 use feed::Feed;
+use mix::Mixer;
 use peer::{Peer, PeerSetup, lock};
 
 /// The send pipeline description (embedded at build time).
@@ -145,7 +145,6 @@ impl Events {
         }
     }
 }
-
 
 /// The running conference leg of one call; see the module docs.
 pub struct ConferenceLeg {
@@ -253,11 +252,10 @@ impl ConferenceLeg {
         let mut peers = lock(&self.peers);
         let (_, entry) =
             peers.get_mut(peer).ok_or_else(|| ConferenceLegError::UnknownPeer(peer.to_string()))?;
+        let bad = |reason: String| ConferenceLegError::BadSdp { peer: peer.to_string(), reason };
+        description::parse(sdp_type, sdp).map_err(bad)?;
         if sdp_type == SdpType::Offer && !entry.is_fed() {
-            let pt = opus_payload_type(sdp).ok_or_else(|| ConferenceLegError::BadSdp {
-                peer: peer.to_string(),
-                reason: "the offer has no Opus audio".into(),
-            })?;
+            let pt = opus_payload_type(sdp).ok_or_else(|| bad("the offer has no Opus".into()))?;
             self.feed_peer(entry, pt)?;
         }
         entry.remote_description(sdp_type, sdp)
@@ -368,5 +366,29 @@ mod tests {
         leg.remove_peer("x");
         assert_eq!(leg.peer_count(), 0);
         leg.stop();
+    }
+
+    #[test]
+    fn refuses_descriptions_that_do_not_fit() {
+        let (tx, _rx) = mpsc::channel(8);
+        let leg = ConferenceLeg::start(ConferenceLegConfig::default(), tx).unwrap();
+        leg.add_peer("answerer", false).unwrap();
+        leg.add_peer("offerer", true).unwrap();
+        assert!(matches!(leg.add_peer("offerer", false), Err(ConferenceLegError::DuplicatePeer(_))));
+        let pcmu = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        let err = leg.remote_description("answerer", SdpType::Offer, pcmu).unwrap_err();
+        assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "{err}");
+        let err = leg.remote_description("answerer", SdpType::Answer, pcmu).unwrap_err();
+        assert!(matches!(err, ConferenceLegError::UnexpectedDescription { .. }), "{err}");
+        let opus = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        let err = leg.remote_description("answerer", SdpType::Offer, opus).unwrap_err();
+        assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "not an SDP: {err}");
+        let offer = format!("v=0\r\n{opus}");
+        let err = leg.remote_description("offerer", SdpType::Offer, &offer).unwrap_err();
+        assert!(matches!(err, ConferenceLegError::UnexpectedDescription { .. }), "{err}");
+        assert_eq!(leg.peer_count(), 2);
+        leg.remove_peer("answerer");
+        leg.remove_peer("offerer");
+        assert_eq!(leg.pipeline().children().len(), 5, "only the send chain is left");
     }
 }

@@ -30,7 +30,6 @@ pub fn send_queue(name: &str) -> Result<gst::Element, gst::glib::BoolError> {
         .build()
 }
 
-
 /// Makes the branch leaving `queue_src` say what the peer expects: its payload type `pt` (in
 /// caps, and in every packet when it differs from the encoder's `base_pt`), and caps without the
 /// `sprop-*` hints the payloader adds. webrtcbin matches a remote offer to our transceiver by
@@ -106,7 +105,9 @@ pub fn receiver(
         gstreamer_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
-                let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                let Some(buffer) = sample.buffer() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
                 let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                 pcm.clear();
                 pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
@@ -150,7 +151,7 @@ mod tests {
         src.push_event(gst::event::StreamStart::new("t"));
         src.push_event(gst::event::Caps::new(&caps));
         src.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
-        let mut packet = vec![0x80, 0x80 | 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xAA];
+        let packet = vec![0x80, 0x80 | 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xAA];
         let original = gst::Buffer::from_slice(packet.clone());
         let shared = original.clone(); // the tee shares buffers between branches
         src.push(shared).unwrap();

@@ -61,10 +61,7 @@ impl Feed {
 }
 
 /// The next frame's timestamp and whether it is a discontinuity.
-fn timestamp(
-    next: Option<gst::ClockTime>,
-    now: Option<gst::ClockTime>,
-) -> (gst::ClockTime, bool) {
+fn timestamp(next: Option<gst::ClockTime>, now: Option<gst::ClockTime>) -> (gst::ClockTime, bool) {
     match (next, now) {
         (Some(next), Some(now)) if next.nseconds().abs_diff(now.nseconds()) < RESYNC_NS => {
             (next, false)

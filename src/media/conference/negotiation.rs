@@ -31,10 +31,10 @@ impl PeerShared {
         if offer {
             self.create(webrtc, SdpType::Offer);
         }
-        if let Some(sdp) = remote {
-            if let Err(e) = self.apply_remote(webrtc, SdpType::Offer, &sdp) {
-                self.fail(e.to_string());
-            }
+        if let Some(sdp) = remote
+            && let Err(e) = self.apply_remote(webrtc, SdpType::Offer, &sdp)
+        {
+            self.fail(e.to_string());
         }
     }
 

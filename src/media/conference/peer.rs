@@ -75,9 +75,10 @@ impl Peer {
         we_offer: bool,
     ) -> Result<Peer, ConferenceLegError> {
         let make = |factory: &str, suffix: &str| {
-            gst::ElementFactory::make(factory).name(format!("{prefix}-{suffix}")).build().map_err(
-                |e| ConferenceLegError::Pipeline(format!("cannot create {factory}: {e}")),
-            )
+            gst::ElementFactory::make(factory)
+                .name(format!("{prefix}-{suffix}"))
+                .build()
+                .map_err(|e| ConferenceLegError::Pipeline(format!("cannot create {factory}: {e}")))
         };
         let queue = branches::send_queue(&format!("{prefix}-q")).map_err(pipeline_error)?;
         let webrtc = make("webrtcbin", "webrtc")?;
@@ -139,7 +140,12 @@ impl Peer {
 
     /// Links a new tee branch into the send queue. `pt`: the payload type this peer expects;
     /// when it differs from the encoder's `base_pt`, the branch rewrites caps and packets.
-    pub fn feed_from(&mut self, tee: &gst::Element, pt: u8, base_pt: u8) -> Result<(), ConferenceLegError> {
+    pub fn feed_from(
+        &mut self,
+        tee: &gst::Element,
+        pt: u8,
+        base_pt: u8,
+    ) -> Result<(), ConferenceLegError> {
         let queue_sink = self.queue.static_pad("sink").expect("queue always has a sink pad");
         let src = self.queue.static_pad("src").expect("queue always has a src pad");
         branches::adapt_send_branch(&src, pt, base_pt);
@@ -233,7 +239,9 @@ impl PeerShared {
     /// else to a fakesink (an unlinked pad would stop webrtcbin's streaming thread).
     fn on_src_pad(&self, pad: &gst::Pad) {
         let mut state = self.lock();
-        let Some(pipeline) = self.pipeline.upgrade() else { return };
+        let Some(pipeline) = self.pipeline.upgrade() else {
+            return;
+        };
         if state.closed {
             return;
         }
@@ -261,7 +269,11 @@ fn connect_signals(webrtc: &gst::Element, shared: &Arc<PeerShared>) {
         let candidate = args.get(2).and_then(|v| v.get::<String>().ok());
         if let (Some(sdp_mline_index), Some(candidate)) = (mline, candidate) {
             let peer = s.name.clone();
-            s.events.send(ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate });
+            s.events.send(ConferenceMediaEvent::LocalCandidate {
+                peer,
+                sdp_mline_index,
+                candidate,
+            });
         }
         None
     });

@@ -1,0 +1,182 @@
+//! The link between a call in a room and the room: the conference session (signaling) and the
+//! WebRTC conference leg (media), wired to the phone leg. It relays SDP and ICE between the two
+//! and reduces everything else to [`CallInput`]s for the call machine.
+
+use super::machine::CallInput;
+use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession, SdpKind};
+use crate::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType};
+use crate::media::phone_leg::PhoneLeg;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::mpsc;
+
+/// Media events of the conference leg in flight (candidates come in bursts).
+const MEDIA_EVENT_CAPACITY: usize = 256;
+
+pub struct RoomLink {
+    session: ConferenceSession,
+    leg: Arc<ConferenceLeg>,
+    media_events: mpsc::Receiver<ConferenceMediaEvent>,
+    muted: Arc<AtomicBool>,
+    peers: HashSet<String>,
+}
+
+/// Either side of the room has something for the call.
+pub enum RoomEvent {
+    Conference(Option<ConferenceEvent>),
+    Media(Option<ConferenceMediaEvent>),
+}
+
+impl RoomLink {
+    /// Starts the conference leg and connects it to the phone leg's audio.
+    pub fn start(session: ConferenceSession, phone: &PhoneLeg, audio_rate: u32, jitter_ms: u32) -> Result<Self, String> {
+        let (tx, media_events) = mpsc::channel(MEDIA_EVENT_CAPACITY);
+        let config = ConferenceLegConfig { audio_rate, jitter_latency_ms: jitter_ms, stun_server: None };
+        let leg = Arc::new(ConferenceLeg::start(config, tx).map_err(|e| e.to_string())?);
+        let muted = Arc::new(AtomicBool::new(false));
+        let (to_room, is_muted) = (leg.clone(), muted.clone());
+        phone.set_pcm_tap(Some(Box::new(move |pcm: &[i16]| {
+            if !is_muted.load(Ordering::Relaxed) {
+                to_room.push_phone_audio(pcm);
+            }
+        })));
+        let from_room = leg.clone();
+        phone.set_tx_fill(Some(Box::new(move |out: &mut [i16]| from_room.pull_room_audio(out))));
+        Ok(Self { session, leg, media_events, muted, peers: HashSet::new() })
+    }
+
+    pub async fn next(&mut self) -> RoomEvent {
+        tokio::select! {
+            e = self.session.events.recv() => RoomEvent::Conference(e),
+            e = self.media_events.recv() => RoomEvent::Media(e),
+        }
+    }
+
+    /// Handles a room event; returns what the call machine must know.
+    pub async fn handle(&mut self, event: RoomEvent) -> Option<CallInput> {
+        match event {
+            RoomEvent::Conference(None) => Some(CallInput::ConferenceFailed),
+            RoomEvent::Conference(Some(event)) => self.conference_event(event),
+            RoomEvent::Media(None) => None,
+            RoomEvent::Media(Some(event)) => self.media_event(event).await,
+        }
+    }
+
+    fn conference_event(&mut self, event: ConferenceEvent) -> Option<CallInput> {
+        match event {
+            ConferenceEvent::Joined { peers } => {
+                for peer in &peers {
+                    self.add_peer(peer, true);
+                }
+                Some(CallInput::ConferenceJoined { peers: peers.len() })
+            }
+            ConferenceEvent::PeerJoined { peer } => {
+                // The newcomer offers; we answer when its offer arrives.
+                self.add_peer(&peer, false);
+                Some(CallInput::PeersChanged { peers: self.peers.len() })
+            }
+            ConferenceEvent::PeerLeft { peer } => {
+                self.remove_peer(&peer);
+                Some(CallInput::PeersChanged { peers: self.peers.len() })
+            }
+            ConferenceEvent::Description { peer, kind, sdp } => {
+                if !self.peers.contains(&peer) {
+                    self.add_peer(&peer, false);
+                }
+                let sdp_type = match kind {
+                    SdpKind::Offer => SdpType::Offer,
+                    SdpKind::Answer => SdpType::Answer,
+                };
+                if let Err(e) = self.leg.remote_description(&peer, sdp_type, &sdp) {
+                    tracing::warn!(%peer, error = %e, "peer's SDP refused; dropping the peer");
+                    self.remove_peer(&peer);
+                }
+                None
+            }
+            ConferenceEvent::Candidate { peer, sdp_mline_index, candidate } => {
+                self.leg.remote_candidate(&peer, sdp_mline_index, &candidate);
+                None
+            }
+            ConferenceEvent::MutedByHost => Some(CallInput::MutedByHost),
+            ConferenceEvent::Kicked => Some(CallInput::Kicked),
+            ConferenceEvent::Closed { ended: true, reason } => {
+                tracing::info!(%reason, "conference closed");
+                Some(CallInput::ConferenceEnded)
+            }
+            ConferenceEvent::Closed { ended: false, reason } => {
+                tracing::warn!(%reason, "conference connection lost");
+                Some(CallInput::ConferenceFailed)
+            }
+        }
+    }
+
+    async fn media_event(&mut self, event: ConferenceMediaEvent) -> Option<CallInput> {
+        let command = match event {
+            ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
+                let kind = match sdp_type {
+                    SdpType::Offer => SdpKind::Offer,
+                    SdpType::Answer => SdpKind::Answer,
+                };
+                ConferenceCommand::Description { peer, kind, sdp }
+            }
+            ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
+                ConferenceCommand::Candidate { peer, sdp_mline_index, candidate }
+            }
+            ConferenceMediaEvent::LocalCandidatesDone { .. } => return None,
+            ConferenceMediaEvent::PeerConnected { peer } => {
+                tracing::info!(%peer, "media flowing with peer");
+                return None;
+            }
+            ConferenceMediaEvent::PeerFailed { peer, reason } => {
+                tracing::warn!(%peer, %reason, "peer connection failed; dropping the peer");
+                self.remove_peer(&peer);
+                return None;
+            }
+            ConferenceMediaEvent::Error { reason } => {
+                tracing::error!(%reason, "conference media failed");
+                return Some(CallInput::ConferenceFailed);
+            }
+        };
+        self.send(command).await
+    }
+
+    pub async fn set_muted(&mut self, muted: bool) -> Option<CallInput> {
+        self.muted.store(muted, Ordering::Relaxed);
+        self.send(ConferenceCommand::SetMuted(muted)).await
+    }
+
+    async fn send(&mut self, command: ConferenceCommand) -> Option<CallInput> {
+        match self.session.commands.send(command).await {
+            Ok(()) => None,
+            Err(_) => Some(CallInput::ConferenceFailed),
+        }
+    }
+
+    fn add_peer(&mut self, peer: &str, we_offer: bool) {
+        if let Err(e) = self.leg.add_peer(peer, we_offer) {
+            tracing::warn!(%peer, error = %e, "cannot add peer");
+            return;
+        }
+        self.peers.insert(peer.to_string());
+    }
+
+    fn remove_peer(&mut self, peer: &str) {
+        self.peers.remove(peer);
+        self.leg.remove_peer(peer);
+    }
+
+    /// Unhooks the phone leg and stops the conference media; leaving the room follows from
+    /// dropping the session.
+    pub fn stop(self, phone: &PhoneLeg) {
+        phone.set_pcm_tap(None);
+        phone.set_tx_fill(None);
+        drop(self.session);
+        match Arc::try_unwrap(self.leg) {
+            Ok(leg) => leg.stop(),
+            // The phone task still holds the fill closure for a moment; the leg stops when it
+            // lets go (Drop does what stop does).
+            Err(_) => tracing::debug!("conference leg stops when the phone task releases it"),
+        }
+    }
+}
