@@ -72,13 +72,30 @@ pub async fn run(
         }
     }
 
+    let (invite_tx, mut invite_rx) = mpsc::channel(INVITE_QUEUE_CAPACITY);
+    let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
+    let sip = endpoint::start(
+        EndpointOptions {
+            listen: config.sip.listen,
+            tcp: config.sip.tcp,
+            public_host,
+            user_agent: config.sip.user_agent.clone(),
+        },
+        invite_tx,
+    )
+    .await?;
+    tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
+
     let builtin = &config.conference.builtin;
     let (signaling_addr, backend_url) = if builtin.serve {
         let listener = signaling::bind(builtin.listen)
             .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render)).with_secret(secret);
+        let dial_in = format!("Call sip:{}, then type the room ID and #", sip.local);
+        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
+            .with_secret(secret)
+            .with_dial_in(dial_in);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let shutdown = async move { stopped(&mut stop).await };
@@ -93,20 +110,6 @@ pub async fn run(
     };
     let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
     let backend: Arc<dyn ConferenceBackend> = Arc::new(BuiltinBackend::new(backend_url, secret));
-
-    let (invite_tx, mut invite_rx) = mpsc::channel(INVITE_QUEUE_CAPACITY);
-    let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
-    let sip = endpoint::start(
-        EndpointOptions {
-            listen: config.sip.listen,
-            tcp: config.sip.tcp,
-            public_host,
-            user_agent: config.sip.user_agent.clone(),
-        },
-        invite_tx,
-    )
-    .await?;
-    tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
 
     let mut background = JoinSet::new();
     if config.sip.mode == SipMode::Register {

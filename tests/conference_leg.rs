@@ -2,7 +2,7 @@
 //! and the answering side run), with real ICE/DTLS/SRTP over a veth pair inside a private network
 //! namespace (see `netns`). Each test re-executes itself there; the outer runs are serialised.
 //! Phones are simulated by threads that push a tone and pull the room mix every 20 ms; a
-//! Goertzel scan finds the tones on the other side.
+//! Goertzel scan finds the tones on the other side. `SHOW_SDP=1` prints every description.
 
 #[path = "netns/mod.rs"]
 mod netns;

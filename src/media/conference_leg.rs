@@ -3,11 +3,16 @@
 //!
 //! One pipeline per call (`pipelines/conference-send.txt`): the caller's PCM is encoded to Opus
 //! ONCE and a tee fans the RTP out to every peer's webrtcbin through a small leaky queue (a peer
-//! that is still negotiating or stalled cannot hold up the others). Each peer's incoming audio
-//! is decoded straight to the phone's rate (`pipelines/conference-recv.txt`) and mixed in Rust
-//! (see [`mix`](self) for why not `audiomixer`). PCM in and out is driven by the phone side's
-//! 20 ms tick: [`ConferenceLeg::push_phone_audio`] encodes on the caller's thread (no `appsrc`
-//! thread), [`ConferenceLeg::pull_room_audio`] takes the next mixed frame.
+//! that is still negotiating or stalled cannot hold up the others), which passes audio only once
+//! that peer is connected. Each peer's incoming audio is decoded straight to the phone's rate
+//! (`pipelines/conference-recv.txt`) and mixed in Rust (`conference/mix.rs` says why not
+//! `audiomixer`). PCM in and out is driven by the phone side's 20 ms tick:
+//! [`ConferenceLeg::push_phone_audio`] encodes on the caller's thread (no `appsrc` thread),
+//! [`ConferenceLeg::pull_room_audio`] takes the next mixed frame.
+//!
+//! The phone side must keep pushing frames (silence is fine) from the start: webrtcbin learns
+//! the send caps (payload type, ssrc) from the first frame after a peer is added, and neither our
+//! offer nor our answer is made before that (see `conference/negotiation.rs`).
 //!
 //! Signaling stays outside: local SDP and ICE candidates leave as [`ConferenceMediaEvent`]s,
 //! remote ones come in through [`ConferenceLeg::remote_description`] and
@@ -224,7 +229,7 @@ impl ConferenceLeg {
 
     /// Adds a PeerConnection to `peer`. With `we_offer`, the offer is created as soon as the
     /// caller's audio has given webrtcbin its caps (a [`ConferenceMediaEvent::LocalDescription`]
-    /// follows within one frame of audio); otherwise we wait for the peer's offer.
+    /// follows the next pushed frame); otherwise we wait for the peer's offer.
     pub fn add_peer(&self, peer: &str, we_offer: bool) -> Result<(), ConferenceLegError> {
         let mut peers = lock(&self.peers);
         if peers.contains_key(peer) {
@@ -241,8 +246,10 @@ impl ConferenceLeg {
         Ok(())
     }
 
-    /// Applies `peer`'s offer (we answer with a [`ConferenceMediaEvent::LocalDescription`]) or
-    /// answer. An offer without Opus is refused.
+    /// Applies `peer`'s offer (we answer with a [`ConferenceMediaEvent::LocalDescription`] after
+    /// the next pushed frame, sending with the offer's Opus payload type) or answer. An offer
+    /// without Opus, text that is not SDP, or an offer to a peer we offered to before its answer
+    /// came, is refused.
     pub fn remote_description(
         &self,
         peer: &str,
@@ -374,7 +381,10 @@ mod tests {
         let leg = ConferenceLeg::start(ConferenceLegConfig::default(), tx).unwrap();
         leg.add_peer("answerer", false).unwrap();
         leg.add_peer("offerer", true).unwrap();
-        assert!(matches!(leg.add_peer("offerer", false), Err(ConferenceLegError::DuplicatePeer(_))));
+        assert!(matches!(
+            leg.add_peer("offerer", false),
+            Err(ConferenceLegError::DuplicatePeer(_))
+        ));
         let pcmu = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
         let err = leg.remote_description("answerer", SdpType::Offer, pcmu).unwrap_err();
         assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "{err}");

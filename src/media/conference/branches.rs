@@ -1,7 +1,7 @@
 //! The per-peer pieces around webrtcbin: the send branch (a leaky queue off the shared tee,
 //! adapted to the peer's payload type) and the receive side of each webrtcbin src pad.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gstreamer as gst;
@@ -46,6 +46,20 @@ pub fn adapt_send_branch(queue_src: &gst::Pad, pt: u8, base_pt: u8) {
             gst::PadProbeReturn::Ok
         });
     }
+}
+
+/// Drops the branch's audio (events pass) until `connected`. Before ICE and DTLS are up,
+/// webrtcbin would block or discard it anyway; letting it queue up instead sends a stale burst
+/// with a sequence gap behind it, and the peer's jitter buffer then waits for the "lost"
+/// packets (a quarter second more to first audio).
+pub fn hold_until_connected(queue_sink: &gst::Pad, connected: Arc<AtomicBool>) {
+    queue_sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        if connected.load(Ordering::Relaxed) {
+            gst::PadProbeReturn::Ok
+        } else {
+            gst::PadProbeReturn::Drop
+        }
+    });
 }
 
 fn rewrite_payload_type(info: &mut gst::PadProbeInfo, pt: u8) {

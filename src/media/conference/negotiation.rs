@@ -18,6 +18,7 @@ use super::peer::PeerShared;
 use super::{ConferenceLegError, ConferenceMediaEvent};
 
 impl PeerShared {
+    /// Caps reached webrtcbin's sink pad: make our offer, or apply the offer that waited.
     pub fn send_caps_ready(self: &Arc<Self>, webrtc: &gst::Element) {
         let (offer, remote) = {
             let mut state = self.lock();

@@ -4,6 +4,7 @@
 //! Callbacks run on GStreamer threads (webrtcbin's, streaming threads) and hold only weak
 //! references to elements, so no reference cycle keeps a removed peer alive.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gstreamer as gst;
@@ -42,7 +43,6 @@ pub(super) struct Negotiation {
     pub remote_set: bool,
     /// Remote candidates held back until `remote_set`.
     pub candidates: Vec<(u32, String)>,
-    pub connected: bool,
     pub failed: bool,
     pub closed: bool,
     pub recv_bins: Vec<(u64, gst::Element)>,
@@ -52,6 +52,8 @@ pub(super) struct Negotiation {
 pub(super) struct PeerShared {
     pub name: String,
     pub events: Events,
+    /// ICE and DTLS are up: the send branch lets audio through.
+    pub connected: Arc<AtomicBool>,
     mixer: Arc<Mutex<Mixer>>,
     recv_description: Arc<str>,
     pipeline: glib::WeakRef<gst::Pipeline>,
@@ -90,6 +92,7 @@ impl Peer {
         let shared = Arc::new(PeerShared {
             name: name.to_string(),
             events: setup.events.clone(),
+            connected: Arc::default(),
             mixer: setup.mixer.clone(),
             recv_description: setup.recv_description.clone(),
             pipeline: setup.pipeline.downgrade(),
@@ -149,6 +152,7 @@ impl Peer {
         let queue_sink = self.queue.static_pad("sink").expect("queue always has a sink pad");
         let src = self.queue.static_pad("src").expect("queue always has a src pad");
         branches::adapt_send_branch(&src, pt, base_pt);
+        branches::hold_until_connected(&queue_sink, self.shared.connected.clone());
         let tee_pad = tee
             .request_pad_simple("src_%u")
             .ok_or_else(|| ConferenceLegError::Pipeline("tee gave no src pad".into()))?;
@@ -224,7 +228,7 @@ impl PeerShared {
     fn on_connection_state(&self, state: WebRTCPeerConnectionState) {
         match state {
             WebRTCPeerConnectionState::Connected => {
-                if std::mem::replace(&mut self.lock().connected, true) {
+                if self.connected.swap(true, Ordering::Relaxed) {
                     return;
                 }
                 tracing::debug!(peer = %self.name, "peer connected");
