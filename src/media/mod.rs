@@ -170,3 +170,25 @@ mod tests {
         assert!(dropped_events() > before);
     }
 }
+
+/// AppSink callbacks that hand every buffer to `on_pcm` as mono S16LE samples. One Vec is
+/// reused, so the streaming thread does not allocate per buffer.
+pub(crate) fn pcm_sink_callbacks(
+    mut on_pcm: impl FnMut(&[i16]) + Send + 'static,
+) -> gstreamer_app::AppSinkCallbacks {
+    use gstreamer as gst;
+    let mut pcm: Vec<i16> = Vec::new();
+    gstreamer_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+            let Some(buffer) = sample.buffer() else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            pcm.clear();
+            pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            on_pcm(&pcm);
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}

@@ -267,35 +267,15 @@ fn pcm_callbacks(
     tap: Arc<Mutex<Option<PcmTap>>>,
     events: mpsc::Sender<MediaEvent>,
 ) -> gstreamer_app::AppSinkCallbacks {
-    let mut pcm: Vec<i16> = Vec::new();
-    gstreamer_app::AppSinkCallbacks::builder()
-        .new_sample(move |sink| {
-            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
-            let Some(buffer) = sample.buffer() else {
-                return Ok(gst::FlowSuccess::Ok);
-            };
-            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-            pcm.clear();
-            pcm.extend(
-                map.chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
-            );
-            if let Some(detector) = detector.as_mut() {
-                for digit in detector.push(&pcm) {
-                    tracing::debug!(%digit, "in-band DTMF digit");
-                    send_event(
-                        &events,
-                        MediaEvent::Digit {
-                            digit,
-                            source: DtmfSource::Inband,
-                        },
-                    );
-                }
+    super::pcm_sink_callbacks(move |pcm| {
+        if let Some(detector) = detector.as_mut() {
+            for digit in detector.push(pcm) {
+                tracing::debug!(%digit, "in-band DTMF digit");
+                send_event(&events, MediaEvent::Digit { digit, source: DtmfSource::Inband });
             }
-            if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                tap(&pcm);
-            }
-            Ok(gst::FlowSuccess::Ok)
-        })
-        .build()
+        }
+        if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            tap(pcm);
+        }
+    })
 }

@@ -114,22 +114,7 @@ pub fn receiver(
         .and_then(|e| e.downcast::<AppSink>().ok())
         .ok_or("receive bin has no appsink named out")?;
     let mixer = mixer.clone();
-    let mut pcm: Vec<i16> = Vec::new();
-    sink.set_callbacks(
-        gstreamer_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
-                let Some(buffer) = sample.buffer() else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                pcm.clear();
-                pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
-                lock(&mixer).push(stream, &pcm);
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    sink.set_callbacks(crate::media::pcm_sink_callbacks(move |pcm| lock(&mixer).push(stream, pcm)));
     Ok((stream, bin.upcast()))
 }
 
