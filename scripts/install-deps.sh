@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what dialbridge needs to build and to run its tests on Debian 12:
 # GStreamer (dev headers + plugins; G.722 needs gstreamer1.0-libav), the real SIP peers the
-# tests talk to (sipp from sip-tester, kamailio), and espeak-ng + sox to regenerate prompts.
+# tests talk to (sipp from sip-tester, kamailio, Janus, Chromium), espeak-ng + sox to
+# regenerate prompts, and (last) the npm packages of the browser tests.
 # Safe to run again; it only installs what is missing.
 set -eu
 
@@ -11,19 +12,21 @@ gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
 sip-tester kamailio
 espeak-ng sox
-iproute2"
+iproute2
+chromium"
 
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -z "$missing" ]; then
-    echo "install-deps: all packages present"
-    exit 0
+    echo "install-deps: all apt packages present"
+else
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "install-deps: installing$missing"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing$missing"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+"$(dirname "$0")/install-browser-deps.sh"

@@ -92,7 +92,7 @@ pub async fn run(
             .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-        let dial_in = format!("Call sip:{}, then type the room ID and #", sip.local);
+        let dial_in = format!("sip:{}", sip.local);
         let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
             .with_secret(secret)
             .with_dial_in(dial_in);

@@ -32,14 +32,22 @@ fn info_enters_room(content_type: &str, body: fn(char) -> String) {
     call.sipp.send_event("digits");
     call.sipp.wait_event("digits-sent", Duration::from_secs(10));
     call.rtp.expect_prompt("joining", PROMPT);
-    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", SETTLE, |v| v == 1.0);
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        "1",
+        SETTLE,
+        |v| v == 1.0,
+    );
     call.hang_up();
     metrics::wait_idle(bridge.signaling, SETTLE);
 }
 
 #[test]
 fn info_dtmf_relay_enters_room() {
-    info_enters_room("application/dtmf-relay", |d| format!("Signal={d}\r\nDuration=160"));
+    info_enters_room("application/dtmf-relay", |d| {
+        format!("Signal={d}\r\nDuration=160")
+    });
 }
 
 #[test]
@@ -72,11 +80,15 @@ fn make_inband_dtmf(dir: &Path, digits: &str) -> PathBuf {
     std::fs::create_dir_all(&parts).expect("creating a folder");
     let run = |args: &[&str]| {
         let out = Command::new(&sox).args(args).output().expect("running sox");
-        assert!(out.status.success(), "sox {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sox {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let fmt = ["-r", "8000", "-c", "1", "-b", "16"];
     let mut files = Vec::new();
-    let mut silence = |name: &str, secs: &str| {
+    let silence = |name: &str, secs: &str| {
         let f = parts.join(name).display().to_string();
         run(&[&["-n"][..], &fmt, &[f.as_str(), "trim", "0", secs]].concat());
         f
@@ -85,12 +97,26 @@ fn make_inband_dtmf(dir: &Path, digits: &str) -> PathBuf {
     let tail = silence("999_tail.wav", "1.0");
     for (i, d) in digits.chars().enumerate() {
         let (lo, hi) = tones(d);
-        let f = parts.join(format!("{:03}_{i}.wav", i + 1)).display().to_string();
+        let f = parts
+            .join(format!("{:03}_{i}.wav", i + 1))
+            .display()
+            .to_string();
         let (lo, hi) = (lo.to_string(), hi.to_string());
         run(&[
             &["-n"][..],
             &fmt,
-            &[f.as_str(), "synth", "0.1", "sine", &lo, "synth", "0.1", "sine", "mix", &hi],
+            &[
+                f.as_str(),
+                "synth",
+                "0.1",
+                "sine",
+                &lo,
+                "synth",
+                "0.1",
+                "sine",
+                "mix",
+                &hi,
+            ],
             &["gain", "-n", "-10", "pad", "0", "0.15"],
         ]
         .concat());
@@ -110,7 +136,12 @@ fn count_bursts(ulaw: &[u8]) -> usize {
     let mut bursts = 0;
     let mut loud_before = false;
     for w in ulaw.chunks(160) {
-        let rms = (w.iter().map(|&b| f64::from(g711::ulaw_to_linear(b)).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
+        let rms = (w
+            .iter()
+            .map(|&b| f64::from(g711::ulaw_to_linear(b)).powi(2))
+            .sum::<f64>()
+            / w.len() as f64)
+            .sqrt();
         let loud = rms > 3000.0;
         if loud && !loud_before {
             bursts += 1;
@@ -125,8 +156,16 @@ fn inband_tones_enter_room() {
     let dir = tools::test_dir();
     let file = make_inband_dtmf(&dir, "1234#");
     let bytes = std::fs::read(&file).expect("reading the generated file");
-    assert_eq!(bytes.len(), 8000 * 15 / 4 , "1.5 s + 5 × 0.25 s + 1 s of 8 kHz µ-law");
-    assert_eq!(count_bursts(&bytes), 5, "the generated file should hold five tone bursts");
+    assert_eq!(
+        bytes.len(),
+        8000 * 15 / 4,
+        "1.5 s + 5 × 0.25 s + 1 s of 8 kHz µ-law"
+    );
+    assert_eq!(
+        count_bursts(&bytes),
+        5,
+        "the generated file should hold five tone bursts"
+    );
 
     let bridge = Bridge::start(&dir, &Config::trunk());
     // The test only listens: sipp sends the caller's RTP (from its own port), so the bridge
@@ -134,13 +173,23 @@ fn inband_tones_enter_room() {
     // then the welcome prompt was heard here.
     let rtp = RtpPeer::new();
     rtp.set_sending(false);
-    let offer = Offer { rtp_port: rtp.port(), payload_types: "0".into(), attributes: "a=rtpmap:0 PCMU/8000".into() };
+    let offer = Offer {
+        rtp_port: rtp.port(),
+        payload_types: "0".into(),
+        attributes: "a=rtpmap:0 PCMU/8000".into(),
+    };
     let mut call = Caller::dial_with(&dir, "uac_inband.xml", bridge.sip, rtp, &offer, |s| s);
     call.assert_answer(0, false);
     call.rtp.expect_prompt("welcome", PROMPT);
     call.sipp.send_event("play");
     // 3.75 s of stream, then the IVR looks the room up.
-    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", Duration::from_secs(15), |v| v == 1.0);
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        "1",
+        Duration::from_secs(15),
+        |v| v == 1.0,
+    );
     call.hang_up();
     metrics::wait_idle(bridge.signaling, SETTLE);
 }

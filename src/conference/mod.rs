@@ -4,6 +4,7 @@
 //! Backends: [`builtin`], a client of dialbridge's own room signaling server.
 
 pub mod builtin;
+pub mod janus;
 mod builtin_session;
 
 use async_trait::async_trait;

@@ -69,9 +69,7 @@ impl Analyzer {
         while self.pending.len() - off >= window_len {
             let w = &self.pending[off..off + window_len];
             off += window_len;
-            let rms = (w.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / w.len() as f64)
-                .sqrt() as f32;
-            self.window(rms, now);
+            self.window(ac_rms(w), now);
         }
         self.pending.drain(..off);
     }
@@ -103,10 +101,37 @@ impl Analyzer {
         }
     }
 
+    /// The audio stopped (no more RTP, e.g. the bridge hung up right after a prompt): a segment
+    /// going on ends here.
+    pub fn end_of_stream(&mut self) {
+        self.pending.clear();
+        if let Some(start) = self.open_start.take() {
+            let mut envelope = std::mem::take(&mut self.open);
+            envelope.truncate(envelope.len() - self.silence_run);
+            self.segments.push_back(Segment { start, envelope });
+            self.silence_run = 0;
+        }
+    }
+
     /// Is a segment going on right now (sound heard, not yet followed by the closing gap)?
     pub fn in_sound(&self) -> bool {
         self.open_start.is_some()
     }
+}
+
+/// RMS around the window's mean: a DC offset is not sound (G.722 decoders settle at a DC of
+/// about 200 on encoded silence).
+pub fn ac_rms(w: &[i16]) -> f32 {
+    if w.is_empty() {
+        return 0.0;
+    }
+    let n = w.len() as f64;
+    let mean = w.iter().map(|&s| f64::from(s)).sum::<f64>() / n;
+    (w.iter()
+        .map(|&s| (f64::from(s) - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt() as f32
 }
 
 /// The envelopes of the prompt WAVs of one language.
@@ -144,7 +169,11 @@ impl PromptLibrary {
             if path.extension().is_none_or(|e| e != "wav") {
                 continue;
             }
-            let name = path.file_stem().expect("a .wav file has a stem").to_string_lossy().into_owned();
+            let name = path
+                .file_stem()
+                .expect("a .wav file has a stem")
+                .to_string_lossy()
+                .into_owned();
             let mut reader = hound::WavReader::open(&path)
                 .unwrap_or_else(|e| panic!("cannot read prompt {}: {e}", path.display()));
             let spec = reader.spec();
@@ -156,7 +185,11 @@ impl PromptLibrary {
             let mut a = Analyzer::default();
             a.push(spec.sample_rate, &samples, Instant::now());
             // A gap of silence at the end flushes the last segment.
-            a.push(spec.sample_rate, &vec![0; spec.sample_rate as usize], Instant::now());
+            a.push(
+                spec.sample_rate,
+                &vec![0; spec.sample_rate as usize],
+                Instant::now(),
+            );
             let segs: Vec<Segment> = a.segments.into_iter().collect();
             assert!(
                 segs.len() == 1,
@@ -168,7 +201,10 @@ impl PromptLibrary {
         }
         assert!(!prompts.is_empty(), "no prompt WAVs in {}", dir.display());
         prompts.sort_by(|a, b| a.0.cmp(&b.0));
-        PromptLibrary { dir: dir.to_path_buf(), prompts }
+        PromptLibrary {
+            dir: dir.to_path_buf(),
+            prompts,
+        }
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -186,7 +222,13 @@ impl PromptLibrary {
             .iter()
             .find(|(n, _)| n == prompt)
             .map(|(_, e)| e.as_slice())
-            .unwrap_or_else(|| panic!("no prompt {prompt:?} in {} (have {:?})", self.dir.display(), self.names()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no prompt {prompt:?} in {} (have {:?})",
+                    self.dir.display(),
+                    self.names()
+                )
+            })
     }
 
     /// Scores of every prompt against `segment`, best first.
@@ -196,7 +238,11 @@ impl PromptLibrary {
             .iter()
             .map(|(name, env)| {
                 let (score, consumed) = match_envelope(segment, env);
-                Score { prompt: name.clone(), score, consumed }
+                Score {
+                    prompt: name.clone(),
+                    score,
+                    consumed,
+                }
             })
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -214,7 +260,11 @@ pub fn match_envelope(segment: &[f32], prompt: &[f32]) -> (f32, usize) {
     let mut best = (f32::MIN, segment.len());
     for lag in -10i32..=10 {
         let (a, b, skipped) = if lag >= 0 {
-            (seg.get(lag as usize..).unwrap_or(&[]), &reference[..], lag as usize)
+            (
+                seg.get(lag as usize..).unwrap_or(&[]),
+                &reference[..],
+                lag as usize,
+            )
         } else {
             (&seg[..], reference.get((-lag) as usize..).unwrap_or(&[]), 0)
         };
@@ -223,7 +273,8 @@ pub fn match_envelope(segment: &[f32], prompt: &[f32]) -> (f32, usize) {
             continue;
         }
         let r = pearson(&a[..n], &b[..n]);
-        let whole = r * seg.len().min(reference.len()) as f32 / seg.len().max(reference.len()) as f32;
+        let whole =
+            r * seg.len().min(reference.len()) as f32 / seg.len().max(reference.len()) as f32;
         if whole > best.0 {
             best = (whole, seg.len());
         }
@@ -244,14 +295,21 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
         saa += (x - ma) * (x - ma);
         sbb += (y - mb) * (y - mb);
     }
-    if saa == 0.0 || sbb == 0.0 { 0.0 } else { sab / (saa * sbb).sqrt() }
+    if saa == 0.0 || sbb == 0.0 {
+        0.0
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
 }
 
 /// Describes a segment and its best matches for failure messages.
 pub fn describe(lib: &PromptLibrary, seg: &Segment) -> String {
     let scores = lib.scores(&seg.envelope);
-    let top: Vec<String> =
-        scores.iter().take(3).map(|s| format!("{} {:.2}", s.prompt, s.score)).collect();
+    let top: Vec<String> = scores
+        .iter()
+        .take(3)
+        .map(|s| format!("{} {:.2}", s.prompt, s.score))
+        .collect();
     format!(
         "{:.2} s of sound (peak RMS {:.0}), best matches: {}",
         seg.duration().as_secs_f32(),
@@ -265,7 +323,9 @@ mod tests {
     use super::*;
 
     fn tone(ms: usize, amp: f32) -> Vec<i16> {
-        (0..ms * 8).map(|i| (amp * (i as f32 * 0.3).sin()) as i16).collect()
+        (0..ms * 8)
+            .map(|i| (amp * (i as f32 * 0.3).sin()) as i16)
+            .collect()
     }
 
     #[test]
@@ -280,6 +340,11 @@ mod tests {
         assert_eq!(a.segments.len(), 1);
         assert_eq!(a.segments[0].duration(), Duration::from_millis(1200));
         assert!(!a.in_sound());
+        a.push(8000, &tone(300, 5000.0), now);
+        a.push(8000, &tone(100, 0.0), now);
+        a.end_of_stream();
+        assert_eq!(a.segments.len(), 2);
+        assert_eq!(a.segments[1].duration(), Duration::from_millis(300));
     }
 
     #[test]
@@ -289,7 +354,11 @@ mod tests {
             let scores = lib.scores(lib.envelope(name));
             assert_eq!(scores[0].prompt, name, "{scores:?}");
             assert!(scores[0].score > 0.99);
-            assert!(scores[1].score < 0.9, "{name} is too close to {}: {scores:?}", scores[1].prompt);
+            assert!(
+                scores[1].score < 0.9,
+                "{name} is too close to {}: {scores:?}",
+                scores[1].prompt
+            );
         }
     }
 

@@ -18,7 +18,12 @@ pub enum Mode {
     /// Trunk mode; INVITEs allowed from these addresses/CIDRs.
     Trunk { allow: Vec<String> },
     /// Register mode against `registrar` (a SIP URI).
-    Register { registrar: String, username: String, password: String, expires_s: u32 },
+    Register {
+        registrar: String,
+        username: String,
+        password: String,
+        expires_s: u32,
+    },
 }
 
 /// The test config: loopback everywhere, OS-chosen ports, rooms 1234 (no PIN) and 5678
@@ -34,7 +39,9 @@ pub struct Config {
 impl Config {
     pub fn trunk() -> Config {
         Config {
-            mode: Mode::Trunk { allow: vec!["127.0.0.1/32".into()] },
+            mode: Mode::Trunk {
+                allow: vec!["127.0.0.1/32".into()],
+            },
             inter_digit_timeout_s: 3,
             extra_toml: String::new(),
         }
@@ -53,7 +60,9 @@ impl Config {
     }
 
     pub fn allow(mut self, allow: &[&str]) -> Config {
-        self.mode = Mode::Trunk { allow: allow.iter().map(|s| s.to_string()).collect() };
+        self.mode = Mode::Trunk {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+        };
         self
     }
 
@@ -70,7 +79,12 @@ impl Config {
                     list.join(", ")
                 );
             }
-            Mode::Register { registrar, username, password, expires_s } => {
+            Mode::Register {
+                registrar,
+                username,
+                password,
+                expires_s,
+            } => {
                 let _ = write!(
                     t,
                     "[sip]\nmode = \"register\"\nlisten = \"127.0.0.1:0\"\n\n[sip.register]\n\
@@ -122,7 +136,10 @@ impl Bridge {
         let stderr = std::fs::File::create(&log).expect("creating the bridge log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialbridge"));
         cmd.arg("--config").arg(&config_path).arg("run");
-        cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
@@ -156,11 +173,21 @@ impl Bridge {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("dialbridge printed no READY line within 30 s; log: {}", bridge.log.display())
+                    panic!(
+                        "dialbridge printed no READY line within 30 s; log: {}",
+                        bridge.log.display()
+                    )
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = bridge.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                    panic!("dialbridge exited before READY ({status}); log: {}", bridge.log.display())
+                    let status = bridge
+                        .child
+                        .wait()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default();
+                    panic!(
+                        "dialbridge exited before READY ({status}); log: {}",
+                        bridge.log.display()
+                    )
                 }
             }
         }
@@ -169,7 +196,10 @@ impl Bridge {
     /// Panics when the process is gone (crashed).
     pub fn assert_alive(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("dialbridge is not running any more ({status}); log: {}", self.log.display());
+            panic!(
+                "dialbridge is not running any more ({status}); log: {}",
+                self.log.display()
+            );
         }
     }
 

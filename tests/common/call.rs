@@ -63,9 +63,24 @@ impl Caller {
     /// the only audio codec; telephone-event must keep the offered type 101 when `dtmf`.
     pub fn assert_answer(&self, pt: u8, dtmf: bool) {
         let a = &self.answer;
-        assert_eq!(a.payload_types.first(), Some(&pt), "answer should choose payload type {pt}:\n{}", a.text);
-        let audio: Vec<u8> = a.payload_types.iter().copied().filter(|p| [0, 8, 9].contains(p)).collect();
-        assert_eq!(audio, vec![pt], "answer should list one audio codec:\n{}", a.text);
+        assert_eq!(
+            a.payload_types.first(),
+            Some(&pt),
+            "answer should choose payload type {pt}:\n{}",
+            a.text
+        );
+        let audio: Vec<u8> = a
+            .payload_types
+            .iter()
+            .copied()
+            .filter(|p| [0, 8, 9].contains(p))
+            .collect();
+        assert_eq!(
+            audio,
+            vec![pt],
+            "answer should list one audio codec:\n{}",
+            a.text
+        );
         if dtmf {
             assert_eq!(
                 a.payload_type_of("telephone-event"),

@@ -70,7 +70,10 @@ mod tests {
         for s in (-32000i32..32000).step_by(97) {
             let back = i32::from(ulaw_to_linear(linear_to_ulaw(s as i16)));
             // µ-law keeps about 4 significant bits: the error grows with the level.
-            assert!((back - s).abs() <= (s.abs() / 16).max(4) + 4, "{s} -> {back}");
+            assert!(
+                (back - s).abs() <= (s.abs() / 16).max(4) + 4,
+                "{s} -> {back}"
+            );
         }
     }
 }

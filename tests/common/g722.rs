@@ -40,23 +40,36 @@ impl G722Decoder {
         pipeline
             .set_state(gst::State::Playing)
             .unwrap_or_else(|e| panic!("G.722 decoder pipeline does not start: {e}"));
-        G722Decoder { pipeline, src, sink }
+        G722Decoder {
+            pipeline,
+            src,
+            sink,
+        }
     }
 
     /// Queues one RTP payload (any whole number of bytes; 160 per 20 ms).
     pub fn push(&mut self, payload: &[u8]) {
         // An error here means the pipeline stopped; `pull` then returns nothing, which the
         // test reports as silence.
-        let _ = self.src.push_buffer(gst::Buffer::from_slice(payload.to_vec()));
+        let _ = self
+            .src
+            .push_buffer(gst::Buffer::from_slice(payload.to_vec()));
     }
 
     /// Everything decoded so far, as 16 kHz mono samples.
     pub fn pull(&mut self) -> Vec<i16> {
         let mut out = Vec::new();
         while let Some(sample) = self.sink.try_pull_sample(gst::ClockTime::ZERO) {
-            let Some(buffer) = sample.buffer() else { continue };
-            let Ok(map) = buffer.map_readable() else { continue };
-            out.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            let Some(buffer) = sample.buffer() else {
+                continue;
+            };
+            let Ok(map) = buffer.map_readable() else {
+                continue;
+            };
+            out.extend(
+                map.chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            );
         }
         out
     }
@@ -86,8 +99,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(samples.len(), 3200, "10 frames of 20 ms at 16 kHz");
-        // The decoder settles to a small DC offset (about 100), far below what counts as sound.
-        let rms = (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
-        assert!(rms < f64::from(crate::common::audio::SOUND_RMS) / 2.0, "silence decodes to RMS {rms:.0}");
+        // The decoder settles at a DC offset of about 200, which the analysis ignores.
+        let rms = crate::common::audio::ac_rms(&samples[640..]);
+        assert!(rms < 20.0, "silence decodes to an AC RMS of {rms:.0}");
     }
 }

@@ -28,8 +28,14 @@ impl Kamailio {
         let text = std::fs::read_to_string(&template)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", template.display()));
         let cfg = dir.join("kamailio.cfg");
-        std::fs::write(&cfg, text.replace("@PORT@", &port.to_string())).expect("writing kamailio.cfg");
-        let check = Command::new(&bin).arg("-c").arg("-f").arg(&cfg).output().expect("running kamailio -c");
+        std::fs::write(&cfg, text.replace("@PORT@", &port.to_string()))
+            .expect("writing kamailio.cfg");
+        let check = Command::new(&bin)
+            .arg("-c")
+            .arg("-f")
+            .arg(&cfg)
+            .output()
+            .expect("running kamailio -c");
         assert!(
             check.status.success(),
             "kamailio rejects {}:\n{}{}",
@@ -37,7 +43,15 @@ impl Kamailio {
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let mut k = Kamailio { child: None, port, bin, cfg, dir: dir.to_path_buf(), runs: 0, log: PathBuf::new() };
+        let mut k = Kamailio {
+            child: None,
+            port,
+            bin,
+            cfg,
+            dir: dir.to_path_buf(),
+            runs: 0,
+            log: PathBuf::new(),
+        };
         k.run();
         k
     }
@@ -78,24 +92,40 @@ impl Kamailio {
         let udp = sipraw::Udp::new(self.addr());
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("kamailio exited at start ({status}):\n{}", tools::tail(&self.log, 40));
+                panic!(
+                    "kamailio exited at start ({status}):\n{}",
+                    tools::tail(&self.log, 40)
+                );
             }
             let mut options = Request::new("OPTIONS", self.addr(), udp.local(), "UDP");
             options.uri = self.uri();
             options.to_uri = self.uri();
             udp.send(options.build().as_bytes());
             let replies = udp.collect(Duration::from_millis(200), Duration::from_millis(300));
-            if replies.iter().filter_map(|r| Response::parse(r)).any(|r| r.status == 200) {
+            if replies
+                .iter()
+                .filter_map(|r| Response::parse(r))
+                .any(|r| r.status == 200)
+            {
                 return;
             }
         }
-        panic!("kamailio does not answer OPTIONS on {} within 10 s:\n{}", self.addr(), tools::tail(&self.log, 40));
+        panic!(
+            "kamailio does not answer OPTIONS on {} within 10 s:\n{}",
+            self.addr(),
+            tools::tail(&self.log, 40)
+        );
     }
 
     /// SIGTERM, then SIGKILL if it is still there after 5 s.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -122,7 +152,11 @@ impl Drop for Kamailio {
     fn drop(&mut self) {
         self.stop();
         if std::thread::panicking() {
-            eprintln!("---- kamailio log {} (last 40 lines) ----\n{}", self.log.display(), tools::tail(&self.log, 40));
+            eprintln!(
+                "---- kamailio log {} (last 40 lines) ----\n{}",
+                self.log.display(),
+                tools::tail(&self.log, 40)
+            );
         }
     }
 }

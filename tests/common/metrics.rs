@@ -14,7 +14,11 @@ impl Metrics {
     /// The value of `name`, or a panic listing the dialbridge metrics that do exist.
     pub fn get(&self, name: &str) -> f64 {
         self.0.get(name).copied().unwrap_or_else(|| {
-            let ours: Vec<&String> = self.0.keys().filter(|k| k.starts_with("dialbridge_")).collect();
+            let ours: Vec<&String> = self
+                .0
+                .keys()
+                .filter(|k| k.starts_with("dialbridge_"))
+                .collect();
             panic!("metric {name} missing from /metrics; dialbridge metrics present: {ours:?}")
         })
     }
@@ -47,7 +51,9 @@ impl Metrics {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    // One write: a server may read the request in one go.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -94,8 +100,16 @@ pub fn wait_for(
 
 /// Waits until no call and no media pipeline is left (after a hang-up).
 pub fn wait_idle(signaling: SocketAddr, timeout: Duration) {
-    wait_for(signaling, "dialbridge_calls_active", "0", timeout, |v| v == 0.0);
-    wait_for(signaling, "dialbridge_pipelines_active", "0", timeout, |v| v == 0.0);
+    wait_for(signaling, "dialbridge_calls_active", "0", timeout, |v| {
+        v == 0.0
+    });
+    wait_for(
+        signaling,
+        "dialbridge_pipelines_active",
+        "0",
+        timeout,
+        |v| v == 0.0,
+    );
 }
 
 #[cfg(test)]
@@ -119,10 +133,18 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
             let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).unwrap();
-            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /metrics HTTP/1.0\r\n"));
-            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ndialbridge_registered 1\n").unwrap();
+            while !req.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed before the end of its request");
+                req.extend_from_slice(&buf[..n]);
+            }
+            assert!(req.starts_with(b"GET /metrics HTTP/1.0\r\n"));
+            s.write_all(
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\ndialbridge_registered 1\n",
+            )
+            .unwrap();
         });
         assert_eq!(scrape(addr).get("dialbridge_registered"), 1.0);
         server.join().unwrap();

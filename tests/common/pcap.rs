@@ -68,8 +68,8 @@ impl Rtp {
 /// Reads every IPv4 UDP datagram of a classic pcap file. Panics with the reason on a file it
 /// cannot read: the captures are test fixtures, not network input.
 pub fn read_udp(path: &Path) -> Vec<UdpPacket> {
-    let data = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("cannot read pcap {}: {e}", path.display()));
+    let data =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read pcap {}: {e}", path.display()));
     parse_udp(&data).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -81,11 +81,19 @@ pub fn parse_udp(data: &[u8]) -> Result<Vec<UdpPacket>, String> {
         0xa1b2_3c4d => (false, true),
         0xd4c3_b2a1 => (true, false),
         0x4d3c_b2a1 => (true, true),
-        _ => return Err(format!("not a classic pcap file (magic {magic:#010x}; pcapng?)")),
+        _ => {
+            return Err(format!(
+                "not a classic pcap file (magic {magic:#010x}; pcapng?)"
+            ));
+        }
     };
     let u32_at = |b: &[u8], i: usize| {
         let v = [b[i], b[i + 1], b[i + 2], b[i + 3]];
-        if big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+        if big_endian {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
     };
     let link_type = u32_at(header, 20) & 0xFFFF;
     let mut out = Vec::new();
@@ -97,15 +105,26 @@ pub fn parse_udp(data: &[u8]) -> Result<Vec<UdpPacket>, String> {
         let frac = u64::from(u32_at(rec, 4));
         let caplen = u32_at(rec, 8) as usize;
         off += 16;
-        let frame = data.get(off..off + caplen).ok_or("record runs past the end of the file")?;
+        let frame = data
+            .get(off..off + caplen)
+            .ok_or("record runs past the end of the file")?;
         off += caplen;
         let at = Duration::from_secs(secs)
-            + if nanos { Duration::from_nanos(frac) } else { Duration::from_micros(frac) };
+            + if nanos {
+                Duration::from_nanos(frac)
+            } else {
+                Duration::from_micros(frac)
+            };
         let start = *first.get_or_insert(at);
         if let Some(ip) = ip_payload(link_type, frame)
             && let Some((src, dst, payload)) = udp_in_ipv4(ip)
         {
-            out.push(UdpPacket { time: at.saturating_sub(start), src, dst, payload });
+            out.push(UdpPacket {
+                time: at.saturating_sub(start),
+                src,
+                dst,
+                payload,
+            });
         }
     }
     Ok(out)
@@ -114,7 +133,11 @@ pub fn parse_udp(data: &[u8]) -> Result<Vec<UdpPacket>, String> {
 /// The IPv4 packet inside a link-layer frame, or `None` for other protocols.
 fn ip_payload(link_type: u32, frame: &[u8]) -> Option<&[u8]> {
     const IPV4: u16 = 0x0800;
-    let be16 = |i: usize| frame.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let be16 = |i: usize| {
+        frame
+            .get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
     match link_type {
         // Ethernet, with one optional 802.1Q tag.
         1 => match be16(12)? {
@@ -125,7 +148,9 @@ fn ip_payload(link_type: u32, frame: &[u8]) -> Option<&[u8]> {
         // BSD loopback: a 4-byte address family in host order; 2 is AF_INET everywhere.
         0 => {
             let family = frame.get(..4)?;
-            (family == [2, 0, 0, 0] || family == [0, 0, 0, 2]).then(|| frame.get(4..)).flatten()
+            (family == [2, 0, 0, 0] || family == [0, 0, 0, 2])
+                .then(|| frame.get(4..))
+                .flatten()
         }
         // Raw IP (101 on the wire, 12 and 14 on some systems).
         101 | 12 | 14 => Some(frame),
@@ -169,7 +194,20 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         let total = (20 + 8 + payload.len()) as u16;
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
         f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
         let ulen = (8 + payload.len()) as u16;
         f.extend_from_slice(&[0x0f, 0xa0, 0x13, 0x88, (ulen >> 8) as u8, ulen as u8, 0, 0]);
@@ -214,7 +252,14 @@ mod tests {
 
     #[test]
     fn rtp_round_trip() {
-        let p = Rtp { marker: true, payload_type: 101, seq: 7, timestamp: 160, ssrc: 9, payload: vec![1, 2] };
+        let p = Rtp {
+            marker: true,
+            payload_type: 101,
+            seq: 7,
+            timestamp: 160,
+            ssrc: 9,
+            payload: vec![1, 2],
+        };
         assert_eq!(Rtp::parse(&p.to_bytes()), Some(p));
         assert_eq!(Rtp::parse(&[0x40; 12]), None);
     }
@@ -224,11 +269,21 @@ mod tests {
     #[test]
     fn sip_tester_dtmf_capture() {
         let path = Path::new("/usr/share/sip-tester/dtmf_2833_1.pcap");
-        assert!(path.exists(), "{} missing: install sip-tester (scripts/install-deps.sh)", path.display());
+        assert!(
+            path.exists(),
+            "{} missing: install sip-tester (scripts/install-deps.sh)",
+            path.display()
+        );
         let pkts = read_udp(path);
         assert_eq!(pkts.len(), 10);
-        let rtp: Vec<Rtp> = pkts.iter().map(|p| Rtp::parse(&p.payload).unwrap()).collect();
-        assert!(rtp.iter().all(|r| r.payload_type == 101 && r.payload[0] == 1));
+        let rtp: Vec<Rtp> = pkts
+            .iter()
+            .map(|p| Rtp::parse(&p.payload).unwrap())
+            .collect();
+        assert!(
+            rtp.iter()
+                .all(|r| r.payload_type == 101 && r.payload[0] == 1)
+        );
         assert!(rtp[0].marker);
         assert!(rtp[9].payload[1] & 0x80 != 0, "last packet has the E bit");
     }

@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -16,100 +15,15 @@ use std::time::{Duration, Instant};
 
 use super::audio::{self, Analyzer, PromptLibrary, Segment};
 use super::g711;
-use super::g722::{self, G722Decoder};
-use super::pcap::{self, Rtp};
+use super::g722::G722Decoder;
+use super::pcap::Rtp;
+use super::rtp_send::{self, DIGIT_GAP_PACKETS, PACKET, TxItem, TxState, load_event};
 
-const PACKET: Duration = Duration::from_millis(20);
-/// Audio between two key presses.
-const DIGIT_GAP_PACKETS: u32 = 6;
+pub use super::rtp_send::Codec;
 
-/// The phone codecs, by their static payload types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    Pcmu,
-    Pcma,
-    G722,
-}
-
-impl Codec {
-    pub fn payload_type(self) -> u8 {
-        match self {
-            Codec::Pcmu => 0,
-            Codec::Pcma => 8,
-            Codec::G722 => 9,
-        }
-    }
-
-    pub fn from_payload_type(pt: u8) -> Option<Codec> {
-        [Codec::Pcmu, Codec::Pcma, Codec::G722].into_iter().find(|c| c.payload_type() == pt)
-    }
-
-    fn silence(self) -> Vec<u8> {
-        let byte = match self {
-            Codec::Pcmu => g711::ULAW_SILENCE,
-            Codec::Pcma => g711::ALAW_SILENCE,
-            Codec::G722 => g722::SILENCE_BYTE,
-        };
-        vec![byte; 160]
-    }
-}
-
-/// One key press as captured: packets with the 20 ms tick they go out in.
-#[derive(Debug, Clone)]
-struct Event {
-    digit: char,
-    packets: Vec<(u32, Rtp)>,
-}
-
-/// The RFC 4733 packets of `digit` from `/usr/share/sip-tester/dtmf_2833_<name>.pcap`.
-fn load_event(digit: char) -> Event {
-    let name = match digit {
-        '0'..='9' => digit.to_string(),
-        '#' => "pound".into(),
-        '*' => "star".into(),
-        _ => panic!("no sip-tester capture for DTMF digit {digit:?}"),
-    };
-    let path = PathBuf::from(format!("/usr/share/sip-tester/dtmf_2833_{name}.pcap"));
-    assert!(path.exists(), "{} missing: install sip-tester (scripts/install-deps.sh)", path.display());
-    let packets: Vec<(u32, Rtp)> = pcap::read_udp(&path)
-        .into_iter()
-        // Rounded: the capture's 20 ms steps are a few microseconds short.
-        .filter_map(|u| Some((((u.time.as_micros() + 10_000) / 20_000) as u32, Rtp::parse(&u.payload)?)))
-        .collect();
-    let code = match digit {
-        '*' => 10,
-        '#' => 11,
-        d => d.to_digit(10).expect("matched 0-9 above") as u8,
-    };
-    assert!(
-        !packets.is_empty() && packets.iter().all(|(_, r)| r.payload.first() == Some(&code)),
-        "{} does not hold telephone-event {code}",
-        path.display()
-    );
-    Event { digit, packets }
-}
-
-enum TxItem {
-    Event(Event),
-    Gap(u32),
-}
-
-struct TxState {
-    remote: Option<SocketAddr>,
-    learned_remote: Option<SocketAddr>,
-    codec: Option<Codec>,
-    learned_codec: Option<Codec>,
-    event_pt: u8,
-    sending: bool,
-    queue: VecDeque<TxItem>,
-    /// The event being sent, its RTP timestamp and the tick it is at.
-    current: Option<(Event, u32, u32)>,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    pub sent_packets: u64,
-    digits_sent: String,
-}
+/// No RTP for this long ends the sound going on (the bridge may hang up right after a prompt,
+/// without the trailing silence that normally ends it).
+const RTP_STOPPED: Duration = Duration::from_millis(300);
 
 /// What the endpoint received so far.
 #[derive(Debug, Clone, Default)]
@@ -149,9 +63,15 @@ pub struct RtpPeer {
 impl RtpPeer {
     /// Binds 127.0.0.1 on a free port and starts the send and receive threads.
     pub fn new() -> RtpPeer {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding an RTP port on loopback");
-        let port = socket.local_addr().expect("a bound socket has an address").port();
-        socket.set_read_timeout(Some(PACKET)).expect("a non-zero read timeout is valid");
+        let socket =
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding an RTP port on loopback");
+        let port = socket
+            .local_addr()
+            .expect("a bound socket has an address")
+            .port();
+        socket
+            .set_read_timeout(Some(PACKET))
+            .expect("a non-zero read timeout is valid");
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             tx: Mutex::new(TxState {
@@ -169,15 +89,25 @@ impl RtpPeer {
                 sent_packets: 0,
                 digits_sent: String::new(),
             }),
-            rx: Mutex::new(RxState { stats: RxStats::default(), analyzer: Analyzer::default(), heard: Vec::new() }),
+            rx: Mutex::new(RxState {
+                stats: RxStats::default(),
+                analyzer: Analyzer::default(),
+                heard: Vec::new(),
+            }),
             rx_changed: Condvar::new(),
         });
         let rx_socket = socket.try_clone().expect("cloning a UDP socket");
         let threads = vec![
-            spawn("rtp-tx", shared.clone(), move |s| send_loop(&s, &socket)),
+            spawn("rtp-tx", shared.clone(), move |s| {
+                rtp_send::send_loop(&s.stop, &s.tx, &socket)
+            }),
             spawn("rtp-rx", shared.clone(), move |s| recv_loop(&s, &rx_socket)),
         ];
-        RtpPeer { port, shared, threads }
+        RtpPeer {
+            port,
+            shared,
+            threads,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -206,7 +136,7 @@ impl RtpPeer {
 
     /// Queues key presses as RFC 4733 events, each a new event with its own timestamp.
     pub fn send_digits(&self, digits: &str) {
-        let events: Vec<Event> = digits.chars().map(load_event).collect();
+        let events: Vec<_> = digits.chars().map(load_event).collect();
         let mut tx = lock(&self.shared.tx);
         for e in events {
             tx.queue.push_back(TxItem::Event(e));
@@ -251,7 +181,8 @@ impl RtpPeer {
         loop {
             while let Some(seg) = rx.analyzer.segments.pop_front() {
                 if seg.envelope.len() < 10 {
-                    rx.heard.push(format!("a {} ms blip", seg.duration().as_millis()));
+                    rx.heard
+                        .push(format!("a {} ms blip", seg.duration().as_millis()));
                     continue;
                 }
                 let scores = lib.scores(&seg.envelope);
@@ -271,8 +202,14 @@ impl RtpPeer {
                     .skip_while(|&r| r <= audio::SOUND_RMS)
                     .collect();
                 if rest.len() >= 10 {
-                    let start = seg.start + Duration::from_millis(audio::WINDOW_MS * (seg.envelope.len() - rest.len()) as u64);
-                    rx.analyzer.segments.push_front(Segment { start, envelope: rest });
+                    let start = seg.start
+                        + Duration::from_millis(
+                            audio::WINDOW_MS * (seg.envelope.len() - rest.len()) as u64,
+                        );
+                    rx.analyzer.segments.push_front(Segment {
+                        start,
+                        envelope: rest,
+                    });
                 }
                 let mut matched = seg;
                 matched.envelope.truncate(best.consumed);
@@ -280,9 +217,17 @@ impl RtpPeer {
             }
             let now = Instant::now();
             if now >= deadline {
-                panic!("no {prompt} prompt within {timeout:?}: {}", describe_rx(&rx, now));
+                panic!(
+                    "no {prompt} prompt within {timeout:?}: {}",
+                    describe_rx(&rx, now)
+                );
             }
-            rx = self.shared.rx_changed.wait_timeout(rx, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            rx = self
+                .shared
+                .rx_changed
+                .wait_timeout(rx, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -295,7 +240,12 @@ impl RtpPeer {
             if now >= deadline {
                 panic!("no sound within {timeout:?}: {}", describe_rx(&rx, now));
             }
-            rx = self.shared.rx_changed.wait_timeout(rx, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            rx = self
+                .shared
+                .rx_changed
+                .wait_timeout(rx, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -307,7 +257,10 @@ impl RtpPeer {
             let rx = lock(&self.shared.rx);
             let age = rx.stats.last_packet.map(|t| t.elapsed());
             if age.is_none_or(|a| a > Duration::from_millis(500)) {
-                panic!("RTP from the bridge stopped: {}", describe_rx(&rx, Instant::now()));
+                panic!(
+                    "RTP from the bridge stopped: {}",
+                    describe_rx(&rx, Instant::now())
+                );
             }
         }
     }
@@ -326,12 +279,15 @@ fn describe_rx(rx: &RxState, now: Instant) -> String {
     let s = &rx.stats;
     format!(
         "{} RTP packets (by payload type {:?}, {} not RTP) from {:?}, last {}; {} of {} windows loud, \
-         silence floor RMS {:.0}, sound going on: {}, prompts heard: {:?}",
+         loudest quiet window RMS {:.0}, sound going on: {}, prompts heard: {:?}",
         s.packets,
         s.by_payload_type,
         s.not_rtp,
         s.first_source,
-        s.last_packet.map_or("never".into(), |t| format!("{} ms ago", (now - t).as_millis())),
+        s.last_packet.map_or("never".into(), |t| format!(
+            "{} ms ago",
+            (now - t).as_millis()
+        )),
         rx.analyzer.sound_windows,
         rx.analyzer.windows,
         rx.analyzer.silence_peak_rms,
@@ -340,75 +296,15 @@ fn describe_rx(rx: &RxState, now: Instant) -> String {
     )
 }
 
-fn spawn(name: &str, shared: Arc<Shared>, f: impl FnOnce(Arc<Shared>) + Send + 'static) -> JoinHandle<()> {
-    thread::Builder::new().name(name.into()).spawn(move || f(shared)).expect("spawning a thread")
-}
-
-fn send_loop(shared: &Shared, socket: &UdpSocket) {
-    let mut next = Instant::now();
-    while !shared.stop.load(Ordering::Relaxed) {
-        next += PACKET;
-        let now = Instant::now();
-        if next > now {
-            thread::sleep(next - now);
-        } else if now - next > Duration::from_millis(200) {
-            next = now; // we were descheduled; don't burst to catch up
-        }
-        let mut tx = lock(&shared.tx);
-        let (Some(remote), Some(codec)) = (tx.remote.or(tx.learned_remote), tx.codec.or(tx.learned_codec)) else {
-            continue;
-        };
-        if !tx.sending {
-            continue;
-        }
-        for packet in tick(&mut tx, codec) {
-            let _ = socket.send_to(&packet, remote);
-            tx.sent_packets += 1;
-        }
-    }
-}
-
-/// The packets of one 20 ms tick: an event's packets when a key is pressed, else audio.
-fn tick(tx: &mut TxState, codec: Codec) -> Vec<Vec<u8>> {
-    if tx.current.is_none() {
-        match tx.queue.pop_front() {
-            Some(TxItem::Event(e)) => {
-                tx.digits_sent.push(e.digit);
-                tx.current = Some((e, tx.ts, 0));
-            }
-            Some(TxItem::Gap(n)) if n > 1 => tx.queue.push_front(TxItem::Gap(n - 1)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Some((event, event_ts, at)) = tx.current.take() {
-        let (pt, ssrc) = (tx.event_pt, tx.ssrc);
-        for (_, r) in event.packets.iter().filter(|(t, _)| *t == at) {
-            let p = Rtp { payload_type: pt, seq: tx.seq, timestamp: event_ts, ssrc, ..r.clone() };
-            tx.seq = tx.seq.wrapping_add(1);
-            out.push(p.to_bytes());
-        }
-        let last_tick = event.packets.last().map_or(0, |(t, _)| *t);
-        if at < last_tick {
-            tx.current = Some((event, event_ts, at + 1));
-        } else {
-            // The next audio may not reuse time the event claimed (its final duration).
-            let duration = event.packets.last().map_or(0, |(_, r)| {
-                u32::from(u16::from_be_bytes([r.payload[2], r.payload[3]]))
-            });
-            let end = event_ts.wrapping_add(duration);
-            if (end.wrapping_sub(tx.ts) as i32) > 0 {
-                tx.ts = end;
-            }
-        }
-    }
-    if out.is_empty() {
-        let p = Rtp { marker: false, payload_type: codec.payload_type(), seq: tx.seq, timestamp: tx.ts, ssrc: tx.ssrc, payload: codec.silence() };
-        tx.seq = tx.seq.wrapping_add(1);
-        out.push(p.to_bytes());
-    }
-    tx.ts = tx.ts.wrapping_add(160);
-    out
+fn spawn(
+    name: &str,
+    shared: Arc<Shared>,
+    f: impl FnOnce(Arc<Shared>) + Send + 'static,
+) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(move || f(shared))
+        .expect("spawning a thread")
 }
 
 fn recv_loop(shared: &Shared, socket: &UdpSocket) {
@@ -424,18 +320,29 @@ fn recv_loop(shared: &Shared, socket: &UdpSocket) {
                 continue;
             };
             rx.stats.packets += 1;
-            *rx.stats.by_payload_type.entry(rtp.payload_type).or_default() += 1;
+            *rx.stats
+                .by_payload_type
+                .entry(rtp.payload_type)
+                .or_default() += 1;
             rx.stats.last_packet = Some(now);
             let first = rx.stats.first_source.is_none();
             rx.stats.first_source.get_or_insert(src);
             let codec = Codec::from_payload_type(rtp.payload_type);
             match codec {
                 Some(Codec::Pcmu) => {
-                    let pcm: Vec<i16> = rtp.payload.iter().map(|&b| g711::ulaw_to_linear(b)).collect();
+                    let pcm: Vec<i16> = rtp
+                        .payload
+                        .iter()
+                        .map(|&b| g711::ulaw_to_linear(b))
+                        .collect();
                     rx.analyzer.push(8000, &pcm, now);
                 }
                 Some(Codec::Pcma) => {
-                    let pcm: Vec<i16> = rtp.payload.iter().map(|&b| g711::alaw_to_linear(b)).collect();
+                    let pcm: Vec<i16> = rtp
+                        .payload
+                        .iter()
+                        .map(|&b| g711::alaw_to_linear(b))
+                        .collect();
                     rx.analyzer.push(8000, &pcm, now);
                 }
                 Some(Codec::G722) => g722.get_or_insert_with(G722Decoder::new).push(&rtp.payload),
@@ -457,6 +364,10 @@ fn recv_loop(shared: &Shared, socket: &UdpSocket) {
             if !pcm.is_empty() {
                 rx.analyzer.push(16000, &pcm, now);
             }
+        }
+        let stalled = rx.stats.last_packet.is_some_and(|t| now - t > RTP_STOPPED);
+        if stalled && rx.analyzer.in_sound() {
+            rx.analyzer.end_of_stream();
         }
         drop(rx);
         shared.rx_changed.notify_all();

@@ -28,8 +28,15 @@ impl AudioSdp {
         let mut in_audio = false;
         for line in text.lines().map(str::trim) {
             if let Some(c) = line.strip_prefix("c=") {
-                let ip = c.split_whitespace().nth(2).and_then(|a| a.split('/').next()?.parse().ok());
-                if in_audio { media_ip = ip } else if port.is_none() { session_ip = ip }
+                let ip = c
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|a| a.split('/').next()?.parse().ok());
+                if in_audio {
+                    media_ip = ip
+                } else if port.is_none() {
+                    session_ip = ip
+                }
             } else if let Some(m) = line.strip_prefix("m=") {
                 let mut f = m.split_whitespace();
                 in_audio = f.next() == Some("audio") && port.is_none();
@@ -51,17 +58,34 @@ impl AudioSdp {
             }
         }
         let port = port.ok_or_else(|| format!("no m=audio line with a port in {text:?}"))?;
-        let ip = media_ip.or(session_ip).ok_or_else(|| format!("no c= address in {text:?}"))?;
-        Ok(AudioSdp { addr: SocketAddr::new(ip, port), payload_types, rtpmap, fmtp, text: text.to_string() })
+        let ip = media_ip
+            .or(session_ip)
+            .ok_or_else(|| format!("no c= address in {text:?}"))?;
+        Ok(AudioSdp {
+            addr: SocketAddr::new(ip, port),
+            payload_types,
+            rtpmap,
+            fmtp,
+            text: text.to_string(),
+        })
     }
 
     /// The payload type whose rtpmap encoding name is `name` (case-insensitive), or a static
     /// type listed without rtpmap (0 PCMU, 8 PCMA, 9 G722).
     pub fn payload_type_of(&self, name: &str) -> Option<u8> {
-        self.payload_types.iter().copied().find(|pt| match self.rtpmap.get(pt) {
-            Some(map) => map.split('/').next().is_some_and(|n| n.eq_ignore_ascii_case(name)),
-            None => matches!((pt, name.to_ascii_uppercase().as_str()), (0, "PCMU") | (8, "PCMA") | (9, "G722")),
-        })
+        self.payload_types
+            .iter()
+            .copied()
+            .find(|pt| match self.rtpmap.get(pt) {
+                Some(map) => map
+                    .split('/')
+                    .next()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name)),
+                None => matches!(
+                    (pt, name.to_ascii_uppercase().as_str()),
+                    (0, "PCMU") | (8, "PCMA") | (9, "G722")
+                ),
+            })
     }
 }
 
@@ -86,7 +110,9 @@ mod tests {
 
     #[test]
     fn static_types_without_rtpmap_and_media_level_c() {
-        let sdp = AudioSdp::parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/AVP 9\nc=IN IP4 127.0.0.2\n").unwrap();
+        let sdp =
+            AudioSdp::parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/AVP 9\nc=IN IP4 127.0.0.2\n")
+                .unwrap();
         assert_eq!(sdp.addr, "127.0.0.2:5004".parse().unwrap());
         assert_eq!(sdp.payload_type_of("G722"), Some(9));
         assert!(AudioSdp::parse("v=0\r\n").is_err());

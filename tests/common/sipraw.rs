@@ -3,6 +3,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A SIP response as received.
@@ -31,7 +33,9 @@ impl Response {
 
     /// The CSeq method.
     pub fn method(&self) -> &str {
-        self.header("CSeq").and_then(|c| c.split_whitespace().nth(1)).unwrap_or_default()
+        self.header("CSeq")
+            .and_then(|c| c.split_whitespace().nth(1))
+            .unwrap_or_default()
     }
 
     /// The `<uri>` of the Contact header.
@@ -47,20 +51,60 @@ impl Response {
 pub struct Udp {
     pub socket: UdpSocket,
     pub remote: SocketAddr,
+    trace: Option<(PathBuf, Mutex<std::fs::File>)>,
+    started: Instant,
 }
 
 impl Udp {
     pub fn new(remote: SocketAddr) -> Udp {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP port on loopback");
-        Udp { socket, remote }
+        Udp {
+            socket,
+            remote,
+            trace: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Like [`new`](Self::new), writing every datagram sent and received to `path`.
+    pub fn traced(remote: SocketAddr, path: &Path) -> Udp {
+        let file = std::fs::File::create(path).expect("creating the SIP trace");
+        Udp {
+            trace: Some((path.to_path_buf(), Mutex::new(file))),
+            ..Udp::new(remote)
+        }
+    }
+
+    /// Where the trace goes, for failure messages.
+    pub fn trace_path(&self) -> String {
+        self.trace
+            .as_ref()
+            .map_or("(not traced)".into(), |(p, _)| p.display().to_string())
+    }
+
+    fn log(&self, dir: &str, data: &[u8]) {
+        if let Some((_, f)) = &self.trace {
+            let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+            let at = self.started.elapsed().as_secs_f64();
+            let _ = writeln!(
+                f,
+                "---- {at:.3} s {dir} ----\n{}",
+                String::from_utf8_lossy(data)
+            );
+        }
     }
 
     pub fn local(&self) -> SocketAddr {
-        self.socket.local_addr().expect("a bound socket has an address")
+        self.socket
+            .local_addr()
+            .expect("a bound socket has an address")
     }
 
     pub fn send(&self, data: &[u8]) {
-        self.socket.send_to(data, self.remote).expect("sending a UDP datagram on loopback");
+        self.log("sent", data);
+        self.socket
+            .send_to(data, self.remote)
+            .expect("sending a UDP datagram on loopback");
     }
 
     /// Every response (and request) datagram received until `quiet` passes with nothing new,
@@ -74,10 +118,17 @@ impl Udp {
             if now >= end {
                 return out;
             }
-            self.socket.set_read_timeout(Some(quiet.min(end - now))).expect("non-zero timeout");
+            self.socket
+                .set_read_timeout(Some(quiet.min(end - now)))
+                .expect("non-zero timeout");
             match self.socket.recv_from(&mut buf) {
-                Ok((n, _)) => out.push(buf[..n].to_vec()),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return out,
+                Ok((n, _)) => {
+                    self.log("received", &buf[..n]);
+                    out.push(buf[..n].to_vec());
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return out;
+                }
                 // ICMP port unreachable from an earlier datagram: the bridge is gone; the
                 // caller's liveness check says so more clearly.
                 Err(_) => return out,
@@ -93,13 +144,17 @@ pub struct Tcp {
 
 impl Tcp {
     pub fn connect(remote: SocketAddr) -> Tcp {
-        let stream = TcpStream::connect_timeout(&remote, Duration::from_secs(2))
-            .unwrap_or_else(|e| panic!("cannot connect to the bridge's SIP TCP port {remote}: {e}"));
+        let stream =
+            TcpStream::connect_timeout(&remote, Duration::from_secs(2)).unwrap_or_else(|e| {
+                panic!("cannot connect to the bridge's SIP TCP port {remote}: {e}")
+            });
         Tcp { stream }
     }
 
     pub fn local(&self) -> SocketAddr {
-        self.stream.local_addr().expect("a connected socket has an address")
+        self.stream
+            .local_addr()
+            .expect("a connected socket has an address")
     }
 
     /// Sends; an error (the bridge closed the connection) is returned, not a panic.
@@ -109,7 +164,9 @@ impl Tcp {
 
     /// What arrives until `quiet` passes with nothing new or the bridge closes the connection.
     pub fn collect(&mut self, quiet: Duration) -> Vec<u8> {
-        self.stream.set_read_timeout(Some(quiet)).expect("non-zero timeout");
+        self.stream
+            .set_read_timeout(Some(quiet))
+            .expect("non-zero timeout");
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
@@ -151,7 +208,12 @@ pub struct Request {
 
 impl Request {
     /// A well-formed out-of-dialog request from `local` to `remote`.
-    pub fn new(method: &str, remote: SocketAddr, local: SocketAddr, transport: &'static str) -> Request {
+    pub fn new(
+        method: &str,
+        remote: SocketAddr,
+        local: SocketAddr,
+        transport: &'static str,
+    ) -> Request {
         let id: u64 = rand::random();
         Request {
             method: method.into(),
@@ -171,7 +233,12 @@ impl Request {
     }
 
     /// An INVITE offering PCMU and telephone-event, media at `rtp_port`.
-    pub fn invite(remote: SocketAddr, local: SocketAddr, transport: &'static str, rtp_port: u16) -> Request {
+    pub fn invite(
+        remote: SocketAddr,
+        local: SocketAddr,
+        transport: &'static str,
+        rtp_port: u16,
+    ) -> Request {
         let mut r = Request::new("INVITE", remote, local, transport);
         r.content_type = Some("application/sdp".into());
         r.body = sdp_offer(rtp_port);
@@ -192,7 +259,11 @@ impl Request {
     }
 
     pub fn build(&self) -> String {
-        let to_tag = self.to_tag.as_ref().map(|t| format!(";tag={t}")).unwrap_or_default();
+        let to_tag = self
+            .to_tag
+            .as_ref()
+            .map(|t| format!(";tag={t}"))
+            .unwrap_or_default();
         let mut s = format!(
             "{m} {uri} SIP/2.0\r\nVia: SIP/2.0/{tr} {local};branch={br};rport\r\n\
              Max-Forwards: 70\r\nFrom: <sip:caller@{local}>;tag={ft}\r\nTo: <{to_uri}>{to_tag}\r\n\
@@ -215,7 +286,11 @@ impl Request {
         if let Some(ct) = &self.content_type {
             s.push_str(&format!("Content-Type: {ct}\r\n"));
         }
-        s.push_str(&format!("Content-Length: {}\r\n\r\n{}", self.body.len(), self.body));
+        s.push_str(&format!(
+            "Content-Length: {}\r\n\r\n{}",
+            self.body.len(),
+            self.body
+        ));
         s
     }
 }
@@ -230,7 +305,10 @@ pub fn sdp_offer(rtp_port: u16) -> String {
 
 /// The `tag` parameter of a To header value.
 pub fn to_tag(to: &str) -> Option<String> {
-    to.split(';').map(str::trim).find_map(|p| p.strip_prefix("tag=")).map(str::to_string)
+    to.split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("tag="))
+        .map(str::to_string)
 }
 
 #[cfg(test)]

@@ -14,10 +14,21 @@ pub fn test_dir() -> PathBuf {
     let name = thread.name().unwrap_or("main").replace("::", "-");
     let binary = std::env::args()
         .next()
-        .and_then(|a| Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .map(|s| s.rsplit_once('-').map(|(head, _hash)| head.to_string()).unwrap_or(s))
+        .and_then(|a| {
+            Path::new(&a)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .map(|s| {
+            s.rsplit_once('-')
+                .map(|(head, _hash)| head.to_string())
+                .unwrap_or(s)
+        })
         .unwrap_or_else(|| "tests".into());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dialbridge-it").join(binary).join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("dialbridge-it")
+        .join(binary)
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create test folder {}: {e}", dir.display()));
@@ -44,8 +55,12 @@ pub fn find_on_path(prog: &str) -> Option<PathBuf> {
 /// cannot bind port 0 and tell us the port (kamailio); there is a small race by nature.
 pub fn free_port() -> u16 {
     for _ in 0..50 {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a UDP port on loopback");
-        let port = udp.local_addr().expect("a bound socket has an address").port();
+        let udp =
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a UDP port on loopback");
+        let port = udp
+            .local_addr()
+            .expect("a bound socket has an address")
+            .port();
         if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
             return port;
         }
@@ -84,7 +99,10 @@ pub fn poll<T>(
             return v;
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}; last state: {}", describe());
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; last state: {}",
+                describe()
+            );
         }
         thread::sleep(every);
     }

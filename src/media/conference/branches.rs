@@ -53,11 +53,14 @@ pub fn adapt_send_branch(queue_src: &gst::Pad, pt: u8, base_pt: u8) {
 /// with a sequence gap behind it, and the peer's jitter buffer then waits for the "lost"
 /// packets (a quarter second more to first audio).
 pub fn hold_until_connected(queue_sink: &gst::Pad, connected: Arc<AtomicBool>) {
-    queue_sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+    queue_sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if connected.load(Ordering::Relaxed) {
             gst::PadProbeReturn::Ok
         } else {
-            gst::PadProbeReturn::Drop
+            // Take and release the buffer ourselves: returning Drop with the buffer still in
+            // the info unrefs it twice in gstreamer-rs 0.25 (a GStreamer-CRITICAL per frame).
+            drop(info.take_buffer());
+            gst::PadProbeReturn::Handled
         }
     });
 }
