@@ -30,7 +30,13 @@ fn joins_room_1234(static_pts: &[u8], expect_pt: u8) {
     let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, static_pts, |s| s);
     call.assert_answer(expect_pt, true);
 
-    call.rtp.expect_prompt("welcome", PROMPT);
+    let welcome = call.rtp.expect_prompt("welcome", PROMPT);
+    // The prompts peak around RMS 7000; silence through G.711/G.722 is near 0.
+    assert!(
+        welcome.peak_rms() > 2000.0,
+        "the welcome prompt is too quiet: peak RMS {:.0}",
+        welcome.peak_rms()
+    );
     call.rtp.send_digits("1234#");
     call.rtp.expect_prompt("joining", PROMPT);
     metrics::wait_for(

@@ -339,6 +339,7 @@ impl ActiveCall<'_> {
     }
 
     fn input(&mut self, input: CallInput) {
+        tracing::debug!(?input, "call input");
         self.machine.handle(input, Instant::now());
     }
 
@@ -366,6 +367,7 @@ impl ActiveCall<'_> {
     /// Carries out the machine's actions; `Some(reason)` when the call is over.
     async fn apply_actions(&mut self, session: &mut InviteSession) -> Option<String> {
         while let Some(action) = self.machine.poll_action() {
+            tracing::debug!(?action, "call action");
             match action {
                 CallAction::Play(prompt) => self.leg.play(prompt),
                 CallAction::StopPrompt => self.leg.stop_prompt(),

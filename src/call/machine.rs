@@ -16,6 +16,9 @@ const DIGIT_MERGE_WINDOW: Duration = Duration::from_millis(300);
 const MUTE_KEY_WINDOW: Duration = Duration::from_secs(3);
 /// Longest a goodbye prompt may take before we hang up anyway (a lost PromptDone).
 const FINAL_PROMPT_GRACE: Duration = Duration::from_secs(15);
+/// Pause between the joining prompt and "you are the first participant", so they do not
+/// run into one sentence.
+const PROMPT_GAP: Duration = Duration::from_millis(700);
 /// The in-call key sequence that toggles self-mute (documented in the README).
 pub const MUTE_KEYS: &str = "*6";
 
@@ -72,6 +75,8 @@ pub struct CallMachine {
     prompt_playing: bool,
     /// Say "you are the first participant" when the current prompt ends.
     alone_pending: bool,
+    /// When to say it (the prompt before it has ended).
+    alone_at: Option<Instant>,
     ended: bool,
 }
 
@@ -90,6 +95,7 @@ impl CallMachine {
             phase: Phase::Ivr,
             prompt_playing: false,
             alone_pending: false,
+            alone_at: None,
             ended: false,
         };
         machine.drain_ivr();
@@ -115,7 +121,7 @@ impl CallMachine {
                 }
                 if self.alone_pending {
                     self.alone_pending = false;
-                    self.play(Prompt::Alone);
+                    self.alone_at = Some(now + PROMPT_GAP);
                 }
                 IvrInput::PromptDone
             }
@@ -184,6 +190,7 @@ impl CallMachine {
             return;
         }
         self.alone_pending = false;
+        self.alone_at = None;
         self.phase = Phase::Leaving { reason, deadline: now + FINAL_PROMPT_GRACE };
         self.play(prompt);
     }
@@ -198,6 +205,13 @@ impl CallMachine {
             }
             return;
         }
+        if let Some(at) = self.alone_at
+            && now >= at
+        {
+            self.alone_at = None;
+            self.play(Prompt::Alone);
+            return;
+        }
         self.ivr.handle_timeout(now);
         self.drain_ivr();
     }
@@ -206,7 +220,7 @@ impl CallMachine {
         match self.phase {
             _ if self.ended => None,
             Phase::Leaving { deadline, .. } => Some(deadline),
-            Phase::InRoom { .. } => None,
+            Phase::InRoom { .. } => self.alone_at,
             Phase::Ivr => self.ivr.poll_timeout(),
         }
     }
@@ -300,6 +314,10 @@ mod tests {
         m.handle(CallInput::ConferenceJoined { peers: 0 }, t0);
         assert_eq!(drain(&mut m), vec![]);
         m.handle(CallInput::PromptDone, t0);
+        assert_eq!(drain(&mut m), vec![], "a short pause first");
+        let at = m.poll_timeout().expect("the pause has a deadline");
+        assert_eq!(at, t0 + PROMPT_GAP);
+        m.handle_timeout(at);
         assert_eq!(drain(&mut m), vec![CallAction::Play(Prompt::Alone)]);
     }
 

@@ -9,6 +9,8 @@
 //! and PIN checks each open a short-lived connection and session (see `access.rs` for how PINs
 //! are found out and checked); a joined call has its own connection and session
 //! (`session.rs`), kept alive every [`JanusOptions::keepalive`].
+//!
+//! Only `ws://` for now: `wss://` needs a TLS feature of tokio-tungstenite, which is not enabled.
 
 mod access;
 mod audiobridge;
@@ -35,6 +37,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default keepalive period: Janus's default session timeout is 60 s; stay well inside it.
 pub const KEEPALIVE: Duration = Duration::from_secs(25);
 
+/// What went wrong talking to Janus; becomes a [`ConferenceError`] at the trait.
 #[derive(Debug, thiserror::Error)]
 pub enum JanusError {
     /// Janus could not be reached, or the connection broke.
@@ -49,6 +52,7 @@ pub enum JanusError {
     /// Janus answered something we do not understand.
     #[error("unexpected answer from Janus: {0}")]
     Unexpected(String),
+    /// The whole lookup, check or join took longer than [`JanusOptions::timeout`].
     #[error("no answer from Janus within {0:?}")]
     Timeout(Duration),
 }
