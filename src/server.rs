@@ -117,7 +117,7 @@ pub async fn run(
         background.spawn(register::run(sip.endpoint.clone(), options, stop_rx.clone()));
     }
 
-    let ctx = Arc::new(call_context(&config, sip.endpoint.clone(), sip.contact.clone(), prompts, backend));
+    let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
     let gate = Gate::new(&config);
     let slots = Arc::new(Semaphore::new(config.limits.max_calls));
     ready(Bound { sip: sip.local, signaling: signaling_addr });
@@ -127,8 +127,11 @@ pub async fn run(
     loop {
         tokio::select! {
             Some(invite) = invite_rx.recv() => {
+                let branch = invite.tsx_key.branch().to_string();
                 if let Some(request) = gate.admit(&sip.endpoint, invite, &slots, &config).await {
                     calls.spawn(call::actor::run(ctx.clone(), request, stop_rx.clone()));
+                } else {
+                    sip.early.finish(&branch);
                 }
             }
             Some(_) = calls.join_next(), if !calls.is_empty() => {}
@@ -174,16 +177,16 @@ fn register_options(config: &Config, contact: &ezk_sip_types::header::typed::Con
 
 fn call_context(
     config: &Config,
-    endpoint: Endpoint,
-    contact: ezk_sip_types::header::typed::Contact,
+    sip: &endpoint::SipEndpoint,
     prompts: HashMap<String, Arc<PromptSet>>,
     backend: Arc<dyn ConferenceBackend>,
 ) -> CallContext {
     let m = &config.media;
     let i = &config.ivr;
     CallContext {
-        endpoint,
-        contact,
+        endpoint: sip.endpoint.clone(),
+        contact: sip.contact.clone(),
+        early: sip.early.clone(),
         media: MediaSettings {
             rtp_bind: m.rtp_bind,
             sdp_ip: m.public_address.parse().ok(),

@@ -63,6 +63,8 @@ pub struct CallContext {
     /// Prompt sets by language.
     pub prompts: HashMap<String, Arc<PromptSet>>,
     pub backend: Arc<dyn ConferenceBackend>,
+    /// INVITEs not yet owned by an acceptor (CANCELs that overtake them).
+    pub early: crate::sip::early::EarlyInvites,
     pub session_expires_s: u32,
     pub mask_caller_id: bool,
     pub caller_id_visible_tail: usize,
@@ -89,6 +91,8 @@ type BackendFuture = Pin<Box<dyn Future<Output = BackendReply> + Send>>;
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call.
 pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::Receiver<bool>) {
     let call_id = request.invite.base_headers.call_id.0.to_string();
+    let branch = request.invite.tsx_key.branch().to_string();
+    let early = ctx.early.clone();
     let span = tracing::info_span!("call", call_id = %call_id);
     let _permit = request.permit;
     metrics::CALLS_ACTIVE.inc();
@@ -99,6 +103,7 @@ pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::R
     )
     .await;
     let _enter = span.enter();
+    early.finish(&branch); // rejected before the acceptor existed
     match result {
         Ok(reason) => tracing::info!(%reason, "call ended"),
         Err(e) => tracing::warn!(error = %e, "call failed"),
@@ -179,7 +184,15 @@ async fn answer_and_run(
     };
     let (info_tx, mut info_rx) = mpsc::channel(INFO_DIGIT_CAPACITY);
     let _usage = dialog.register_usage(CallUsage { digits: info_tx });
+    let branch = invite.tsx_key.branch().to_string();
     let mut acceptor = InviteAcceptor::new(dialog, invite);
+    if ctx.early.finish(&branch) {
+        // The CANCEL overtook us and was answered 200 by the entry layer.
+        if let Ok(response) = acceptor.create_response(StatusCode::REQUEST_TERMINATED, None).await {
+            let _ = acceptor.respond_failure(response).await;
+        }
+        return Ok("cancelled before answer".into());
+    }
     acceptor.timer_config().interval_secs = ctx.session_expires_s;
     if let Ok(trying) = acceptor.create_response(StatusCode::TRYING, None).await {
         let _ = acceptor.respond_provisional(trying).await;

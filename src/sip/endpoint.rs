@@ -8,6 +8,7 @@ use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::{Method, Name, StatusCode};
 use ezk_sip_ua::dialog::DialogLayer;
 use ezk_sip_ua::invite::InviteLayer;
+use super::early::EarlyInvites;
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
@@ -26,6 +27,8 @@ pub struct SipEndpoint {
     pub local: SocketAddr,
     /// Our Contact for dialogs: the public address when configured, else the bound one.
     pub contact: Contact,
+    /// INVITEs queued for the server, for CANCELs that overtake them.
+    pub early: EarlyInvites,
 }
 
 /// Options for [`start`].
@@ -47,7 +50,8 @@ pub async fn start(
     builder.user_agent(options.user_agent.clone());
     builder.add_layer(DialogLayer::default());
     builder.add_layer(InviteLayer::default());
-    builder.add_layer(EntryLayer { invites });
+    let early = EarlyInvites::default();
+    builder.add_layer(EntryLayer { invites, early: early.clone() });
     builder.add_allow(Method::OPTIONS);
     builder.add_allow(Method::INFO);
     builder.add_accept(ezk_sip_types::header::typed::Accept(
@@ -76,13 +80,18 @@ pub async fn start(
         None => SipUri::new(local.into()),
     };
     let contact = Contact::new(NameAddr::uri(contact_uri));
-    Ok(SipEndpoint { endpoint, local, contact })
+    Ok(SipEndpoint { endpoint, local, contact, early })
 }
 
 /// Handles what no dialog claimed.
 struct EntryLayer {
     invites: mpsc::Sender<IncomingRequest>,
+    early: EarlyInvites,
 }
+
+/// How often, and how far apart, an unmatched CANCEL looks again for its INVITE.
+const CANCEL_RETRIES: usize = 4;
+const CANCEL_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Methods we understand somewhere; anything else is 501.
 const KNOWN: [Method; 12] = [
@@ -109,8 +118,32 @@ impl Layer for EntryLayer {
     async fn receive(&self, endpoint: &Endpoint, request: MayTake<'_, IncomingRequest>) {
         let method = request.line.method.clone();
         let in_dialog = request.base_headers.to.tag.is_some();
-        if method == Method::ACK || method == Method::CANCEL {
-            return; // ACKs need no answer; ezk answers unmatched CANCELs with 481
+        if method == Method::ACK {
+            return; // ACKs need no answer
+        }
+        if method == Method::CANCEL {
+            // Ours only when it overtook its INVITE; else ezk answers 481. The endpoint handles
+            // each datagram in its own task, so a CANCEL sent right behind its INVITE may even
+            // be seen first: give the INVITE a moment to be queued.
+            let branch = request.tsx_key.branch().to_string();
+            let mut known = self.early.cancel(&branch);
+            for _ in 0..CANCEL_RETRIES {
+                if known {
+                    break;
+                }
+                tokio::time::sleep(CANCEL_RETRY_DELAY).await;
+                known = self.early.cancel(&branch);
+            }
+            if known {
+                let request = request.take();
+                let response = endpoint.create_response(&request, StatusCode::OK, None);
+                send(endpoint, request, response).await;
+            }
+            return;
+        }
+        if let Some(problem) = malformed(&request) {
+            tracing::info!(%method, problem, "malformed request: 400");
+            return respond(endpoint, request.take(), StatusCode::BAD_REQUEST).await;
         }
         if !KNOWN.contains(&method) {
             return respond(endpoint, request.take(), StatusCode::NOT_IMPLMENTED).await;
@@ -134,7 +167,10 @@ impl Layer for EntryLayer {
                 send(endpoint, request, response).await;
             }
             Method::INVITE if !in_dialog => {
+                let branch = request.tsx_key.branch().to_string();
+                self.early.insert(&branch);
                 if let Err(e) = self.invites.try_send(request.take()) {
+                    self.early.finish(&branch);
                     crate::metrics::CALLS_REJECTED.inc();
                     tracing::warn!("call queue full or closed, answering 503");
                     let invite = match e {
@@ -149,6 +185,22 @@ impl Layer for EntryLayer {
             _ => {} // ezk answers 481 for requests of unknown dialogs
         }
     }
+}
+
+/// What ezk's parser lets through but RFC 3261 calls a bad request.
+fn malformed(request: &IncomingRequest) -> Option<&'static str> {
+    if request.base_headers.cseq.method != request.line.method {
+        return Some("CSeq method differs from the request method");
+    }
+    let mut lengths = request.headers.get_raw(&Name::CONTENT_LENGTH);
+    if let Some(length) = lengths.next() {
+        match length.trim().parse::<usize>() {
+            Ok(n) if n == request.body.len() => {}
+            Ok(_) => return Some("Content-Length differs from the body"),
+            Err(_) => return Some("Content-Length is not a number"),
+        }
+    }
+    None
 }
 
 async fn respond(endpoint: &Endpoint, request: IncomingRequest, code: StatusCode) {

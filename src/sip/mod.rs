@@ -1,10 +1,11 @@
 //! The SIP side: the ezk endpoint and its request layer ([`endpoint`]), registration with a
 //! provider ([`register`]), trunk access control ([`acl`], [`digest`]), in-dialog extras such as
-//! SIP INFO DTMF ([`usage`]), and the pure parts: SDP negotiation ([`sdp`]) and caller identity
+//! SIP INFO DTMF ([`usage`]), CANCELs that overtake their INVITE ([`early`]), and the pure parts: SDP negotiation ([`sdp`]) and caller identity
 //! ([`identity`]).
 
 pub mod acl;
 pub mod digest;
+pub mod early;
 pub mod endpoint;
 pub mod identity;
 pub mod register;
