@@ -10,7 +10,7 @@ PACKAGES="pkg-config
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
-sip-tester kamailio
+sip-tester kamailio janus
 espeak-ng sox
 iproute2
 chromium"

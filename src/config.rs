@@ -26,6 +26,10 @@ pub const ENV_SIP_PASSWORD: &str = "DIALBRIDGE_SIP_PASSWORD";
 pub const ENV_TRUNK_PASSWORD: &str = "DIALBRIDGE_TRUNK_PASSWORD";
 /// Environment variable that overrides `conference.builtin.secret`.
 pub const ENV_SIGNALING_SECRET: &str = "DIALBRIDGE_SIGNALING_SECRET";
+/// Overrides `conference.janus.api_secret`.
+pub const ENV_JANUS_API_SECRET: &str = "DIALBRIDGE_JANUS_API_SECRET";
+/// Overrides `conference.janus.token`.
+pub const ENV_JANUS_TOKEN: &str = "DIALBRIDGE_JANUS_TOKEN";
 
 /// The whole configuration. `Config::default()` is exactly what `dialbridge.example.toml` shows,
 /// except that the example also defines one demo room.
@@ -268,9 +272,11 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConferenceBackendKind {
-    /// dialbridge's own room signaling server. The default (and, for now, the only one).
+    /// dialbridge's own room signaling server. The default.
     #[default]
     Builtin,
+    /// Rooms of a Janus 1.x server (VideoRoom or AudioBridge plugin), see `[conference.janus]`.
+    Janus,
 }
 
 /// `[conference]`.
@@ -280,6 +286,44 @@ pub struct ConferenceConfig {
     /// Default: `builtin`.
     pub backend: ConferenceBackendKind,
     pub builtin: BuiltinConfig,
+    pub janus: JanusConfig,
+}
+
+/// Which Janus plugin hosts the rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JanusPluginKind {
+    /// SFU rooms: the bridge subscribes to every publisher and mixes. The default.
+    #[default]
+    VideoRoom,
+    /// Audio rooms mixed by Janus: one PeerConnection per call.
+    AudioBridge,
+}
+
+/// `[conference.janus]`: a Janus server's JSON API over WebSocket.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JanusConfig {
+    /// `ws://host:port` of Janus's websockets transport. Required with `backend = "janus"`.
+    pub url: String,
+    /// `videoroom` or `audiobridge`. Default: `videoroom`.
+    pub plugin: JanusPluginKind,
+    /// janus.jcfg `api_secret`, if set there; DIALBRIDGE_JANUS_API_SECRET wins. Default: none.
+    pub api_secret: String,
+    /// Token when Janus uses `token_auth`; DIALBRIDGE_JANUS_TOKEN wins. Default: none.
+    pub token: String,
+}
+
+impl std::fmt::Debug for JanusConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &str| if s.is_empty() { "" } else { "<hidden>" };
+        f.debug_struct("JanusConfig")
+            .field("url", &self.url)
+            .field("plugin", &self.plugin)
+            .field("api_secret", &hidden(&self.api_secret))
+            .field("token", &hidden(&self.token))
+            .finish()
+    }
 }
 
 /// `[conference.builtin]`: the built-in room signaling server.
@@ -365,6 +409,12 @@ impl Config {
         }
         if let Some(v) = get(ENV_TRUNK_PASSWORD) {
             self.sip.trunk.password = v;
+        }
+        if let Some(v) = get(ENV_JANUS_API_SECRET) {
+            self.conference.janus.api_secret = v;
+        }
+        if let Some(v) = get(ENV_JANUS_TOKEN) {
+            self.conference.janus.token = v;
         }
         if let Some(v) = get(ENV_SIGNALING_SECRET) {
             self.conference.builtin.secret = v;

@@ -6,7 +6,8 @@
 use crate::call::{self, CallContext, CallRequest, MediaSettings};
 use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
-use crate::config::{Config, SipMode};
+use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
+use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
 use crate::sip::acl::AllowList;
@@ -87,7 +88,8 @@ pub async fn run(
     tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
 
     let builtin = &config.conference.builtin;
-    let (signaling_addr, backend_url) = if builtin.serve {
+    let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
+    let (signaling_addr, backend_url) = if builtin.serve && builtin_backend {
         let listener = signaling::bind(builtin.listen)
             .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
@@ -109,7 +111,20 @@ pub async fn run(
         (None, builtin.url.clone())
     };
     let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-    let backend: Arc<dyn ConferenceBackend> = Arc::new(BuiltinBackend::new(backend_url, secret));
+    let backend: Arc<dyn ConferenceBackend> = match config.conference.backend {
+        ConferenceBackendKind::Builtin => Arc::new(BuiltinBackend::new(backend_url, secret)),
+        ConferenceBackendKind::Janus => {
+            let janus = &config.conference.janus;
+            let plugin = match janus.plugin {
+                JanusPluginKind::VideoRoom => JanusPlugin::VideoRoom,
+                JanusPluginKind::AudioBridge => JanusPlugin::AudioBridge,
+            };
+            tracing::info!(url = %janus.url, ?plugin, "rooms are Janus rooms");
+            let options = JanusOptions::new(janus.url.clone(), plugin)
+                .with_credentials(&janus.api_secret, &janus.token);
+            Arc::new(JanusBackend::new(options))
+        }
+    };
 
     let mut background = JoinSet::new();
     if config.sip.mode == SipMode::Register {

@@ -153,8 +153,10 @@ fn videoroom_audio_both_ways_and_publishers_coming_and_going() {
         assert_eq!(
             alice.events()[0],
             ConferenceEvent::Joined {
-                peers: vec![PUBLISHER.into()]
-            }
+                peers: vec![PUBLISHER.into()],
+                others: 0,
+            },
+            "Alice is the first in the room"
         );
 
         // Our audio goes up once: only the publisher PeerConnection sends.

@@ -65,11 +65,11 @@ impl RoomLink {
 
     fn conference_event(&mut self, event: ConferenceEvent) -> Option<CallInput> {
         match event {
-            ConferenceEvent::Joined { peers } => {
+            ConferenceEvent::Joined { peers, others } => {
                 for peer in &peers {
                     self.add_peer(peer, true);
                 }
-                Some(CallInput::ConferenceJoined { peers: peers.len() })
+                Some(CallInput::ConferenceJoined { peers: others })
             }
             ConferenceEvent::PeerJoined { peer } => {
                 // The newcomer offers; we answer when its offer arrives.
@@ -123,7 +123,7 @@ impl RoomLink {
             ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
                 ConferenceCommand::Candidate { peer, sdp_mline_index, candidate }
             }
-            ConferenceMediaEvent::LocalCandidatesDone { .. } => return None,
+            ConferenceMediaEvent::LocalCandidatesDone { peer } => ConferenceCommand::CandidatesDone { peer },
             ConferenceMediaEvent::PeerConnected { peer } => {
                 tracing::info!(%peer, "media flowing with peer");
                 return None;

@@ -35,9 +35,10 @@ pub(super) async fn join(
     let (ws, me, peers) = joined.map_err(|_| ConferenceError::Unreachable(format!("{url}: join timed out")))??;
     let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
     let (events, event_rx) = mpsc::channel(EVENT_CAPACITY);
-    let peers = peers.into_iter().filter(|p| *p != me).map(|p| p.to_string()).collect();
+    let peers: Vec<String> = peers.into_iter().filter(|p| *p != me).map(|p| p.to_string()).collect();
+    let others = peers.len();
     // Cannot fail: the receiver is in our hands until we return it.
-    let _ = events.try_send(ConferenceEvent::Joined { peers });
+    let _ = events.try_send(ConferenceEvent::Joined { peers, others });
     tokio::spawn(run(ws, me, commands, events));
     Ok(ConferenceSession { commands: command_tx, events: event_rx })
 }
@@ -115,6 +116,8 @@ async fn run(mut ws: Ws, me: ClientId, mut commands: mpsc::Receiver<ConferenceCo
 fn to_message(command: ConferenceCommand) -> Option<ClientMessage> {
     let (peer, payload) = match command {
         ConferenceCommand::SetMuted(muted) => return Some(ClientMessage::SetMuted { muted }),
+        // Browsers take the end of candidates from ICE itself.
+        ConferenceCommand::CandidatesDone { .. } => return None,
         ConferenceCommand::Description { peer, kind, sdp } => {
             let kind = match kind {
                 SdpKind::Offer => "offer",

@@ -62,8 +62,9 @@ pub enum SdpKind {
 /// What the conference tells a joined call. Peer IDs are opaque strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConferenceEvent {
-    /// We are in the room; these peers were already there (we offer to each of them).
-    Joined { peers: Vec<String> },
+    /// We are in the room; we offer to each of `peers` (PeerConnections, not people: a Janus
+    /// room has one for our publisher). `others` is how many people were already there.
+    Joined { peers: Vec<String>, others: usize },
     /// A new peer; it will send us its offer.
     PeerJoined { peer: String },
     PeerLeft { peer: String },
@@ -83,6 +84,8 @@ pub enum ConferenceEvent {
 pub enum ConferenceCommand {
     Description { peer: String, kind: SdpKind, sdp: String },
     Candidate { peer: String, sdp_mline_index: u32, candidate: String },
+    /// All our ICE candidates for `peer` have been sent (Janus wants `{"completed":true}`).
+    CandidatesDone { peer: String },
     SetMuted(bool),
 }
 

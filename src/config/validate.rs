@@ -342,6 +342,21 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
 }
 
 fn conference(c: &Config, p: &mut Problems) {
+    if c.conference.backend == super::ConferenceBackendKind::Janus {
+        let url = c.conference.janus.url.trim().to_ascii_lowercase();
+        if url.is_empty() {
+            p.add(
+                "conference.janus.url",
+                "backend = \"janus\" needs the WebSocket address of Janus, e.g. \"ws://10.0.0.7:8188\"",
+            );
+        } else if !url.starts_with("ws://") {
+            p.add(
+                "conference.janus.url",
+                format!("{:?} is not a ws:// URL (wss:// is not supported by this build)", c.conference.janus.url),
+            );
+        }
+        return; // the built-in server is not used
+    }
     let b = &c.conference.builtin;
     if !b.serve && b.url.trim().is_empty() {
         p.add(
@@ -362,6 +377,24 @@ fn conference(c: &Config, p: &mut Problems) {
                 format!("{:?} is not a WebSocket URL; it starts with ws://", b.url),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod janus_tests {
+    use crate::config::{Config, ConferenceBackendKind};
+
+    #[test]
+    fn janus_backend_needs_a_ws_url() {
+        let mut c = Config::demo();
+        c.conference.backend = ConferenceBackendKind::Janus;
+        let problems = c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(problems.iter().any(|p| p.field == "conference.janus.url"), "{problems:?}");
+        c.conference.janus.url = "http://janus:8188".into();
+        let problems = c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(problems.iter().any(|p| p.field == "conference.janus.url"), "{problems:?}");
+        c.conference.janus.url = "ws://127.0.0.1:8188".into();
+        assert_eq!(c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))), vec![]);
     }
 }
 

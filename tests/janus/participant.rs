@@ -169,9 +169,8 @@ async fn relay(
                     ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
                         ConferenceCommand::Candidate { peer, sdp_mline_index, candidate }
                     }
-                    // Until ConferenceCommand gets CandidatesDone: an empty candidate says it.
                     ConferenceMediaEvent::LocalCandidatesDone { peer } => {
-                        ConferenceCommand::Candidate { peer, sdp_mline_index: 0, candidate: String::new() }
+                        ConferenceCommand::CandidatesDone { peer }
                     }
                     other => {
                         println!("[{name}] media: {other:?}");
@@ -192,7 +191,7 @@ async fn relay(
 
 fn conference_event(leg: &ConferenceLeg, event: ConferenceEvent) {
     match event {
-        ConferenceEvent::Joined { peers } => {
+        ConferenceEvent::Joined { peers, .. } => {
             for peer in peers {
                 leg.add_peer(&peer, true).expect("a new peer can be added");
             }

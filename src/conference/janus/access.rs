@@ -158,6 +158,7 @@ pub async fn join(
                 Box::new(machine),
                 ConferenceEvent::Joined {
                     peers: vec![videoroom::PUBLISHER.into()],
+                    others: count(&joined, "publishers"),
                 },
             )
         }
@@ -168,10 +169,16 @@ pub async fn join(
                 Box::new(machine),
                 ConferenceEvent::Joined {
                     peers: vec![audiobridge::MIXER.into()],
+                    others: count(&joined, "participants"),
                 },
             )
         }
     })
+}
+
+/// Length of the list `key` in a join reply (other publishers / participants).
+fn count(joined: &Value, key: &str) -> usize {
+    joined.get(key).and_then(Value::as_array).map_or(0, Vec::len)
 }
 
 #[cfg(test)]

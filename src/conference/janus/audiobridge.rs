@@ -162,6 +162,11 @@ impl RoomMachine for AudioBridge {
             ConferenceCommand::Candidate { peer, .. } => {
                 tracing::debug!(%peer, "candidate for no peer")
             }
+            // An empty candidate is Janus's "completed".
+            ConferenceCommand::CandidatesDone { peer } if peer == MIXER => {
+                self.core.trickle(self.handle, 0, "");
+            }
+            ConferenceCommand::CandidatesDone { .. } => {}
             ConferenceCommand::SetMuted(muted) => {
                 self.self_muted = muted;
                 if !muted {

@@ -381,6 +381,12 @@ impl RoomMachine for VideoRoom {
                 Some(handle) => self.core.trickle(handle, sdp_mline_index, &candidate),
                 None => tracing::debug!(%peer, "candidate for a peer that is gone"),
             },
+            // An empty candidate is Janus's "completed".
+            ConferenceCommand::CandidatesDone { peer } => {
+                if let Some(handle) = self.handle_of(&peer) {
+                    self.core.trickle(handle, 0, "");
+                }
+            }
             // The call stops sending audio itself; VideoRoom has no self-mute flag to show.
             ConferenceCommand::SetMuted(muted) => {
                 tracing::debug!(muted, "VideoRoom: mute is local only")

@@ -1,0 +1,276 @@
+//! The load bench: the real `dialbridge` binary in a self-made network namespace, N callers
+//! (tests/e2e's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer per
+//! room (see [`peer`]). Needs the crate-root modules `e2e`, `netns`, `audio` and `g711` (the
+//! including file declares them with `#[path]`).
+#![allow(dead_code)]
+
+pub mod floor;
+pub mod peer;
+pub mod procstat;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::e2e::phone::Phone;
+use crate::e2e::rtp::Source;
+use crate::netns;
+
+/// How long all calls of a step may take to get into their rooms.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The RTP phone marks `#` done 5 packets after the key's first end packet.
+const KEY_GAP: Duration = Duration::from_millis(100);
+
+/// Results of one step (N concurrent calls).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub calls: usize,
+    /// Calls that got answered, into their room and heard by the peer.
+    pub calls_ok: usize,
+    pub window_s: f64,
+    /// Bridge CPU in % of one core, idle and in the steady window.
+    pub idle_cpu_pct: f64,
+    pub cpu_pct: f64,
+    /// `cpu_pct` as a share of the whole machine (all cores).
+    pub cpu_machine_pct: f64,
+    pub cpu_pct_per_call: f64,
+    pub idle_rss_kb: u64,
+    pub rss_kb: u64,
+    pub rss_kb_per_call: f64,
+    pub idle_threads: u64,
+    pub threads: u64,
+    pub idle_fds: u64,
+    pub fds: u64,
+    pub invite_200_p50_ms: f64,
+    pub invite_200_p99_ms: f64,
+    pub hash_to_audio_p50_ms: f64,
+    pub hash_to_audio_p99_ms: f64,
+    /// Bridge -> caller packets missing in the window (1 - received / 50 per s per call).
+    pub loss_pct: f64,
+    /// CPU of the GStreamer-only transcode of the same audio, in % of one core per call.
+    pub floor_cpu_pct_per_call: f64,
+    /// (cpu_pct - idle_cpu_pct) / (calls_ok * floor_cpu_pct_per_call).
+    pub cost_over_floor: f64,
+    /// CPU of the bench process itself (callers + peers) in the window, % of one core.
+    pub harness_cpu_pct: f64,
+}
+
+/// The bridge process, killed on drop.
+struct Bridge {
+    child: Child,
+    sip: SocketAddr,
+    signaling: SocketAddr,
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bridge_config(calls: usize) -> String {
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+    let mut rooms = String::new();
+    for i in 0..calls {
+        rooms += &format!("[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n", 1000 + i);
+    }
+    format!(
+        "[sip]\nmode = \"trunk\"\nlisten = \"{a}:0\"\n\n[sip.trunk]\nallow = [\"{b}/32\"]\n\n\
+         [media]\nrtp_bind = \"{a}\"\npublic_address = \"{a}\"\nrtp_port_min = 0\nrtp_port_max = 0\n\
+         codecs = [\"PCMU\"]\n\n[ivr]\nprompts_dir = {prompts:?}\ninter_digit_timeout_s = 3\n\n\
+         [limits]\nmax_calls = {max}\n\n\
+         [conference.builtin]\nlisten = \"{a}:0\"\nserve = true\n\n{rooms}",
+        a = netns::ADDR_A,
+        b = netns::ADDR_B,
+        prompts = prompts.display().to_string(),
+        max = calls + 10,
+    )
+}
+
+fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
+    let config = dir.join(format!("bench-{calls}.toml"));
+    std::fs::write(&config, bridge_config(calls)).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join(format!("bench-{calls}.log"))).map_err(|e| e.to_string())?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dialbridge"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("starting dialbridge: {e}"))?;
+    let stdout = child.stdout.take().ok_or("stdout is piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(Ok(line)) = lines.next() {
+        let Some(rest) = line.trim().strip_prefix("READY ") else { continue };
+        let get = |key: &str| {
+            rest.split_whitespace()
+                .find_map(|p| p.strip_prefix(key))
+                .and_then(|v| v.parse::<SocketAddr>().ok())
+        };
+        let (Some(sip), Some(signaling)) = (get("sip="), get("signaling=")) else {
+            return Err(format!("bad READY line: {line}"));
+        };
+        // Keep draining stdout so the bridge never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        return Ok(Bridge { child, sip, signaling });
+    }
+    Err("dialbridge exited before READY".into())
+}
+
+/// One caller: call, tone on, type the room ID and `#`. Returns (INVITE->200, `#` instant).
+fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
+    let ip = netns::ADDR_B.parse().expect("a literal address");
+    let start = Instant::now();
+    let mut phone = Phone::call(ip, bridge);
+    let invite = start.elapsed();
+    phone.rtp.wait_sound(Duration::from_secs(20));
+    phone.rtp.press(&room);
+    phone.rtp.wait_keys_sent(Duration::from_secs(20));
+    phone.rtp.press("#");
+    phone.rtp.wait_keys_sent(Duration::from_secs(20));
+    let hash = Instant::now() - KEY_GAP;
+    phone.rtp.set_source(Source::Tone { hz: 440.0, amplitude: 8000.0 });
+    (phone, invite, hash)
+}
+
+/// Runs one step with `calls` concurrent calls and a steady window of `window`.
+pub fn run_step(
+    rt: &tokio::runtime::Handle,
+    dir: &Path,
+    calls: usize,
+    window: Duration,
+) -> Result<Step, String> {
+    let bridge = start_bridge(dir, calls)?;
+    let pid = bridge.child.id().to_string();
+    let floor_cpu_s = floor::measure(calls as f64 * window.as_secs_f64())?;
+    let floor_pct = floor_cpu_s / (calls as f64 * window.as_secs_f64()) * 100.0;
+
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_a = procstat::sample(&pid).ok_or("bridge gone")?;
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_b = procstat::sample(&pid).ok_or("bridge gone")?;
+    let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, 3.0);
+
+    let ws = format!("ws://{}/ws", bridge.signaling);
+    let mut peers = Vec::new();
+    for i in 0..calls {
+        peers.push(peer::Peer::start(rt, ws.clone(), (1000 + i).to_string())?);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let pump = {
+        let (peers, stop) = (peers.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                peers.iter().for_each(|p| p.tick());
+                next += Duration::from_millis(20);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !peers.iter().all(|p| *p.joined.borrow()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let dialers: Vec<_> = (0..calls)
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(30));
+            let sip = bridge.sip;
+            std::thread::spawn(move || dial_in(sip, (1000 + i).to_string()))
+        })
+        .collect();
+    let mut phones = Vec::new();
+    for (i, d) in dialers.into_iter().enumerate() {
+        match d.join() {
+            Ok(r) => phones.push((i, r)),
+            Err(_) => eprintln!("call {i} failed (see the panic above)"),
+        }
+    }
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    let heard = |i: usize| peers[i].first_audio.lock().map(|f| f.is_some()).unwrap_or(false);
+    while !phones.iter().all(|(i, _)| heard(*i)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+
+    let invites: Vec<f64> = phones.iter().map(|(_, (_, inv, _))| inv.as_secs_f64() * 1e3).collect();
+    let hash_to_audio: Vec<f64> = phones
+        .iter()
+        .filter_map(|(i, (_, _, hash))| {
+            let first = (*peers[*i].first_audio.lock().ok()?)?;
+            Some(first.saturating_duration_since(*hash).as_secs_f64() * 1e3)
+        })
+        .collect();
+    let calls_ok = hash_to_audio.len();
+
+    let rx_before: Vec<u64> = phones.iter().map(|(_, (p, _, _))| p.rtp.packets_received()).collect();
+    let me_a = procstat::sample("self").ok_or("no /proc/self")?;
+    let a = procstat::sample(&pid).ok_or("bridge gone")?;
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    let b = procstat::sample(&pid).ok_or("bridge gone")?;
+    let me_b = procstat::sample("self").ok_or("no /proc/self")?;
+    let secs = t0.elapsed().as_secs_f64();
+    let rx_after: Vec<u64> = phones.iter().map(|(_, (p, _, _))| p.rtp.packets_received()).collect();
+    let received: u64 = rx_after.iter().zip(&rx_before).map(|(a, b)| a - b).sum();
+    let expected = phones.len() as f64 * secs * 50.0;
+    let loss = if expected > 0.0 { (1.0 - received as f64 / expected).max(0.0) * 100.0 } else { 100.0 };
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = pump.join();
+    for (_, (phone, _, _)) in phones.iter_mut() {
+        let sip = &mut phone.sip;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sip.bye(Duration::from_secs(5))));
+    }
+    drop(phones);
+    drop(peers);
+    drop(bridge);
+
+    let cpu = procstat::cpu_percent(&a, &b, secs);
+    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let per = |x: f64| if calls_ok > 0 { x / calls_ok as f64 } else { 0.0 };
+    let cpu_per_call = per(cpu - idle_cpu);
+    Ok(Step {
+        calls,
+        calls_ok,
+        window_s: secs,
+        idle_cpu_pct: idle_cpu,
+        cpu_pct: cpu,
+        cpu_machine_pct: cpu / nproc,
+        cpu_pct_per_call: cpu_per_call,
+        idle_rss_kb: idle_b.rss_kb,
+        rss_kb: b.rss_kb,
+        rss_kb_per_call: per(b.rss_kb as f64 - idle_b.rss_kb as f64),
+        idle_threads: idle_b.threads,
+        threads: b.threads,
+        idle_fds: idle_b.fds,
+        fds: b.fds,
+        invite_200_p50_ms: procstat::percentile(&invites, 50.0),
+        invite_200_p99_ms: procstat::percentile(&invites, 99.0),
+        hash_to_audio_p50_ms: procstat::percentile(&hash_to_audio, 50.0),
+        hash_to_audio_p99_ms: procstat::percentile(&hash_to_audio, 99.0),
+        loss_pct: loss,
+        floor_cpu_pct_per_call: floor_pct,
+        cost_over_floor: if floor_pct > 0.0 { cpu_per_call / floor_pct } else { 0.0 },
+        harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
+    })
+}
+
+/// Machine facts for the report.
+pub fn machine() -> serde_json::Value {
+    serde_json::json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu_model": procstat::cpu_model(),
+    })
+}

@@ -1,0 +1,95 @@
+//! Load bench (`harness = false`): steps N concurrent calls through the real `dialbridge`
+//! binary inside its own network namespace and writes `bench/results.json`. Run it with
+//! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
+//! `--budget 900` (seconds) `--out bench/results.json`.
+
+#[path = "../tests/common/audio.rs"]
+mod audio;
+#[path = "../tests/e2e/mod.rs"]
+mod e2e;
+#[path = "../tests/common/g711.rs"]
+mod g711;
+#[path = "../bench/harness/mod.rs"]
+mod harness;
+#[path = "../tests/netns/mod.rs"]
+mod netns;
+
+use std::time::{Duration, Instant};
+
+/// The name `netns::reexec_in_netns` checks inside the namespace.
+const NETNS_NAME: &str = "load";
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn main() {
+    if std::env::var_os(netns::MARKER).is_none() {
+        // Re-run ourselves in a fresh network namespace (needs root or CAP_SYS_ADMIN).
+        let exe = std::env::current_exe().expect("the bench knows its own path");
+        let status = std::process::Command::new("unshare")
+            .args(["-n", "--"])
+            .arg(exe)
+            .args(std::env::args().skip(1))
+            .env(netns::MARKER, NETNS_NAME)
+            .status()
+            .expect("unshare (util-linux) is installed");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    assert!(netns::reexec_in_netns(NETNS_NAME), "inside the namespace");
+    let steps: Vec<usize> =
+        arg("--steps", "2,10,25,50").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let window = Duration::from_secs_f64(arg("--window", "10").parse().unwrap_or(10.0));
+    let budget = Duration::from_secs(arg("--budget", "900").parse().unwrap_or(900));
+    let out = arg("--out", concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"));
+    let dir = std::env::temp_dir().join("dialbridge-bench");
+    std::fs::create_dir_all(&dir).expect("creating the bench folder");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let started = Instant::now();
+    let mut results = Vec::new();
+    let mut stopped = "all steps done".to_string();
+    for &calls in &steps {
+        if started.elapsed() > budget {
+            stopped = format!("time budget {budget:?} ran out before {calls} calls");
+            break;
+        }
+        eprintln!("== {calls} calls");
+        match harness::run_step(rt.handle(), &dir, calls, window) {
+            Ok(step) => {
+                eprintln!("{}", serde_json::to_string_pretty(&step).expect("plain data"));
+                let broke = step.loss_pct > 1.0 || step.cpu_machine_pct > 90.0 || step.calls_ok < calls;
+                results.push(step);
+                if broke {
+                    stopped = format!("quality broke at {calls} calls");
+                    break;
+                }
+            }
+            Err(e) => {
+                stopped = format!("step {calls} failed: {e}");
+                break;
+            }
+        }
+        write(&out, &results, &stopped, window);
+    }
+    write(&out, &results, &stopped, window);
+    eprintln!("{stopped}; results in {out}");
+}
+
+fn write(out: &str, results: &[harness::Step], stopped: &str, window: Duration) {
+    let json = serde_json::json!({
+        "machine": harness::machine(),
+        "window_s": window.as_secs_f64(),
+        "stopped": stopped,
+        "steps": results,
+    });
+    std::fs::write(out, serde_json::to_string_pretty(&json).expect("plain data"))
+        .expect("writing the results");
+}

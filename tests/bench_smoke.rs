@@ -1,0 +1,36 @@
+//! CI smoke test of the load bench (`benches/load.rs`): one tiny step (2 calls, a 3 s window)
+//! must complete and produce numbers. No timing assertions: CI machines vary.
+
+#[path = "common/audio.rs"]
+mod audio;
+#[path = "e2e/mod.rs"]
+mod e2e;
+#[path = "common/g711.rs"]
+mod g711;
+#[path = "../bench/harness/mod.rs"]
+mod harness;
+#[path = "netns/mod.rs"]
+mod netns;
+
+use std::time::Duration;
+
+#[test]
+fn bench_smoke() {
+    if !netns::reexec_in_netns("bench_smoke") {
+        return;
+    }
+    let dir = e2e::tools::test_dir("bench_smoke");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let step = harness::run_step(rt.handle(), &dir, 2, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("the bench step failed: {e}"));
+    eprintln!("{}", serde_json::to_string_pretty(&step).expect("plain data"));
+    assert_eq!(step.calls, 2);
+    assert_eq!(step.calls_ok, 2, "both callers should reach their peers");
+    assert!(step.cpu_pct.is_finite() && step.rss_kb > 0 && step.threads > 0 && step.fds > 0);
+    assert!(step.invite_200_p50_ms > 0.0 && step.hash_to_audio_p50_ms > 0.0);
+    assert!(step.floor_cpu_pct_per_call > 0.0 && step.loss_pct.is_finite());
+}
