@@ -1,0 +1,280 @@
+//! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from `tests/e2e`)
+//! calls the real `dialbridge` binary configured with `backend = "janus"`, types a Janus room ID
+//! (and PIN), and talks to a Janus participant (`tests/janus/participant.rs`: the backend plus a
+//! conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found both ways. Each
+//! test runs in its own network namespace with its own Janus (`tests/janus/server.rs`), one at a
+//! time. Needs root (unshare -n), Janus (apt `janus`). Logs: target/tmp/browser_e2e/janus_sip_*/.
+//! Run: `cargo test --test janus_sip -- --nocapture`.
+
+#[allow(dead_code)]
+#[path = "common/audio.rs"]
+mod audio;
+#[path = "e2e/mod.rs"]
+mod e2e;
+#[allow(dead_code)]
+#[path = "common/g711.rs"]
+mod g711;
+#[allow(dead_code)]
+#[path = "janus_sip/bridge.rs"]
+mod janus_bridge;
+#[path = "netns/mod.rs"]
+mod netns;
+#[allow(dead_code)]
+#[path = "janus/participant.rs"]
+mod participant;
+#[allow(dead_code)]
+#[path = "janus/server.rs"]
+mod server;
+#[allow(dead_code)]
+#[path = "janus/tone.rs"]
+mod tone;
+
+use std::time::{Duration, Instant};
+
+use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
+use e2e::phone::{MASKED_NUMBER, Phone};
+use e2e::rtp::Source;
+use e2e::setup::{inside_netns, measure_until, phone_ip};
+use e2e::spectrum::Spectrum;
+use janus_bridge::{JanusBridge, janus_toml};
+use participant::{Participant, display_names, wait_hears};
+use serde_json::{Value, json};
+use server::{API_SECRET, Janus, ROOM_SECRET};
+
+/// Janus drops sessions idle this long; the bridge keeps alive well within it.
+const SESSION_TIMEOUT_S: u32 = 30;
+const PROMPT: Duration = Duration::from_secs(15);
+/// A tone counts as heard this far over the spectrum's median (as in `browser_e2e`).
+const TONE_OVER_FLOOR_DB: f64 = 30.0;
+const ONSET_DB: f64 = 40.0;
+const PHONE_TONE: Source = Source::Tone {
+    hz: 1000.0,
+    amplitude: 8000.0,
+};
+
+/// Janus, a backend of our own on it (the "Janus side"), and the bridge pointed at it.
+struct Rig {
+    rt: tokio::runtime::Runtime,
+    backend: JanusBackend,
+    bridge: JanusBridge,
+    janus: Janus,
+    started: Instant,
+}
+
+impl Rig {
+    fn start(test: &str, plugin: JanusPlugin) -> Rig {
+        let started = Instant::now();
+        dialbridge::media::init().expect("GStreamer is installed");
+        let rt = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+        let dir = e2e::tools::test_dir(&format!("janus_sip_{test}"));
+        let janus = Janus::start(netns::IFACE_A, SESSION_TIMEOUT_S);
+        let name = match plugin {
+            JanusPlugin::VideoRoom => "videoroom",
+            JanusPlugin::AudioBridge => "audiobridge",
+        };
+        let ip = e2e::setup::bridge_ip();
+        let allow = format!("{}/32", netns::ADDR_B);
+        let toml = janus_toml(ip, &allow, &janus.url(), name, API_SECRET);
+        let bridge = JanusBridge::start(&dir, &toml);
+        let backend = JanusBackend::new(
+            JanusOptions::new(janus.url(), plugin).with_credentials(API_SECRET, ""),
+        );
+        eprintln!("TIMING {test}: Janus and bridge ready after {:?}", started.elapsed());
+        Rig { rt, backend, bridge, janus, started }
+    }
+
+    fn call(&self) -> Phone {
+        let mut phone = Phone::call(phone_ip(), self.bridge.sip);
+        phone.rtp.wait_prompt("welcome", PROMPT);
+        phone
+    }
+
+    fn join(&self, room: &str, pin: Option<&str>, name: &str, hz: f64) -> Participant {
+        self.rt
+            .block_on(Participant::join(&self.backend, room, pin, name, hz))
+            .unwrap_or_else(|e| panic!("{name} cannot join {room}: {e}"))
+    }
+
+    fn request(&self, body: Value) -> Value {
+        self.rt
+            .block_on(self.backend.plugin_request(body.clone()))
+            .unwrap_or_else(|e| panic!("Janus refused {body}: {e}"))
+    }
+
+    fn leave(&self, p: Participant) {
+        self.rt.block_on(p.leave());
+    }
+}
+
+fn press(phone: &Phone, keys: &str) {
+    phone.rtp.press(keys);
+    phone.rtp.wait_keys_sent(Duration::from_secs(10));
+}
+
+/// Waits (15 s at most) until a tone stands out in the phone's last second, then asserts that
+/// the next 2 s carry `hz` as the dominant tone.
+fn assert_phone_hears(phone: &Phone, hz: f64) -> Spectrum {
+    let started = Instant::now();
+    let onset = |s: &Spectrum| s.level_near(hz) - s.floor_db() > ONSET_DB;
+    let (last, ok) = measure_until(
+        Duration::from_secs(15),
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            phone.rtp.spectrum_of_last(Duration::from_secs(1))
+        },
+        onset,
+    );
+    assert!(ok, "the phone never heard {hz} Hz; the last second: {}", last.describe(&[hz]));
+    let s = phone.rtp.spectrum_of_next(Duration::from_secs(2));
+    eprintln!(
+        "RESULT the phone hears {}; onset after {:?}",
+        s.describe(&[hz, 1000.0]),
+        started.elapsed()
+    );
+    assert!(
+        s.level_near(hz) - s.floor_db() > TONE_OVER_FLOOR_DB && (s.dominant_hz() - hz).abs() <= 30.0,
+        "the phone should hear {hz} Hz: {}",
+        s.describe(&[hz])
+    );
+    s
+}
+
+/// Phone in `room` (already past the welcome prompt), silent room: joining, then alone.
+fn enter(phone: &mut Phone, room: &str, pin: Option<&str>) {
+    press(phone, &format!("{room}#"));
+    if let Some(pin) = pin {
+        phone.rtp.wait_prompt("enter_pin", PROMPT);
+        press(phone, &format!("{pin}#"));
+    }
+    phone.rtp.wait_prompt("joining", PROMPT);
+    phone.rtp.wait_prompt("alone", PROMPT);
+}
+
+/// Caller (sending 1000 Hz) and `other` (sending 440 Hz) hear each other.
+fn two_way(rig: &Rig, phone: &Phone, other: &Participant) {
+    phone.rtp.set_source(PHONE_TONE);
+    rig.rt.block_on(wait_hears(other, 1000.0));
+    assert_phone_hears(phone, 440.0);
+}
+
+/// The phone's entry in `listparticipants` of `room`: (id, display).
+fn phone_in_room(rig: &Rig, room: u64) -> (u64, String) {
+    let listed = rig.request(json!({"request": "listparticipants", "room": room}));
+    eprintln!("listparticipants {room}: {:?}", display_names(&listed));
+    listed["participants"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["display"].as_str().is_some_and(|d| d.contains("••• 89"))))
+        .and_then(|p| Some((p["id"].as_u64()?, p["display"].as_str()?.to_string())))
+        .unwrap_or_else(|| panic!("the phone is not listed by its masked number: {listed}"))
+}
+
+/// Waits until the phone's last second is quiet, so the next prompt is a segment of its own
+/// (room audio running straight into a prompt would be one segment).
+fn wait_quiet(phone: &mut Phone) {
+    let (last, ok) = measure_until(
+        Duration::from_secs(10),
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            phone.rtp.spectrum_of_last(Duration::from_secs(1))
+        },
+        |s| s.rms < 100.0,
+    );
+    assert!(ok, "the room never went quiet: {}", last.describe(&[440.0]));
+    phone.rtp.forget_segments();
+}
+
+/// The call ends from the bridge's side after `prompt` (checked once the BYE came: no RTP
+/// follows to close the prompt's segment).
+fn wait_goodbye(phone: &mut Phone, prompt: &str, since: Instant) {
+    phone.sip.wait_bye(Duration::from_secs(20));
+    eprintln!("TIMING BYE {:?} after the cause", since.elapsed());
+    phone.rtp.flush_segments();
+    phone.rtp.wait_prompt(prompt, Duration::from_secs(2));
+}
+
+#[test]
+fn videoroom_caller_and_janus_participant_hear_each_other() {
+    if !inside_netns("videoroom_caller_and_janus_participant_hear_each_other") {
+        return;
+    }
+    let rig = Rig::start("videoroom", JanusPlugin::VideoRoom);
+    let mut phone = rig.call();
+    enter(&mut phone, "4321", Some("2468"));
+    let bob = rig.join("4321", Some("2468"), "Bob", 440.0);
+    two_way(&rig, &phone, &bob);
+    let (_, display) = phone_in_room(&rig, 4321);
+    assert_eq!(display, MASKED_NUMBER);
+    phone.sip.bye(Duration::from_secs(5));
+    rig.leave(bob);
+    eprintln!("TIMING videoroom test {:?}", rig.started.elapsed());
+}
+
+#[test]
+fn audiobridge_two_way_audio_display_and_kick() {
+    if !inside_netns("audiobridge_two_way_audio_display_and_kick") {
+        return;
+    }
+    let rig = Rig::start("audiobridge", JanusPlugin::AudioBridge);
+    let mut phone = rig.call();
+    enter(&mut phone, "2345", None);
+    let bob = rig.join("2345", None, "Bob", 440.0);
+    two_way(&rig, &phone, &bob);
+    let (id, display) = phone_in_room(&rig, 2345);
+    assert_eq!(display, MASKED_NUMBER);
+    // Bob leaves first: the "removed" prompt is then told apart from the room's tone.
+    rig.leave(bob);
+    wait_quiet(&mut phone);
+    let kicked = Instant::now();
+    rig.request(json!({"request": "kick", "room": 2345, "secret": ROOM_SECRET, "id": id}));
+    wait_goodbye(&mut phone, "removed", kicked);
+    eprintln!("TIMING audiobridge test {:?}", rig.started.elapsed());
+}
+
+#[test]
+fn wrong_room_id_and_wrong_pin_answered_by_janus() {
+    if !inside_netns("wrong_room_id_and_wrong_pin_answered_by_janus") {
+        return;
+    }
+    let rig = Rig::start("wrong_entries", JanusPlugin::VideoRoom);
+    let mut phone = rig.call();
+    press(&phone, "999#");
+    phone.rtp.wait_prompt("wrong_id", PROMPT);
+    press(&phone, "4321#");
+    phone.rtp.wait_prompt("enter_pin", PROMPT);
+    press(&phone, "1111#");
+    phone.rtp.wait_prompt("wrong_pin", PROMPT);
+    press(&phone, "2468#");
+    phone.rtp.wait_prompt("joining", PROMPT);
+    eprintln!("heard: {:?}", phone.rtp.heard);
+    phone.sip.bye(Duration::from_secs(5));
+    eprintln!("TIMING wrong entries test {:?}", rig.started.elapsed());
+}
+
+#[test]
+fn janus_restart_mid_call_then_a_new_call_joins() {
+    if !inside_netns("janus_restart_mid_call_then_a_new_call_joins") {
+        return;
+    }
+    let mut rig = Rig::start("restart", JanusPlugin::VideoRoom);
+    let mut phone = rig.call();
+    enter(&mut phone, "1234", None);
+    let bob = rig.join("1234", None, "Bob", 440.0);
+    two_way(&rig, &phone, &bob);
+
+    // Bob leaves first: the "unreachable" prompt is then told apart from the room's tone.
+    rig.leave(bob);
+    wait_quiet(&mut phone);
+    let stopped = Instant::now();
+    rig.janus.stop();
+    wait_goodbye(&mut phone, "unreachable", stopped);
+    drop(phone);
+
+    rig.janus.restart();
+    let mut phone = rig.call();
+    enter(&mut phone, "1234", None);
+    let bob = rig.join("1234", None, "Bob again", 440.0);
+    two_way(&rig, &phone, &bob);
+    phone.sip.bye(Duration::from_secs(5));
+    rig.leave(bob);
+    eprintln!("TIMING restart test {:?}", rig.started.elapsed());
+}
