@@ -190,6 +190,7 @@ fn wait_goodbye(phone: &mut Phone, prompt: &str, since: Instant) {
     eprintln!("TIMING BYE {:?} after the cause", since.elapsed());
     phone.rtp.flush_segments();
     phone.rtp.wait_prompt(prompt, Duration::from_secs(2));
+    eprintln!("RESULT the phone heard {:?}", phone.rtp.heard);
 }
 
 #[test]
