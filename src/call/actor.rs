@@ -5,10 +5,11 @@
 
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::ports;
+use super::backend::{self, BackendFuture, BackendReply, poll_pending};
 use super::room::RoomLink;
-use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
+use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest};
 use crate::ivr::dtmf::DtmfSource;
-use crate::ivr::machine::{IvrConfig, LookupOutcome, PinOutcome};
+use crate::ivr::machine::IvrConfig;
 use crate::media::codec::Codec;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
 use crate::media::prompts::PromptSet;
@@ -24,9 +25,7 @@ use ezk_sip_ua::dialog::Dialog;
 use ezk_sip_ua::invite::acceptor::InviteAcceptor;
 use ezk_sip_ua::invite::session::{InviteSession, InviteSessionEvent, ReInviteReceived};
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
@@ -35,8 +34,6 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 const MEDIA_EVENT_CAPACITY: usize = 64;
 /// SIP INFO digits in flight; more are counted as dropped.
 const INFO_DIGIT_CAPACITY: usize = 32;
-/// Longest a room lookup or PIN check may take before the caller hears "unreachable".
-const BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Media settings shared by all calls.
 #[derive(Debug, Clone)]
@@ -79,14 +76,6 @@ pub struct CallRequest {
     /// Holds one of the server's call slots until the call ends.
     pub permit: OwnedSemaphorePermit,
 }
-
-/// What a finished conference request brings back.
-enum BackendReply {
-    Input(CallInput),
-    Joined(Result<ConferenceSession, ConferenceError>),
-}
-
-type BackendFuture = Pin<Box<dyn Future<Output = BackendReply> + Send>>;
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call.
 pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::Receiver<bool>) {
@@ -384,9 +373,9 @@ impl ActiveCall<'_> {
             match action {
                 CallAction::Play(prompt) => self.leg.play(prompt),
                 CallAction::StopPrompt => self.leg.stop_prompt(),
-                CallAction::LookupRoom { room } => self.pending = Some(lookup(self.ctx.backend.clone(), room)),
+                CallAction::LookupRoom { room } => self.pending = Some(backend::lookup(self.ctx.backend.clone(), room)),
                 CallAction::CheckPin { room, pin } => {
-                    self.pending = Some(check_pin(self.ctx.backend.clone(), room, pin))
+                    self.pending = Some(backend::check_pin(self.ctx.backend.clone(), room, pin))
                 }
                 CallAction::Join { room, pin } => {
                     metrics::CALLS_JOINED.inc();
@@ -397,7 +386,7 @@ impl ActiveCall<'_> {
                         display_name: self.shown.clone(),
                         caller: self.caller_number.clone(),
                     };
-                    self.pending = Some(join(self.ctx.backend.clone(), request));
+                    self.pending = Some(backend::join(self.ctx.backend.clone(), request));
                 }
                 CallAction::SetMuted(muted) => {
                     if let Some(room) = self.room.as_mut()
@@ -453,58 +442,9 @@ impl ActiveCall<'_> {
     }
 }
 
-fn lookup(backend: Arc<dyn ConferenceBackend>, room: String) -> BackendFuture {
-    Box::pin(async move {
-        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.lookup_room(&room)).await {
-            Ok(Ok(RoomLookup::Found { pin_required })) => LookupOutcome::Found { pin_required },
-            Ok(Ok(RoomLookup::NotFound)) => LookupOutcome::NotFound,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, %room, "room lookup failed");
-                LookupOutcome::Unreachable
-            }
-            Err(_) => {
-                tracing::warn!(%room, "room lookup timed out");
-                LookupOutcome::Unreachable
-            }
-        };
-        BackendReply::Input(CallInput::Lookup(outcome))
-    })
-}
-
-fn join(backend: Arc<dyn ConferenceBackend>, request: JoinRequest) -> BackendFuture {
-    Box::pin(async move {
-        let joined = tokio::time::timeout(BACKEND_TIMEOUT, backend.join(request))
-            .await
-            .unwrap_or_else(|_| Err(ConferenceError::Unreachable("join timed out".into())));
-        BackendReply::Joined(joined)
-    })
-}
-
 async fn next_room_event(room: &mut Option<RoomLink>) -> super::room::RoomEvent {
     match room {
         Some(room) => room.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-fn check_pin(backend: Arc<dyn ConferenceBackend>, room: String, pin: String) -> BackendFuture {
-    Box::pin(async move {
-        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.check_pin(&room, &pin)).await {
-            Ok(Ok(true)) => PinOutcome::Correct,
-            Ok(Ok(false)) => PinOutcome::Wrong,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, %room, "PIN check failed");
-                PinOutcome::Unreachable
-            }
-            Err(_) => PinOutcome::Unreachable,
-        };
-        BackendReply::Input(CallInput::Pin(outcome))
-    })
-}
-
-async fn poll_pending(pending: &mut Option<BackendFuture>) -> BackendReply {
-    match pending {
-        Some(future) => future.await,
         None => std::future::pending().await,
     }
 }

@@ -3,6 +3,7 @@
 //! ports come from [`ports`].
 
 pub mod actor;
+mod backend;
 pub mod machine;
 pub mod ports;
 pub mod room;
