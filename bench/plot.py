@@ -23,6 +23,8 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(calls, cpu, "o-", color="tab:blue", label="dialbridge CPU")
     ax.plot(calls, floor, "s--", color="tab:green", label="codec floor (GStreamer only)")
+    harness = [s["harness_cpu_pct"] for s in steps]
+    ax.plot(calls, harness, "x:", color="tab:gray", label="bench process (callers + peers)")
     ax.set_xlabel("concurrent calls")
     ax.set_ylabel("CPU, % of one core")
     ax2 = ax.twinx()

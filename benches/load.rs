@@ -14,7 +14,7 @@ mod harness;
 #[path = "../tests/netns/mod.rs"]
 mod netns;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The name `netns::reexec_in_netns` checks inside the namespace.
 const NETNS_NAME: &str = "load";
@@ -47,49 +47,5 @@ fn main() {
     let budget = Duration::from_secs(arg("--budget", "900").parse().unwrap_or(900));
     let out = arg("--out", concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"));
     let dir = std::env::temp_dir().join("dialbridge-bench");
-    std::fs::create_dir_all(&dir).expect("creating the bench folder");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let started = Instant::now();
-    let mut results = Vec::new();
-    let mut stopped = "all steps done".to_string();
-    for &calls in &steps {
-        if started.elapsed() > budget {
-            stopped = format!("time budget {budget:?} ran out before {calls} calls");
-            break;
-        }
-        eprintln!("== {calls} calls");
-        match harness::run_step(rt.handle(), &dir, calls, window) {
-            Ok(step) => {
-                eprintln!("{}", serde_json::to_string_pretty(&step).expect("plain data"));
-                let broke = step.loss_pct > 1.0 || step.cpu_machine_pct > 90.0 || step.calls_ok < calls;
-                results.push(step);
-                if broke {
-                    stopped = format!("quality broke at {calls} calls");
-                    break;
-                }
-            }
-            Err(e) => {
-                stopped = format!("step {calls} failed: {e}");
-                break;
-            }
-        }
-        write(&out, &results, &stopped, window);
-    }
-    write(&out, &results, &stopped, window);
-    eprintln!("{stopped}; results in {out}");
-}
-
-fn write(out: &str, results: &[harness::Step], stopped: &str, window: Duration) {
-    let json = serde_json::json!({
-        "machine": harness::machine(),
-        "window_s": window.as_secs_f64(),
-        "stopped": stopped,
-        "steps": results,
-    });
-    std::fs::write(out, serde_json::to_string_pretty(&json).expect("plain data"))
-        .expect("writing the results");
+    harness::run_all(&steps, window, budget, &out, &dir);
 }

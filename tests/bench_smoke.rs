@@ -34,3 +34,20 @@ fn bench_smoke() {
     assert!(step.invite_200_p50_ms > 0.0 && step.hash_to_audio_p50_ms > 0.0);
     assert!(step.floor_cpu_pct_per_call > 0.0 && step.loss_pct.is_finite());
 }
+
+/// The full load bench, for when `cargo bench --bench load` is not available (no `[[bench]]`
+/// entry): `BENCH_STEPS=2,10,25 cargo test --release --test bench_smoke bench_full`. Does
+/// nothing without `BENCH_STEPS` (not `#[ignore]`: the namespace re-run would skip it).
+#[test]
+fn bench_full() {
+    if std::env::var_os("BENCH_STEPS").is_none() || !netns::reexec_in_netns("bench_full") {
+        return;
+    }
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let steps: Vec<usize> =
+        env("BENCH_STEPS", "").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let window = Duration::from_secs(env("BENCH_WINDOW_S", "10").parse().unwrap_or(10));
+    let budget = Duration::from_secs(env("BENCH_BUDGET_S", "900").parse().unwrap_or(900));
+    let out = env("BENCH_OUT", concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"));
+    harness::run_all(&steps, window, budget, &out, &e2e::tools::test_dir("bench_full"));
+}

@@ -7,6 +7,9 @@
 pub mod floor;
 pub mod peer;
 pub mod procstat;
+pub mod steps;
+
+pub use steps::run_all;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
