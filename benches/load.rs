@@ -41,11 +41,16 @@ fn main() {
         std::process::exit(status.code().unwrap_or(1));
     }
     assert!(netns::reexec_in_netns(NETNS_NAME), "inside the namespace");
-    let steps: Vec<usize> =
-        arg("--steps", "2,10,25,50").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let steps: Vec<usize> = arg("--steps", "2,10,25,50")
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let window = Duration::from_secs_f64(arg("--window", "10").parse().unwrap_or(10.0));
     let budget = Duration::from_secs(arg("--budget", "900").parse().unwrap_or(900));
-    let out = arg("--out", concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"));
+    let out = arg(
+        "--out",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
+    );
     let dir = std::env::temp_dir().join("dialbridge-bench");
     harness::run_all(&steps, window, budget, &out, &dir);
 }

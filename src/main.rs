@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "SIP-to-WebRTC dial-in bridge: phone callers join conferences by room ID")]
+#[command(
+    version,
+    about = "SIP-to-WebRTC dial-in bridge: phone callers join conferences by room ID"
+)]
 struct Cli {
     /// Configuration file (TOML); see dialbridge.example.toml. Secrets may come from
     /// DIALBRIDGE_SIP_PASSWORD, DIALBRIDGE_TRUNK_PASSWORD and DIALBRIDGE_SIGNALING_SECRET.
@@ -52,25 +55,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = match (&cli.command, &cli.config) {
         (Command::Demo, _) => demo_config(),
         (_, Some(path)) => Config::load(path)?,
-        (_, None) => anyhow::bail!("no configuration file: pass --config FILE (or try `dialbridge demo`)"),
+        (_, None) => {
+            anyhow::bail!("no configuration file: pass --config FILE (or try `dialbridge demo`)")
+        }
     };
-    let base = cli.config.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let base = cli
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let config = resolve_prompts(config, &base);
     let problems = config.validate();
     if !problems.is_empty() {
-        eprintln!("dialbridge: the configuration has {} problem(s):", problems.len());
+        eprintln!(
+            "dialbridge: the configuration has {} problem(s):",
+            problems.len()
+        );
         for p in &problems {
             eprintln!("  - {p}");
         }
         return Ok(ExitCode::from(2));
     }
     if let Command::CheckConfig = cli.command {
-        println!("configuration OK ({:?} mode, SIP on {})", config.sip.mode, config.sip.listen);
+        println!(
+            "configuration OK ({:?} mode, SIP on {})",
+            config.sip.mode, config.sip.listen
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let demo = matches!(cli.command, Command::Demo);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(server::run(config, shutdown_signal(), move |bound| announce(bound, demo)))?;
+    runtime.block_on(server::run(config, shutdown_signal(), move |bound| {
+        announce(bound, demo)
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -95,7 +113,10 @@ fn resolve_prompts(mut config: Config, base: &Path) -> Config {
 
 /// Prints the machine-readable READY line (tests wait for it) and, for the demo, how to call.
 fn announce(bound: Bound, demo: bool) {
-    let signaling = bound.signaling.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let signaling = bound
+        .signaling
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
     println!("READY sip={} signaling={signaling}", bound.sip);
     if demo {
         println!(

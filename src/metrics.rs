@@ -12,7 +12,11 @@ pub struct Metric {
 
 impl Metric {
     const fn new(name: &'static str, help: &'static str) -> Self {
-        Self { name, help, value: AtomicI64::new(0) }
+        Self {
+            name,
+            help,
+            value: AtomicI64::new(0),
+        }
     }
     pub fn inc(&self) {
         self.value.fetch_add(1, Ordering::Relaxed);
@@ -30,18 +34,30 @@ impl Metric {
 
 pub static CALLS_ACTIVE: Metric = Metric::new("dialbridge_calls_active", "Calls in progress");
 pub static CALLS_TOTAL: Metric = Metric::new("dialbridge_calls_total", "Calls answered");
-pub static CALLS_JOINED: Metric =
-    Metric::new("dialbridge_calls_joined_total", "Calls that entered a valid room (and PIN)");
-pub static CALLS_REJECTED: Metric =
-    Metric::new("dialbridge_calls_rejected_total", "INVITEs answered with an error");
-pub static DTMF_DROPPED: Metric =
-    Metric::new("dialbridge_dtmf_dropped_total", "Digits lost because a call queue was full");
-pub static REGISTERED: Metric =
-    Metric::new("dialbridge_registered", "1 while the registrar holds our binding");
-pub static REGISTRATIONS: Metric =
-    Metric::new("dialbridge_registrations_total", "Successful REGISTER transactions");
-pub static REGISTRATION_FAILURES: Metric =
-    Metric::new("dialbridge_registration_failures_total", "Failed REGISTER attempts");
+pub static CALLS_JOINED: Metric = Metric::new(
+    "dialbridge_calls_joined_total",
+    "Calls that entered a valid room (and PIN)",
+);
+pub static CALLS_REJECTED: Metric = Metric::new(
+    "dialbridge_calls_rejected_total",
+    "INVITEs answered with an error",
+);
+pub static DTMF_DROPPED: Metric = Metric::new(
+    "dialbridge_dtmf_dropped_total",
+    "Digits lost because a call queue was full",
+);
+pub static REGISTERED: Metric = Metric::new(
+    "dialbridge_registered",
+    "1 while the registrar holds our binding",
+);
+pub static REGISTRATIONS: Metric = Metric::new(
+    "dialbridge_registrations_total",
+    "Successful REGISTER transactions",
+);
+pub static REGISTRATION_FAILURES: Metric = Metric::new(
+    "dialbridge_registration_failures_total",
+    "Failed REGISTER attempts",
+);
 
 const ALL: [&Metric; 8] = [
     &CALLS_ACTIVE,

@@ -41,7 +41,10 @@ pub enum ServerError {
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
     #[error("cannot listen for the signaling server on {addr}: {source}")]
-    Signaling { addr: SocketAddr, source: std::io::Error },
+    Signaling {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("invalid registrar URI {0:?}")]
     Registrar(String),
 }
@@ -90,9 +93,17 @@ pub async fn run(
     let builtin = &config.conference.builtin;
     let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
     let (signaling_addr, backend_url) = if builtin.serve && builtin_backend {
-        let listener = signaling::bind(builtin.listen)
-            .map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Signaling { addr: builtin.listen, source })?;
+        let listener =
+            signaling::bind(builtin.listen).map_err(|source| ServerError::Signaling {
+                addr: builtin.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Signaling {
+                addr: builtin.listen,
+                source,
+            })?;
         let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
         let dial_in = format!("sip:{}", sip.local);
         let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
@@ -129,13 +140,20 @@ pub async fn run(
     let mut background = JoinSet::new();
     if config.sip.mode == SipMode::Register {
         let options = register_options(&config, &sip.contact)?;
-        background.spawn(register::run(sip.endpoint.clone(), options, stop_rx.clone()));
+        background.spawn(register::run(
+            sip.endpoint.clone(),
+            options,
+            stop_rx.clone(),
+        ));
     }
 
     let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
     let gate = Gate::new(&config);
     let slots = Arc::new(Semaphore::new(config.limits.max_calls));
-    ready(Bound { sip: sip.local, signaling: signaling_addr });
+    ready(Bound {
+        sip: sip.local,
+        signaling: signaling_addr,
+    });
 
     let mut calls = JoinSet::new();
     tokio::pin!(shutdown);
@@ -172,10 +190,20 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
-fn register_options(config: &Config, contact: &ezk_sip_types::header::typed::Contact) -> Result<RegisterOptions, ServerError> {
+fn register_options(
+    config: &Config,
+    contact: &ezk_sip_types::header::typed::Contact,
+) -> Result<RegisterOptions, ServerError> {
     let r = &config.sip.register;
-    let registrar = r.registrar.parse().map_err(|_| ServerError::Registrar(r.registrar.clone()))?;
-    let auth_username = if r.auth_username.is_empty() { r.username.clone() } else { r.auth_username.clone() };
+    let registrar = r
+        .registrar
+        .parse()
+        .map_err(|_| ServerError::Registrar(r.registrar.clone()))?;
+    let auth_username = if r.auth_username.is_empty() {
+        r.username.clone()
+    } else {
+        r.auth_username.clone()
+    };
     let mut contact = contact.clone();
     contact.uri.uri.user_part = SipUriUserPart::User(r.username.clone().into());
     Ok(RegisterOptions {
@@ -263,17 +291,32 @@ impl Gate {
             return None;
         }
         if let Some(digest) = &self.digest {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let auth = invite.headers.get_raw(&Name::AUTHORIZATION).next().map(|v| v.to_string());
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let auth = invite
+                .headers
+                .get_raw(&Name::AUTHORIZATION)
+                .next()
+                .map(|v| v.to_string());
             let verdict = digest.verify(auth.as_deref(), "INVITE", now);
             if verdict != Verdict::Ok {
                 tracing::info!(%source, ?verdict, "INVITE needs digest authentication: 401");
-                challenge(endpoint, invite, digest.challenge(now, verdict == Verdict::Stale)).await;
+                challenge(
+                    endpoint,
+                    invite,
+                    digest.challenge(now, verdict == Verdict::Stale),
+                )
+                .await;
                 return None;
             }
         }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(max_calls = config.limits.max_calls, "call limit reached: 503");
+            tracing::warn!(
+                max_calls = config.limits.max_calls,
+                "call limit reached: 503"
+            );
             metrics::CALLS_REJECTED.inc();
             crate::sip::reject(endpoint, invite, 503).await;
             return None;
@@ -289,14 +332,26 @@ impl Gate {
             .unwrap_or_else(|| config.ivr.language.clone());
         let direct_room = route.and_then(|r| r.room.clone());
         tracing::debug!(%called, ?direct_room, %language, "routing call");
-        Some(CallRequest { invite, direct_room, language, permit })
+        Some(CallRequest {
+            invite,
+            direct_room,
+            language,
+            permit,
+        })
     }
 }
 
 async fn challenge(endpoint: &Endpoint, mut invite: IncomingRequest, www_authenticate: String) {
     let mut response = endpoint.create_response(&invite, StatusCode::UNAUTHORIZED, None);
-    response.msg.headers.insert(Name::WWW_AUTHENTICATE, www_authenticate);
-    if let Err(e) = endpoint.create_server_inv_tsx(&mut invite).respond_failure(response).await {
+    response
+        .msg
+        .headers
+        .insert(Name::WWW_AUTHENTICATE, www_authenticate);
+    if let Err(e) = endpoint
+        .create_server_inv_tsx(&mut invite)
+        .respond_failure(response)
+        .await
+    {
         tracing::warn!(error = %e, "could not send 401");
     }
 }

@@ -27,7 +27,10 @@ fn bench_smoke() {
         .expect("a tokio runtime");
     let step = harness::run_step(rt.handle(), &dir, 2, Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("the bench step failed: {e}"));
-    eprintln!("{}", serde_json::to_string_pretty(&step).expect("plain data"));
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&step).expect("plain data")
+    );
     assert_eq!(step.calls, 2);
     assert_eq!(step.calls_ok, 2, "both callers should reach their peers");
     assert!(step.cpu_pct.is_finite() && step.rss_kb > 0 && step.threads > 0 && step.fds > 0);
@@ -44,10 +47,21 @@ fn bench_full() {
         return;
     }
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let steps: Vec<usize> =
-        env("BENCH_STEPS", "").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let steps: Vec<usize> = env("BENCH_STEPS", "")
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let window = Duration::from_secs(env("BENCH_WINDOW_S", "10").parse().unwrap_or(10));
     let budget = Duration::from_secs(env("BENCH_BUDGET_S", "900").parse().unwrap_or(900));
-    let out = env("BENCH_OUT", concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"));
-    harness::run_all(&steps, window, budget, &out, &e2e::tools::test_dir("bench_full"));
+    let out = env(
+        "BENCH_OUT",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
+    );
+    harness::run_all(
+        &steps,
+        window,
+        budget,
+        &out,
+        &e2e::tools::test_dir("bench_full"),
+    );
 }

@@ -57,7 +57,11 @@ impl Room {
                 lock(&g).push((Instant::now(), from.clone(), event.clone()));
                 let target = |peer: &str| lock(&l).get(peer).cloned();
                 match event {
-                    ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
+                    ConferenceMediaEvent::LocalDescription {
+                        peer,
+                        sdp_type,
+                        sdp,
+                    } => {
                         if std::env::var_os("SHOW_SDP").is_some() {
                             println!("{from} -> {peer} {sdp_type:?}:\n{sdp}");
                         }
@@ -67,7 +71,11 @@ impl Room {
                             panic!("{peer} refused {sdp_type:?} from {from}: {e}\n{sdp}");
                         }
                     }
-                    ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
+                    ConferenceMediaEvent::LocalCandidate {
+                        peer,
+                        sdp_mline_index,
+                        candidate,
+                    } => {
                         if let Some(leg) = target(&peer) {
                             leg.remote_candidate(&from, sdp_mline_index, &candidate);
                         }
@@ -76,12 +84,20 @@ impl Room {
                 }
             }
         });
-        Room { legs, log, tx: Some(tx), threads: vec![router] }
+        Room {
+            legs,
+            log,
+            tx: Some(tx),
+            threads: vec![router],
+        }
     }
 
     fn add_leg(&mut self, name: &str, audio_rate: u32) -> Arc<ConferenceLeg> {
         let (tx, mut rx) = mpsc::channel(256);
-        let config = ConferenceLegConfig { audio_rate, ..ConferenceLegConfig::default() };
+        let config = ConferenceLegConfig {
+            audio_rate,
+            ..ConferenceLegConfig::default()
+        };
         let leg = Arc::new(ConferenceLeg::start(config, tx).expect("the leg starts"));
         let forward = self.tx.clone().expect("room is open");
         let from = name.to_string();
@@ -112,13 +128,20 @@ impl Room {
 
     fn connected(&self, leg: &str, peer: &str) -> bool {
         lock(&self.log).iter().any(|(_, from, e)| {
-            from == leg && *e == ConferenceMediaEvent::PeerConnected { peer: peer.to_string() }
+            from == leg
+                && *e
+                    == ConferenceMediaEvent::PeerConnected {
+                        peer: peer.to_string(),
+                    }
         })
     }
 
     /// When the first event matching `what` arrived.
     fn first(&self, what: impl Fn(&str, &ConferenceMediaEvent) -> bool) -> Option<Instant> {
-        lock(&self.log).iter().find(|(_, from, e)| what(from, e)).map(|(t, _, _)| *t)
+        lock(&self.log)
+            .iter()
+            .find(|(_, from, e)| what(from, e))
+            .map(|(t, _, _)| *t)
     }
 
     fn failures(&self) -> Vec<String> {
@@ -186,7 +209,12 @@ impl Phone {
                 thread::sleep(next.saturating_duration_since(Instant::now()));
             }
         });
-        Phone { rate, recording, stop, thread }
+        Phone {
+            rate,
+            recording,
+            stop,
+            thread,
+        }
     }
 
     /// The last `ms` of what the phone heard.
@@ -264,14 +292,23 @@ fn dominant_frequency(pcm: &[i16], rate: u32) -> f64 {
 
 fn assert_tone(pcm: &[i16], rate: u32, freq: f64, who: &str) {
     let dominant = dominant_frequency(pcm, rate);
-    println!("{who}: dominant {dominant} Hz, amplitude {:.0}", power(pcm, rate, freq));
-    assert!((dominant - freq).abs() <= 10.0, "{who}: dominant {dominant} Hz, expected {freq}");
+    println!(
+        "{who}: dominant {dominant} Hz, amplitude {:.0}",
+        power(pcm, rate, freq)
+    );
+    assert!(
+        (dominant - freq).abs() <= 10.0,
+        "{who}: dominant {dominant} Hz, expected {freq}"
+    );
 }
 
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -327,7 +364,12 @@ fn one_peer_both_directions() {
         since(connected)
     );
     thread::sleep(Duration::from_millis(1000));
-    assert_tone(&browser_phone.last(500), 16000, 1000.0, "peer hears the phone");
+    assert_tone(
+        &browser_phone.last(500),
+        16000,
+        1000.0,
+        "peer hears the phone",
+    );
     assert_tone(&bridge_phone.last(500), 8000, 440.0, "phone hears the peer");
     assert!(room.connected("bridge", "browser") && room.connected("browser", "bridge"));
     assert_eq!(room.failures(), Vec::<String>::new());
@@ -379,9 +421,18 @@ fn two_peers_mixed_and_one_removed() {
     thread::sleep(Duration::from_millis(500));
     let mix = bridge_phone.last(500);
     let (p440, p660) = (power(&mix, 8000, 440.0), power(&mix, 8000, 660.0));
-    println!("mix: 440 Hz {p440:.0}, 660 Hz {p660:.0}, 1000 Hz {:.0}", power(&mix, 8000, 1000.0));
-    assert!(p440 > 4000.0 && p660 > 4000.0, "both tones at about full amplitude in the mix");
-    assert!(power(&mix, 8000, 1000.0) < 400.0, "the phone does not hear itself");
+    println!(
+        "mix: 440 Hz {p440:.0}, 660 Hz {p660:.0}, 1000 Hz {:.0}",
+        power(&mix, 8000, 1000.0)
+    );
+    assert!(
+        p440 > 4000.0 && p660 > 4000.0,
+        "both tones at about full amplitude in the mix"
+    );
+    assert!(
+        power(&mix, 8000, 1000.0) < 400.0,
+        "the phone does not hear itself"
+    );
     assert_tone(&b_phone.last(500), 8000, 1000.0, "b hears the phone");
     assert_tone(&c_phone.last(500), 8000, 1000.0, "c hears the phone");
     let tee = bridge.pipeline().by_name("fanout").expect("the send tee");
@@ -399,7 +450,10 @@ fn two_peers_mixed_and_one_removed() {
     println!(
         "around the removal: quietest frame RMS {quietest:.0}, {stats:?} (underruns before {underruns})"
     );
-    assert!(quietest > AUDIBLE_RMS, "b's audio had a gap while c was removed");
+    assert!(
+        quietest > AUDIBLE_RMS,
+        "b's audio had a gap while c was removed"
+    );
     let mix = bridge_phone.last(500);
     assert_tone(&mix, 8000, 440.0, "phone still hears b");
     assert!(power(&mix, 8000, 660.0) < 200.0, "c is gone from the mix");
@@ -408,7 +462,11 @@ fn two_peers_mixed_and_one_removed() {
     assert_eq!(stats.streams, 1);
     assert_eq!(tee.src_pads().len(), 1, "c's tee pad was released");
     let per_peer = bridge.pipeline().children().len();
-    assert_eq!(elements_with_two - per_peer, 3, "c's queue, webrtcbin and receive bin are gone");
+    assert_eq!(
+        elements_with_two - per_peer,
+        3,
+        "c's queue, webrtcbin and receive bin are gone"
+    );
     assert_eq!(room.failures(), Vec::<String>::new());
 
     for phone in phones {
@@ -429,7 +487,8 @@ fn stop_returns_to_baseline() {
     // wait: start it before taking the baseline.
     let clock = gstreamer::SystemClock::obtain();
     let id = clock.new_single_shot_id(clock.time() + gstreamer::ClockTime::from_mseconds(1));
-    id.wait_async(|_, _, _| {}).expect("the system clock accepts an async wait");
+    id.wait_async(|_, _, _| {})
+        .expect("the system clock accepts an async wait");
     thread::sleep(Duration::from_millis(20));
     let pipelines = media::active_pipelines();
     let threads = netns::thread_count();
@@ -443,7 +502,9 @@ fn stop_returns_to_baseline() {
         let joined = Instant::now();
         peer.add_peer("bridge", false).unwrap();
         bridge.add_peer("peer", true).unwrap();
-        wait_until("audio", Duration::from_secs(10), || bridge_phone.first_audio(joined).is_some());
+        wait_until("audio", Duration::from_secs(10), || {
+            bridge_phone.first_audio(joined).is_some()
+        });
         println!(
             "round {round}: first audio after {:?}, {} pipelines, {} threads while running",
             bridge_phone.first_audio(joined).expect("waited for it") - joined,
@@ -466,6 +527,9 @@ fn stop_returns_to_baseline() {
             "threads left after stop: {:?}",
             netns::thread_names()
         );
-        println!("round {round}: threads back to {threads} after {:?}", stopped.elapsed());
+        println!(
+            "round {round}: threads back to {threads} after {:?}",
+            stopped.elapsed()
+        );
     }
 }

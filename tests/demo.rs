@@ -65,16 +65,33 @@ fn demo_answers_calls_and_serves_the_host_page_as_the_readme_says() {
     while !printed.contains("Host page:") {
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(line) => printed += &(line + "\n"),
-            Err(_) => panic!("demo printed no instructions within 20 s; so far:\n{printed}\nlog: {}", dir.join("demo.log").display()),
+            Err(_) => panic!(
+                "demo printed no instructions within 20 s; so far:\n{printed}\nlog: {}",
+                dir.join("demo.log").display()
+            ),
         }
     }
-    assert!(printed.contains("READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080"), "{printed}");
-    assert!(printed.contains("sip:1234@127.0.0.1:5060"), "the demo should say how to call room 1234:\n{printed}");
+    assert!(
+        printed.contains("READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("sip:1234@127.0.0.1:5060"),
+        "the demo should say how to call room 1234:\n{printed}"
+    );
     assert!(printed.contains("http://127.0.0.1:8080/"), "{printed}");
 
     let page = http_get(SocketAddr::new(LOCALHOST, 8080), "/");
-    assert!(page.starts_with("HTTP/1.1 200"), "host page: {}", &page[..page.len().min(200)]);
-    assert!(page.to_ascii_lowercase().contains("content-type: text/html"), "host page is not HTML");
+    assert!(
+        page.starts_with("HTTP/1.1 200"),
+        "host page: {}",
+        &page[..page.len().min(200)]
+    );
+    assert!(
+        page.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "host page is not HTML"
+    );
 
     let mut phone = Phone::call(LOCALHOST, SocketAddr::new(LOCALHOST, 5060));
     phone.rtp.wait_prompt("welcome", Duration::from_secs(15));
@@ -89,9 +106,17 @@ fn demo_answers_calls_and_serves_the_host_page_as_the_readme_says() {
 fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("cannot connect to the host page at {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("set a read timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send the request");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("set a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
     response
 }

@@ -79,8 +79,17 @@ impl Rig {
         let backend = JanusBackend::new(
             JanusOptions::new(janus.url(), plugin).with_credentials(API_SECRET, ""),
         );
-        eprintln!("TIMING {test}: Janus and bridge ready after {:?}", started.elapsed());
-        Rig { rt, backend, bridge, janus, started }
+        eprintln!(
+            "TIMING {test}: Janus and bridge ready after {:?}",
+            started.elapsed()
+        );
+        Rig {
+            rt,
+            backend,
+            bridge,
+            janus,
+            started,
+        }
     }
 
     fn call(&self) -> Phone {
@@ -124,7 +133,11 @@ fn assert_phone_hears(phone: &Phone, hz: f64) -> Spectrum {
         },
         onset,
     );
-    assert!(ok, "the phone never heard {hz} Hz; the last second: {}", last.describe(&[hz]));
+    assert!(
+        ok,
+        "the phone never heard {hz} Hz; the last second: {}",
+        last.describe(&[hz])
+    );
     let s = phone.rtp.spectrum_of_next(Duration::from_secs(2));
     eprintln!(
         "RESULT the phone hears {}; onset after {:?}",
@@ -132,7 +145,8 @@ fn assert_phone_hears(phone: &Phone, hz: f64) -> Spectrum {
         started.elapsed()
     );
     assert!(
-        s.level_near(hz) - s.floor_db() > TONE_OVER_FLOOR_DB && (s.dominant_hz() - hz).abs() <= 30.0,
+        s.level_near(hz) - s.floor_db() > TONE_OVER_FLOOR_DB
+            && (s.dominant_hz() - hz).abs() <= 30.0,
         "the phone should hear {hz} Hz: {}",
         s.describe(&[hz])
     );
@@ -163,7 +177,10 @@ fn phone_in_room(rig: &Rig, room: u64) -> (u64, String) {
     eprintln!("listparticipants {room}: {:?}", display_names(&listed));
     listed["participants"]
         .as_array()
-        .and_then(|l| l.iter().find(|p| p["display"].as_str().is_some_and(|d| d.contains("••• 89"))))
+        .and_then(|l| {
+            l.iter()
+                .find(|p| p["display"].as_str().is_some_and(|d| d.contains("••• 89")))
+        })
         .and_then(|p| Some((p["id"].as_u64()?, p["display"].as_str()?.to_string())))
         .unwrap_or_else(|| panic!("the phone is not listed by its masked number: {listed}"))
 }

@@ -19,7 +19,9 @@ pub fn measure(audio_s: f64) -> Result<f64, String> {
     );
     let pipeline = gst::parse::launch(&description).map_err(|e| e.to_string())?;
     let before = procstat::sample("self").ok_or("no /proc/self")?;
-    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
     let bus = pipeline.bus().ok_or("a pipeline has a bus")?;
     let mut result = Ok(());
     for msg in bus.iter_timed(gst::ClockTime::from_seconds(600)) {

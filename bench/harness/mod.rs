@@ -84,7 +84,10 @@ fn bridge_config(calls: usize) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
     let mut rooms = String::new();
     for i in 0..calls {
-        rooms += &format!("[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n", 1000 + i);
+        rooms += &format!(
+            "[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n",
+            1000 + i
+        );
     }
     format!(
         "[sip]\nmode = \"trunk\"\nlisten = \"{a}:0\"\n\n[sip.trunk]\nallow = [\"{b}/32\"]\n\n\
@@ -102,12 +105,16 @@ fn bridge_config(calls: usize) -> String {
 fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
     let config = dir.join(format!("bench-{calls}.toml"));
     std::fs::write(&config, bridge_config(calls)).map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join(format!("bench-{calls}.log"))).map_err(|e| e.to_string())?;
+    let log =
+        std::fs::File::create(dir.join(format!("bench-{calls}.log"))).map_err(|e| e.to_string())?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_dialbridge"))
         .arg("--config")
         .arg(&config)
         .arg("run")
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -116,7 +123,9 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
     let stdout = child.stdout.take().ok_or("stdout is piped")?;
     let mut lines = BufReader::new(stdout).lines();
     while let Some(Ok(line)) = lines.next() {
-        let Some(rest) = line.trim().strip_prefix("READY ") else { continue };
+        let Some(rest) = line.trim().strip_prefix("READY ") else {
+            continue;
+        };
         let get = |key: &str| {
             rest.split_whitespace()
                 .find_map(|p| p.strip_prefix(key))
@@ -127,7 +136,11 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
         };
         // Keep draining stdout so the bridge never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        return Ok(Bridge { child, sip, signaling });
+        return Ok(Bridge {
+            child,
+            sip,
+            signaling,
+        });
     }
     Err("dialbridge exited before READY".into())
 }
@@ -144,7 +157,10 @@ fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
     phone.rtp.press("#");
     phone.rtp.wait_keys_sent(Duration::from_secs(20));
     let hash = Instant::now() - KEY_GAP;
-    phone.rtp.set_source(Source::Tone { hz: 440.0, amplitude: 8000.0 });
+    phone.rtp.set_source(Source::Tone {
+        hz: 440.0,
+        amplitude: 8000.0,
+    });
     (phone, invite, hash)
 }
 
@@ -204,13 +220,22 @@ pub fn run_step(
         }
     }
     let deadline = Instant::now() + JOIN_TIMEOUT;
-    let heard = |i: usize| peers[i].first_audio.lock().map(|f| f.is_some()).unwrap_or(false);
+    let heard = |i: usize| {
+        peers[i]
+            .first_audio
+            .lock()
+            .map(|f| f.is_some())
+            .unwrap_or(false)
+    };
     while !phones.iter().all(|(i, _)| heard(*i)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
 
-    let invites: Vec<f64> = phones.iter().map(|(_, (_, inv, _))| inv.as_secs_f64() * 1e3).collect();
+    let invites: Vec<f64> = phones
+        .iter()
+        .map(|(_, (_, inv, _))| inv.as_secs_f64() * 1e3)
+        .collect();
     let hash_to_audio: Vec<f64> = phones
         .iter()
         .filter_map(|(i, (_, _, hash))| {
@@ -220,7 +245,10 @@ pub fn run_step(
         .collect();
     let calls_ok = hash_to_audio.len();
 
-    let rx_before: Vec<u64> = phones.iter().map(|(_, (p, _, _))| p.rtp.packets_received()).collect();
+    let rx_before: Vec<u64> = phones
+        .iter()
+        .map(|(_, (p, _, _))| p.rtp.packets_received())
+        .collect();
     let me_a = procstat::sample("self").ok_or("no /proc/self")?;
     let a = procstat::sample(&pid).ok_or("bridge gone")?;
     let t0 = Instant::now();
@@ -228,24 +256,41 @@ pub fn run_step(
     let b = procstat::sample(&pid).ok_or("bridge gone")?;
     let me_b = procstat::sample("self").ok_or("no /proc/self")?;
     let secs = t0.elapsed().as_secs_f64();
-    let rx_after: Vec<u64> = phones.iter().map(|(_, (p, _, _))| p.rtp.packets_received()).collect();
+    let rx_after: Vec<u64> = phones
+        .iter()
+        .map(|(_, (p, _, _))| p.rtp.packets_received())
+        .collect();
     let received: u64 = rx_after.iter().zip(&rx_before).map(|(a, b)| a - b).sum();
     let expected = phones.len() as f64 * secs * 50.0;
-    let loss = if expected > 0.0 { (1.0 - received as f64 / expected).max(0.0) * 100.0 } else { 100.0 };
+    let loss = if expected > 0.0 {
+        (1.0 - received as f64 / expected).max(0.0) * 100.0
+    } else {
+        100.0
+    };
 
     stop.store(true, Ordering::Relaxed);
     let _ = pump.join();
     for (_, (phone, _, _)) in phones.iter_mut() {
         let sip = &mut phone.sip;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sip.bye(Duration::from_secs(5))));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sip.bye(Duration::from_secs(5))
+        }));
     }
     drop(phones);
     drop(peers);
     drop(bridge);
 
     let cpu = procstat::cpu_percent(&a, &b, secs);
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-    let per = |x: f64| if calls_ok > 0 { x / calls_ok as f64 } else { 0.0 };
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    let per = |x: f64| {
+        if calls_ok > 0 {
+            x / calls_ok as f64
+        } else {
+            0.0
+        }
+    };
     let cpu_per_call = per(cpu - idle_cpu);
     Ok(Step {
         calls,
@@ -268,7 +313,11 @@ pub fn run_step(
         hash_to_audio_p99_ms: procstat::percentile(&hash_to_audio, 99.0),
         loss_pct: loss,
         floor_cpu_pct_per_call: floor_pct,
-        cost_over_floor: if floor_pct > 0.0 { cpu_per_call / floor_pct } else { 0.0 },
+        cost_over_floor: if floor_pct > 0.0 {
+            cpu_per_call / floor_pct
+        } else {
+            0.0
+        },
         harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
     })
 }

@@ -27,14 +27,24 @@ pub struct Peer {
 
 impl Peer {
     /// Starts the leg and joins `room` at `ws_url` on `rt`.
-    pub fn start(rt: &tokio::runtime::Handle, ws_url: String, room: String) -> Result<Arc<Peer>, String> {
+    pub fn start(
+        rt: &tokio::runtime::Handle,
+        ws_url: String,
+        room: String,
+    ) -> Result<Arc<Peer>, String> {
         let (events_tx, events_rx) = mpsc::channel(256);
         let leg = ConferenceLeg::start(ConferenceLegConfig::default(), events_tx)
             .map_err(|e| e.to_string())?;
         let leg = Arc::new(leg);
         let (joined_tx, joined) = watch::channel(false);
         let task = rt.spawn(run(ws_url, room, leg.clone(), events_rx, joined_tx));
-        Ok(Arc::new(Peer { leg, first_audio: Mutex::new(None), joined, task, phase: Mutex::new(0) }))
+        Ok(Arc::new(Peer {
+            leg,
+            first_audio: Mutex::new(None),
+            joined,
+            task,
+            phase: Mutex::new(0),
+        }))
     }
 
     /// One 20 ms tick: send 20 ms of a 660 Hz tone, pull 20 ms of the mix.
@@ -121,7 +131,9 @@ async fn run(
 }
 
 fn on_signal(leg: &ConferenceLeg, v: &Value) {
-    let Some(from) = v["from"].as_u64().map(|f| f.to_string()) else { return };
+    let Some(from) = v["from"].as_u64().map(|f| f.to_string()) else {
+        return;
+    };
     let payload = &v["payload"];
     if let Some(sdp) = payload.get("sdp") {
         let text = sdp["sdp"].as_str().unwrap_or_default();

@@ -29,7 +29,9 @@ pub fn sample(pid: &str) -> Option<Sample> {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
     };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
     Some(Sample {
         cpu_ticks: utime + stime,
         rss_kb: field("VmRSS:"),

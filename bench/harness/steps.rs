@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 use super::{Step, machine, run_step};
 
 /// Runs `steps` and writes `out` (JSON). Returns why it stopped.
-pub fn run_all(steps: &[usize], window: Duration, budget: Duration, out: &str, dir: &Path) -> String {
+pub fn run_all(
+    steps: &[usize],
+    window: Duration,
+    budget: Duration,
+    out: &str,
+    dir: &Path,
+) -> String {
     std::fs::create_dir_all(dir).expect("creating the bench folder");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -26,7 +32,10 @@ pub fn run_all(steps: &[usize], window: Duration, budget: Duration, out: &str, d
         eprintln!("== {calls} calls");
         match run_step(rt.handle(), dir, calls, window) {
             Ok(step) => {
-                eprintln!("{}", serde_json::to_string_pretty(&step).expect("plain data"));
+                eprintln!(
+                    "{}",
+                    serde_json::to_string_pretty(&step).expect("plain data")
+                );
                 let broke =
                     step.loss_pct > 1.0 || step.cpu_machine_pct > 90.0 || step.calls_ok < calls;
                 results.push(step);
@@ -54,6 +63,9 @@ fn write(out: &str, results: &[Step], stopped: &str, window: Duration) {
         "stopped": stopped,
         "steps": results,
     });
-    std::fs::write(out, serde_json::to_string_pretty(&json).expect("plain data"))
-        .expect("writing the results");
+    std::fs::write(
+        out,
+        serde_json::to_string_pretty(&json).expect("plain data"),
+    )
+    .expect("writing the results");
 }

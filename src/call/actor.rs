@@ -3,23 +3,23 @@
 //! carry out its actions. Whatever ends the call, the same cleanup runs (media stopped, metrics
 //! and the call slot released).
 
+use super::backend::{self, BackendFuture, BackendReply, poll_pending};
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::ports;
-use super::backend::{self, BackendFuture, BackendReply, poll_pending};
 use super::room::RoomLink;
 use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest};
 use crate::ivr::dtmf::DtmfSource;
 use crate::ivr::machine::IvrConfig;
+use crate::media::MediaEvent;
 use crate::media::codec::Codec;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
 use crate::media::prompts::PromptSet;
-use crate::media::MediaEvent;
 use crate::metrics;
 use crate::sip::identity::caller_id;
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
 use crate::sip::usage::CallUsage;
 use ezk_sip_core::{Endpoint, IncomingRequest};
-use ezk_sip_types::header::typed::{ContentType, Contact};
+use ezk_sip_types::header::typed::{Contact, ContentType};
 use ezk_sip_types::{Name, StatusCode};
 use ezk_sip_ua::dialog::Dialog;
 use ezk_sip_ua::invite::acceptor::InviteAcceptor;
@@ -87,7 +87,13 @@ pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::R
     metrics::CALLS_ACTIVE.inc();
     let _active = scopeguard(|| metrics::CALLS_ACTIVE.dec());
     let result = tracing::Instrument::instrument(
-        answer_and_run(ctx, request.invite, request.direct_room, &request.language, shutdown),
+        answer_and_run(
+            ctx,
+            request.invite,
+            request.direct_room,
+            &request.language,
+            shutdown,
+        ),
         span.clone(),
     )
     .await;
@@ -140,15 +146,24 @@ async fn answer_and_run(
         None
     };
     let Some(prompts) = ctx.prompts.get(language).cloned() else {
-        return reject(&endpoint, invite, 500, format!("no prompts for language {language:?}")).await;
+        return reject(
+            &endpoint,
+            invite,
+            500,
+            format!("no prompts for language {language:?}"),
+        )
+        .await;
     };
 
     let from = header_text(&invite, &Name::FROM).unwrap_or_default();
     // With `Privacy: id` the asserted identity is for the network, not for display.
     let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
         .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
-    let pai = header_text(&invite, &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]))
-        .filter(|_| !private);
+    let pai = header_text(
+        &invite,
+        &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]),
+    )
+    .filter(|_| !private);
     let caller = caller_id(&from, pai.as_deref());
     let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
     tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
@@ -158,8 +173,13 @@ async fn answer_and_run(
         Ok(s) => s,
         Err(e) => return reject(&endpoint, invite, 503, e.to_string()).await,
     };
-    let local_rtp = socket.local_addr().map_err(|e| CallError::Media(e.to_string()))?;
-    let sdp_ip = ctx.media.sdp_ip.unwrap_or_else(|| route_ip(local_rtp.ip(), source));
+    let local_rtp = socket
+        .local_addr()
+        .map_err(|e| CallError::Media(e.to_string()))?;
+    let sdp_ip = ctx
+        .media
+        .sdp_ip
+        .unwrap_or_else(|| route_ip(local_rtp.ip(), source));
     let mut local = LocalMedia {
         ip: sdp_ip,
         port: local_rtp.port(),
@@ -177,7 +197,10 @@ async fn answer_and_run(
     let mut acceptor = InviteAcceptor::new(dialog, invite);
     if ctx.early.finish(&branch) {
         // The CANCEL overtook us and was answered 200 by the entry layer.
-        if let Ok(response) = acceptor.create_response(StatusCode::REQUEST_TERMINATED, None).await {
+        if let Ok(response) = acceptor
+            .create_response(StatusCode::REQUEST_TERMINATED, None)
+            .await
+        {
             let _ = acceptor.respond_failure(response).await;
         }
         return Ok("cancelled before answer".into());
@@ -196,7 +219,12 @@ async fn answer_and_run(
         .create_response(StatusCode::OK, None)
         .await
         .map_err(|e| CallError::Sip(e.to_string()))?;
-    response.msg.headers.insert_named(&ContentType(bytesstr::BytesStr::from_static("application/sdp")));
+    response
+        .msg
+        .headers
+        .insert_named(&ContentType(bytesstr::BytesStr::from_static(
+            "application/sdp",
+        )));
     response.msg.body = body.into();
 
     // Start media before the 200 OK so the first prompt packet follows the ACK at once. The
@@ -212,7 +240,10 @@ async fn answer_and_run(
             Ok(n) => n,
             Err(e) => {
                 let _ = session.terminate().await;
-                return Err(CallError::Rejected(e.status_code(), format!("SDP in ACK: {e}")));
+                return Err(CallError::Rejected(
+                    e.status_code(),
+                    format!("SDP in ACK: {e}"),
+                ));
             }
         },
     };
@@ -228,9 +259,14 @@ async fn answer_and_run(
         pending: None,
         room: None,
         shown: shown.clone(),
-        caller_number: caller.number.as_ref().map(|n| crate::sip::identity::mask_number(n, ctx.caller_id_visible_tail)),
+        caller_number: caller
+            .number
+            .as_ref()
+            .map(|n| crate::sip::identity::mask_number(n, ctx.caller_id_visible_tail)),
     };
-    let reason = call.run(&mut session, &mut media_rx, &mut info_rx, shutdown).await;
+    let reason = call
+        .run(&mut session, &mut media_rx, &mut info_rx, shutdown)
+        .await;
     if let Some(room) = call.room.take() {
         room.stop(&call.leg);
     }
@@ -354,7 +390,12 @@ impl ActiveCall<'_> {
             }
         };
         let rate = self.negotiated.codec.audio_rate();
-        match RoomLink::start(session, &self.leg, rate, self.ctx.media.conference_jitter_ms) {
+        match RoomLink::start(
+            session,
+            &self.leg,
+            rate,
+            self.ctx.media.conference_jitter_ms,
+        ) {
             Ok(room) => {
                 tracing::info!("joined the conference");
                 self.room = Some(room);
@@ -373,7 +414,9 @@ impl ActiveCall<'_> {
             match action {
                 CallAction::Play(prompt) => self.leg.play(prompt),
                 CallAction::StopPrompt => self.leg.stop_prompt(),
-                CallAction::LookupRoom { room } => self.pending = Some(backend::lookup(self.ctx.backend.clone(), room)),
+                CallAction::LookupRoom { room } => {
+                    self.pending = Some(backend::lookup(self.ctx.backend.clone(), room))
+                }
                 CallAction::CheckPin { room, pin } => {
                     self.pending = Some(backend::check_pin(self.ctx.backend.clone(), room, pin))
                 }
@@ -409,12 +452,16 @@ impl ActiveCall<'_> {
     /// Hold/unhold and address changes. The codec stays: we answer only with the one in use.
     async fn handle_reinvite(&mut self, session: &mut InviteSession, reinvite: ReInviteReceived) {
         let offer = if is_sdp(&reinvite.invite) {
-            match sdp::parse(&reinvite.invite.body).and_then(|o| sdp::negotiate(&o, &[self.negotiated.codec])) {
+            match sdp::parse(&reinvite.invite.body)
+                .and_then(|o| sdp::negotiate(&o, &[self.negotiated.codec]))
+            {
                 Ok(n) => Some(n),
                 Err(e) => {
                     tracing::info!(error = %e, "re-INVITE refused");
                     let code = StatusCode::from(e.status_code());
-                    if let Ok(response) = session.dialog.create_response(&reinvite.invite, code, None) {
+                    if let Ok(response) =
+                        session.dialog.create_response(&reinvite.invite, code, None)
+                    {
                         let _ = reinvite.transaction.respond_failure(response).await;
                     }
                     return;
@@ -431,10 +478,19 @@ impl ActiveCall<'_> {
         }
         self.local.session_version += 1;
         let body = sdp::answer(&self.negotiated, self.local);
-        let Ok(mut response) = session.dialog.create_response(&reinvite.invite, StatusCode::OK, None) else {
+        let Ok(mut response) =
+            session
+                .dialog
+                .create_response(&reinvite.invite, StatusCode::OK, None)
+        else {
             return;
         };
-        response.msg.headers.insert_named(&ContentType(bytesstr::BytesStr::from_static("application/sdp")));
+        response
+            .msg
+            .headers
+            .insert_named(&ContentType(bytesstr::BytesStr::from_static(
+                "application/sdp",
+            )));
         response.msg.body = body.into();
         if let Err(e) = session.handle_reinvite_success(reinvite, response).await {
             tracing::warn!(error = %e, "re-INVITE was not acknowledged");
@@ -456,7 +512,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn reject<T>(endpoint: &Endpoint, invite: IncomingRequest, code: u16, why: String) -> Result<T, CallError> {
+async fn reject<T>(
+    endpoint: &Endpoint,
+    invite: IncomingRequest,
+    code: u16,
+    why: String,
+) -> Result<T, CallError> {
     metrics::CALLS_REJECTED.inc();
     crate::sip::reject(endpoint, invite, code).await;
     Err(CallError::Rejected(code, why))
@@ -480,12 +541,15 @@ fn route_ip(bound: IpAddr, peer: SocketAddr) -> IpAddr {
     if !bound.is_unspecified() {
         return bound;
     }
-    let any: SocketAddr = if peer.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-        .parse()
-        .expect("literal socket address");
+    let any: SocketAddr = if peer.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("literal socket address");
     UdpSocket::bind(any)
         .and_then(|s| s.connect(peer).and_then(|_| s.local_addr()))
         .map(|a| a.ip())
         .unwrap_or(bound)
 }
-

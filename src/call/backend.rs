@@ -2,7 +2,9 @@
 //! call actor polls in its select loop, one at a time, each with a deadline.
 
 use super::machine::CallInput;
-use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
+use crate::conference::{
+    ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup,
+};
 use crate::ivr::machine::{LookupOutcome, PinOutcome};
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +24,8 @@ pub type BackendFuture = Pin<Box<dyn Future<Output = BackendReply> + Send>>;
 
 pub fn lookup(backend: Arc<dyn ConferenceBackend>, room: String) -> BackendFuture {
     Box::pin(async move {
-        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.lookup_room(&room)).await {
+        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.lookup_room(&room)).await
+        {
             Ok(Ok(RoomLookup::Found { pin_required })) => LookupOutcome::Found { pin_required },
             Ok(Ok(RoomLookup::NotFound)) => LookupOutcome::NotFound,
             Ok(Err(e)) => {
@@ -49,15 +52,16 @@ pub fn join(backend: Arc<dyn ConferenceBackend>, request: JoinRequest) -> Backen
 
 pub fn check_pin(backend: Arc<dyn ConferenceBackend>, room: String, pin: String) -> BackendFuture {
     Box::pin(async move {
-        let outcome = match tokio::time::timeout(BACKEND_TIMEOUT, backend.check_pin(&room, &pin)).await {
-            Ok(Ok(true)) => PinOutcome::Correct,
-            Ok(Ok(false)) => PinOutcome::Wrong,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, %room, "PIN check failed");
-                PinOutcome::Unreachable
-            }
-            Err(_) => PinOutcome::Unreachable,
-        };
+        let outcome =
+            match tokio::time::timeout(BACKEND_TIMEOUT, backend.check_pin(&room, &pin)).await {
+                Ok(Ok(true)) => PinOutcome::Correct,
+                Ok(Ok(false)) => PinOutcome::Wrong,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, %room, "PIN check failed");
+                    PinOutcome::Unreachable
+                }
+                Err(_) => PinOutcome::Unreachable,
+            };
         BackendReply::Input(CallInput::Pin(outcome))
     })
 }
@@ -68,4 +72,3 @@ pub async fn poll_pending(pending: &mut Option<BackendFuture>) -> BackendReply {
         None => std::future::pending().await,
     }
 }
-

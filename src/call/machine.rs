@@ -6,7 +6,7 @@
 
 use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DigitMerger, DtmfSource};
-use crate::ivr::machine::{IvrAction, IvrConfig, IvrInput, Ivr, LookupOutcome, PinOutcome};
+use crate::ivr::machine::{Ivr, IvrAction, IvrConfig, IvrInput, LookupOutcome, PinOutcome};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -24,18 +24,25 @@ pub const MUTE_KEYS: &str = "*6";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallInput {
-    Digit { digit: char, source: DtmfSource },
+    Digit {
+        digit: char,
+        source: DtmfSource,
+    },
     PromptDone,
     Lookup(LookupOutcome),
     Pin(PinOutcome),
     /// No RTP from the caller for the configured time.
     RtpTimeout,
     /// We are in the room with `peers` others.
-    ConferenceJoined { peers: usize },
+    ConferenceJoined {
+        peers: usize,
+    },
     /// Joining failed, or the conference broke mid-call.
     ConferenceFailed,
     /// The number of others in the room changed.
-    PeersChanged { peers: usize },
+    PeersChanged {
+        peers: usize,
+    },
     MutedByHost,
     Kicked,
     /// The conference closed in order.
@@ -46,14 +53,24 @@ pub enum CallInput {
 pub enum CallAction {
     Play(Prompt),
     StopPrompt,
-    LookupRoom { room: String },
-    CheckPin { room: String, pin: String },
+    LookupRoom {
+        room: String,
+    },
+    CheckPin {
+        room: String,
+        pin: String,
+    },
     /// The caller typed a valid room (and PIN): join the conference.
-    Join { room: String, pin: Option<String> },
+    Join {
+        room: String,
+        pin: Option<String>,
+    },
     /// Stop (true) or resume (false) sending the caller's audio to the room, and tell it.
     SetMuted(bool),
     /// End the call from our side with BYE.
-    Hangup { reason: &'static str },
+    Hangup {
+        reason: &'static str,
+    },
 }
 
 /// Where the caller is.
@@ -61,9 +78,15 @@ pub enum CallAction {
 enum Phase {
     /// In the IVR, or waiting for the conference to take us.
     Ivr,
-    InRoom { muted: bool, star_at: Option<Instant> },
+    InRoom {
+        muted: bool,
+        star_at: Option<Instant>,
+    },
     /// A goodbye prompt plays; hang up when it is done (or at the deadline).
-    Leaving { reason: &'static str, deadline: Instant },
+    Leaving {
+        reason: &'static str,
+        deadline: Instant,
+    },
 }
 
 pub struct CallMachine {
@@ -129,7 +152,10 @@ impl CallMachine {
             CallInput::Pin(outcome) => IvrInput::PinChecked(outcome),
             CallInput::RtpTimeout => return self.end("no RTP from the caller"),
             CallInput::ConferenceJoined { peers } => {
-                self.phase = Phase::InRoom { muted: false, star_at: None };
+                self.phase = Phase::InRoom {
+                    muted: false,
+                    star_at: None,
+                };
                 if peers == 0 {
                     self.say_alone();
                 }
@@ -138,14 +164,19 @@ impl CallMachine {
             CallInput::PeersChanged { .. } => return,
             CallInput::MutedByHost => {
                 if let Phase::InRoom { muted: false, .. } = self.phase {
-                    self.phase = Phase::InRoom { muted: true, star_at: None };
+                    self.phase = Phase::InRoom {
+                        muted: true,
+                        star_at: None,
+                    };
                     self.actions.push_back(CallAction::SetMuted(true));
                     self.play(Prompt::Muted);
                 }
                 return;
             }
             CallInput::Kicked => return self.leave(Prompt::Removed, "removed by a host", now),
-            CallInput::ConferenceEnded => return self.leave(Prompt::Ended, "the conference ended", now),
+            CallInput::ConferenceEnded => {
+                return self.leave(Prompt::Ended, "the conference ended", now);
+            }
             CallInput::ConferenceFailed => {
                 return self.leave(Prompt::Unreachable, "the conference is unreachable", now);
             }
@@ -159,13 +190,23 @@ impl CallMachine {
 
     /// `*6` toggles self-mute; other keys in the room do nothing.
     fn in_call_key(&mut self, digit: char, now: Instant) {
-        let Phase::InRoom { muted, star_at } = self.phase else { return };
-        let toggle = digit == '6' && star_at.is_some_and(|t| now.duration_since(t) <= MUTE_KEY_WINDOW);
+        let Phase::InRoom { muted, star_at } = self.phase else {
+            return;
+        };
+        let toggle =
+            digit == '6' && star_at.is_some_and(|t| now.duration_since(t) <= MUTE_KEY_WINDOW);
         let star_at = (digit == '*').then_some(now);
         if toggle {
-            self.phase = Phase::InRoom { muted: !muted, star_at: None };
+            self.phase = Phase::InRoom {
+                muted: !muted,
+                star_at: None,
+            };
             self.actions.push_back(CallAction::SetMuted(!muted));
-            self.play(if muted { Prompt::Unmuted } else { Prompt::Muted });
+            self.play(if muted {
+                Prompt::Unmuted
+            } else {
+                Prompt::Muted
+            });
         } else {
             self.phase = Phase::InRoom { muted, star_at };
         }
@@ -191,7 +232,10 @@ impl CallMachine {
         }
         self.alone_pending = false;
         self.alone_at = None;
-        self.phase = Phase::Leaving { reason, deadline: now + FINAL_PROMPT_GRACE };
+        self.phase = Phase::Leaving {
+            reason,
+            deadline: now + FINAL_PROMPT_GRACE,
+        };
         self.play(prompt);
     }
 
@@ -267,7 +311,10 @@ mod tests {
     }
 
     fn config() -> IvrConfig {
-        IvrConfig { room_id_min_digits: 3, ..IvrConfig::default() }
+        IvrConfig {
+            room_id_min_digits: 3,
+            ..IvrConfig::default()
+        }
     }
 
     #[test]
@@ -278,27 +325,71 @@ mod tests {
         m.handle(CallInput::PromptDone, t0);
         for (i, d) in "1234".chars().enumerate() {
             let t = t0 + Duration::from_millis(400 * i as u64);
-            m.handle(CallInput::Digit { digit: d, source: DtmfSource::Rfc4733 }, t);
-            m.handle(CallInput::Digit { digit: d, source: DtmfSource::Inband }, t + Duration::from_millis(20));
+            m.handle(
+                CallInput::Digit {
+                    digit: d,
+                    source: DtmfSource::Rfc4733,
+                },
+                t,
+            );
+            m.handle(
+                CallInput::Digit {
+                    digit: d,
+                    source: DtmfSource::Inband,
+                },
+                t + Duration::from_millis(20),
+            );
         }
-        m.handle(CallInput::Digit { digit: '#', source: DtmfSource::Rfc4733 }, t0 + Duration::from_secs(2));
-        assert_eq!(drain(&mut m), vec![CallAction::LookupRoom { room: "1234".into() }]);
+        m.handle(
+            CallInput::Digit {
+                digit: '#',
+                source: DtmfSource::Rfc4733,
+            },
+            t0 + Duration::from_secs(2),
+        );
+        assert_eq!(
+            drain(&mut m),
+            vec![CallAction::LookupRoom {
+                room: "1234".into()
+            }]
+        );
     }
 
     #[test]
     fn direct_route_looks_up_the_room_and_joins() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(config(), Some("1234".into()), t0);
-        assert_eq!(drain(&mut m), vec![CallAction::LookupRoom { room: "1234".into() }]);
-        m.handle(CallInput::Lookup(LookupOutcome::Found { pin_required: false }), t0);
+        assert_eq!(
+            drain(&mut m),
+            vec![CallAction::LookupRoom {
+                room: "1234".into()
+            }]
+        );
+        m.handle(
+            CallInput::Lookup(LookupOutcome::Found {
+                pin_required: false,
+            }),
+            t0,
+        );
         let actions = drain(&mut m);
-        assert!(actions.contains(&CallAction::Join { room: "1234".into(), pin: None }), "{actions:?}");
+        assert!(
+            actions.contains(&CallAction::Join {
+                room: "1234".into(),
+                pin: None
+            }),
+            "{actions:?}"
+        );
     }
 
     /// A caller in room 1234 (no PIN) with `peers` others, joining prompt finished.
     fn in_room(peers: usize, t0: Instant) -> CallMachine {
         let mut m = CallMachine::new(config(), Some("1234".into()), t0);
-        m.handle(CallInput::Lookup(LookupOutcome::Found { pin_required: false }), t0);
+        m.handle(
+            CallInput::Lookup(LookupOutcome::Found {
+                pin_required: false,
+            }),
+            t0,
+        );
         m.handle(CallInput::ConferenceJoined { peers }, t0);
         m.handle(CallInput::PromptDone, t0);
         drain(&mut m);
@@ -309,7 +400,12 @@ mod tests {
     fn alone_prompt_waits_for_the_joining_prompt() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(config(), Some("1234".into()), t0);
-        m.handle(CallInput::Lookup(LookupOutcome::Found { pin_required: false }), t0);
+        m.handle(
+            CallInput::Lookup(LookupOutcome::Found {
+                pin_required: false,
+            }),
+            t0,
+        );
         assert!(drain(&mut m).contains(&CallAction::Play(Prompt::Joining)));
         m.handle(CallInput::ConferenceJoined { peers: 0 }, t0);
         assert_eq!(drain(&mut m), vec![]);
@@ -334,20 +430,35 @@ mod tests {
         let t0 = Instant::now();
         let mut m = in_room(1, t0);
         let key = |m: &mut CallMachine, d, ms| {
-            m.handle(CallInput::Digit { digit: d, source: DtmfSource::Rfc4733 }, t0 + Duration::from_millis(ms))
+            m.handle(
+                CallInput::Digit {
+                    digit: d,
+                    source: DtmfSource::Rfc4733,
+                },
+                t0 + Duration::from_millis(ms),
+            )
         };
         key(&mut m, '6', 0);
         key(&mut m, '1', 500);
         assert_eq!(drain(&mut m), vec![]);
         key(&mut m, '*', 1000);
         key(&mut m, '6', 1500);
-        assert_eq!(drain(&mut m), vec![CallAction::SetMuted(true), CallAction::Play(Prompt::Muted)]);
+        assert_eq!(
+            drain(&mut m),
+            vec![CallAction::SetMuted(true), CallAction::Play(Prompt::Muted)]
+        );
         key(&mut m, '*', 2000);
         key(&mut m, '6', 2000 + MUTE_KEY_WINDOW.as_millis() as u64 + 1);
         assert_eq!(drain(&mut m), vec![], "too slow: not a toggle");
         key(&mut m, '*', 9000);
         key(&mut m, '6', 9100);
-        assert_eq!(drain(&mut m), vec![CallAction::SetMuted(false), CallAction::Play(Prompt::Unmuted)]);
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                CallAction::SetMuted(false),
+                CallAction::Play(Prompt::Unmuted)
+            ]
+        );
     }
 
     #[test]
@@ -355,7 +466,10 @@ mod tests {
         let t0 = Instant::now();
         let mut m = in_room(1, t0);
         m.handle(CallInput::MutedByHost, t0);
-        assert_eq!(drain(&mut m), vec![CallAction::SetMuted(true), CallAction::Play(Prompt::Muted)]);
+        assert_eq!(
+            drain(&mut m),
+            vec![CallAction::SetMuted(true), CallAction::Play(Prompt::Muted)]
+        );
         m.handle(CallInput::MutedByHost, t0);
         assert_eq!(drain(&mut m), vec![]);
     }
@@ -371,10 +485,19 @@ mod tests {
             let mut m = in_room(1, t0);
             m.handle(input.clone(), t0);
             assert_eq!(drain(&mut m), vec![CallAction::Play(prompt)], "{input:?}");
-            m.handle(CallInput::Digit { digit: '*', source: DtmfSource::SipInfo }, t0);
+            m.handle(
+                CallInput::Digit {
+                    digit: '*',
+                    source: DtmfSource::SipInfo,
+                },
+                t0,
+            );
             assert_eq!(drain(&mut m), vec![]);
             m.handle(CallInput::PromptDone, t0);
-            assert!(matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]), "{input:?}");
+            assert!(
+                matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]),
+                "{input:?}"
+            );
         }
     }
 
@@ -393,7 +516,12 @@ mod tests {
     fn failed_join_during_the_ivr_says_unreachable() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(config(), Some("1234".into()), t0);
-        m.handle(CallInput::Lookup(LookupOutcome::Found { pin_required: false }), t0);
+        m.handle(
+            CallInput::Lookup(LookupOutcome::Found {
+                pin_required: false,
+            }),
+            t0,
+        );
         drain(&mut m);
         m.handle(CallInput::ConferenceFailed, t0);
         assert_eq!(drain(&mut m), vec![CallAction::Play(Prompt::Unreachable)]);
@@ -405,8 +533,19 @@ mod tests {
         let mut m = CallMachine::new(config(), None, t0);
         drain(&mut m);
         m.handle(CallInput::RtpTimeout, t0);
-        assert_eq!(drain(&mut m), vec![CallAction::Hangup { reason: "no RTP from the caller" }]);
-        m.handle(CallInput::Digit { digit: '1', source: DtmfSource::SipInfo }, t0);
+        assert_eq!(
+            drain(&mut m),
+            vec![CallAction::Hangup {
+                reason: "no RTP from the caller"
+            }]
+        );
+        m.handle(
+            CallInput::Digit {
+                digit: '1',
+                source: DtmfSource::SipInfo,
+            },
+            t0,
+        );
         m.handle_timeout(t0 + Duration::from_secs(1000));
         assert_eq!(drain(&mut m), vec![]);
         assert_eq!(m.poll_timeout(), None);

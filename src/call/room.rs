@@ -4,7 +4,9 @@
 
 use super::machine::CallInput;
 use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession, SdpKind};
-use crate::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType};
+use crate::media::conference_leg::{
+    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType,
+};
 use crate::media::phone_leg::PhoneLeg;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,9 +32,18 @@ pub enum RoomEvent {
 
 impl RoomLink {
     /// Starts the conference leg and connects it to the phone leg's audio.
-    pub fn start(session: ConferenceSession, phone: &PhoneLeg, audio_rate: u32, jitter_ms: u32) -> Result<Self, String> {
+    pub fn start(
+        session: ConferenceSession,
+        phone: &PhoneLeg,
+        audio_rate: u32,
+        jitter_ms: u32,
+    ) -> Result<Self, String> {
         let (tx, media_events) = mpsc::channel(MEDIA_EVENT_CAPACITY);
-        let config = ConferenceLegConfig { audio_rate, jitter_latency_ms: jitter_ms, stun_server: None };
+        let config = ConferenceLegConfig {
+            audio_rate,
+            jitter_latency_ms: jitter_ms,
+            stun_server: None,
+        };
         let leg = Arc::new(ConferenceLeg::start(config, tx).map_err(|e| e.to_string())?);
         let muted = Arc::new(AtomicBool::new(false));
         let (to_room, is_muted) = (leg.clone(), muted.clone());
@@ -42,8 +53,16 @@ impl RoomLink {
             }
         })));
         let from_room = leg.clone();
-        phone.set_tx_fill(Some(Box::new(move |out: &mut [i16]| from_room.pull_room_audio(out))));
-        Ok(Self { session, leg, media_events, muted, peers: HashSet::new() })
+        phone.set_tx_fill(Some(Box::new(move |out: &mut [i16]| {
+            from_room.pull_room_audio(out)
+        })));
+        Ok(Self {
+            session,
+            leg,
+            media_events,
+            muted,
+            peers: HashSet::new(),
+        })
     }
 
     pub async fn next(&mut self) -> RoomEvent {
@@ -74,11 +93,15 @@ impl RoomLink {
             ConferenceEvent::PeerJoined { peer } => {
                 // The newcomer offers; we answer when its offer arrives.
                 self.add_peer(&peer, false);
-                Some(CallInput::PeersChanged { peers: self.peers.len() })
+                Some(CallInput::PeersChanged {
+                    peers: self.peers.len(),
+                })
             }
             ConferenceEvent::PeerLeft { peer } => {
                 self.remove_peer(&peer);
-                Some(CallInput::PeersChanged { peers: self.peers.len() })
+                Some(CallInput::PeersChanged {
+                    peers: self.peers.len(),
+                })
             }
             ConferenceEvent::Description { peer, kind, sdp } => {
                 if !self.peers.contains(&peer) {
@@ -94,17 +117,28 @@ impl RoomLink {
                 }
                 None
             }
-            ConferenceEvent::Candidate { peer, sdp_mline_index, candidate } => {
-                self.leg.remote_candidate(&peer, sdp_mline_index, &candidate);
+            ConferenceEvent::Candidate {
+                peer,
+                sdp_mline_index,
+                candidate,
+            } => {
+                self.leg
+                    .remote_candidate(&peer, sdp_mline_index, &candidate);
                 None
             }
             ConferenceEvent::MutedByHost => Some(CallInput::MutedByHost),
             ConferenceEvent::Kicked => Some(CallInput::Kicked),
-            ConferenceEvent::Closed { ended: true, reason } => {
+            ConferenceEvent::Closed {
+                ended: true,
+                reason,
+            } => {
                 tracing::info!(%reason, "conference closed");
                 Some(CallInput::ConferenceEnded)
             }
-            ConferenceEvent::Closed { ended: false, reason } => {
+            ConferenceEvent::Closed {
+                ended: false,
+                reason,
+            } => {
                 tracing::warn!(%reason, "conference connection lost");
                 Some(CallInput::ConferenceFailed)
             }
@@ -113,17 +147,29 @@ impl RoomLink {
 
     async fn media_event(&mut self, event: ConferenceMediaEvent) -> Option<CallInput> {
         let command = match event {
-            ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
+            ConferenceMediaEvent::LocalDescription {
+                peer,
+                sdp_type,
+                sdp,
+            } => {
                 let kind = match sdp_type {
                     SdpType::Offer => SdpKind::Offer,
                     SdpType::Answer => SdpKind::Answer,
                 };
                 ConferenceCommand::Description { peer, kind, sdp }
             }
-            ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
-                ConferenceCommand::Candidate { peer, sdp_mline_index, candidate }
+            ConferenceMediaEvent::LocalCandidate {
+                peer,
+                sdp_mline_index,
+                candidate,
+            } => ConferenceCommand::Candidate {
+                peer,
+                sdp_mline_index,
+                candidate,
+            },
+            ConferenceMediaEvent::LocalCandidatesDone { peer } => {
+                ConferenceCommand::CandidatesDone { peer }
             }
-            ConferenceMediaEvent::LocalCandidatesDone { peer } => ConferenceCommand::CandidatesDone { peer },
             ConferenceMediaEvent::PeerConnected { peer } => {
                 tracing::info!(%peer, "media flowing with peer");
                 return None;

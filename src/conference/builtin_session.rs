@@ -15,8 +15,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::builtin::{Ws, connect, encode, unexpected};
-use super::{ConferenceCommand, ConferenceError, ConferenceEvent, ConferenceSession, JoinRequest, SdpKind};
-use crate::signaling::protocol::{ClientId, ClientMessage, Envelope, ParticipantKind, ServerMessage};
+use super::{
+    ConferenceCommand, ConferenceError, ConferenceEvent, ConferenceSession, JoinRequest, SdpKind,
+};
+use crate::signaling::protocol::{
+    ClientId, ClientMessage, Envelope, ParticipantKind, ServerMessage,
+};
 
 /// Events waiting for the call actor; when full, reading the socket waits (backpressure).
 const EVENT_CAPACITY: usize = 64;
@@ -32,15 +36,23 @@ pub(super) async fn join(
     timeout: Duration,
 ) -> Result<ConferenceSession, ConferenceError> {
     let joined = tokio::time::timeout(timeout, connect_and_join(url, secret, request)).await;
-    let (ws, me, peers) = joined.map_err(|_| ConferenceError::Unreachable(format!("{url}: join timed out")))??;
+    let (ws, me, peers) =
+        joined.map_err(|_| ConferenceError::Unreachable(format!("{url}: join timed out")))??;
     let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
     let (events, event_rx) = mpsc::channel(EVENT_CAPACITY);
-    let peers: Vec<String> = peers.into_iter().filter(|p| *p != me).map(|p| p.to_string()).collect();
+    let peers: Vec<String> = peers
+        .into_iter()
+        .filter(|p| *p != me)
+        .map(|p| p.to_string())
+        .collect();
     let others = peers.len();
     // Cannot fail: the receiver is in our hands until we return it.
     let _ = events.try_send(ConferenceEvent::Joined { peers, others });
     tokio::spawn(run(ws, me, commands, events));
-    Ok(ConferenceSession { commands: command_tx, events: event_rx })
+    Ok(ConferenceSession {
+        commands: command_tx,
+        events: event_rx,
+    })
 }
 
 async fn connect_and_join(
@@ -57,28 +69,52 @@ async fn connect_and_join(
         caller: request.caller,
         host_key: None,
     };
-    let lost = |e: String| ConferenceError::Unreachable(format!("{url}: connection lost while joining: {e}"));
-    ws.send(Message::text(encode(&Envelope::new(Some(JOIN_REQUEST_ID), join))))
-        .await
-        .map_err(|e| lost(e.to_string()))?;
+    let lost = |e: String| {
+        ConferenceError::Unreachable(format!("{url}: connection lost while joining: {e}"))
+    };
+    ws.send(Message::text(encode(&Envelope::new(
+        Some(JOIN_REQUEST_ID),
+        join,
+    ))))
+    .await
+    .map_err(|e| lost(e.to_string()))?;
     loop {
-        let frame = ws.next().await.ok_or_else(|| lost("closed".into()))?.map_err(|e| lost(e.to_string()))?;
+        let frame = ws
+            .next()
+            .await
+            .ok_or_else(|| lost("closed".into()))?
+            .map_err(|e| lost(e.to_string()))?;
         let Message::Text(text) = frame else { continue };
-        let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else { continue };
+        let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else {
+            continue;
+        };
         if reply.request_id != Some(JOIN_REQUEST_ID) {
             continue; // hello
         }
         return match reply.message {
-            ServerMessage::Joined { client_id, participants, .. } => {
-                Ok((ws, client_id, participants.into_iter().map(|p| p.client_id).collect()))
-            }
-            ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!("join refused: {message}"))),
+            ServerMessage::Joined {
+                client_id,
+                participants,
+                ..
+            } => Ok((
+                ws,
+                client_id,
+                participants.into_iter().map(|p| p.client_id).collect(),
+            )),
+            ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
+                "join refused: {message}"
+            ))),
             other => Err(unexpected(&other)),
         };
     }
 }
 
-async fn run(mut ws: Ws, me: ClientId, mut commands: mpsc::Receiver<ConferenceCommand>, events: mpsc::Sender<ConferenceEvent>) {
+async fn run(
+    mut ws: Ws,
+    me: ClientId,
+    mut commands: mpsc::Receiver<ConferenceCommand>,
+    events: mpsc::Sender<ConferenceEvent>,
+) {
     let closed = loop {
         tokio::select! {
             command = commands.recv() => {
@@ -125,9 +161,14 @@ fn to_message(command: ConferenceCommand) -> Option<ClientMessage> {
             };
             (peer, json!({ "sdp": { "type": kind, "sdp": sdp } }))
         }
-        ConferenceCommand::Candidate { peer, sdp_mline_index, candidate } => {
-            (peer, json!({ "ice": { "candidate": candidate, "sdpMLineIndex": sdp_mline_index } }))
-        }
+        ConferenceCommand::Candidate {
+            peer,
+            sdp_mline_index,
+            candidate,
+        } => (
+            peer,
+            json!({ "ice": { "candidate": candidate, "sdpMLineIndex": sdp_mline_index } }),
+        ),
     };
     let to = peer.parse().ok()?;
     Some(ClientMessage::Signal { to, payload })
@@ -144,10 +185,14 @@ fn to_event(text: &str, me: ClientId) -> Option<ConferenceEvent> {
     };
     match message {
         ServerMessage::ParticipantJoined { participant, .. } if participant.client_id != me => {
-            Some(ConferenceEvent::PeerJoined { peer: participant.client_id.to_string() })
+            Some(ConferenceEvent::PeerJoined {
+                peer: participant.client_id.to_string(),
+            })
         }
         ServerMessage::ParticipantLeft { client_id, .. } if client_id != me => {
-            Some(ConferenceEvent::PeerLeft { peer: client_id.to_string() })
+            Some(ConferenceEvent::PeerLeft {
+                peer: client_id.to_string(),
+            })
         }
         ServerMessage::Signal { from, payload } => signal_event(from.to_string(), &payload),
         ServerMessage::Muted { .. } => Some(ConferenceEvent::MutedByHost),
@@ -172,8 +217,15 @@ fn signal_event(peer: String, payload: &Value) -> Option<ConferenceEvent> {
     }
     let ice = payload.get("ice")?;
     let candidate = ice.get("candidate")?.as_str()?.to_string();
-    let sdp_mline_index = ice.get("sdpMLineIndex").and_then(Value::as_u64).unwrap_or(0) as u32;
-    Some(ConferenceEvent::Candidate { peer, sdp_mline_index, candidate })
+    let sdp_mline_index = ice
+        .get("sdpMLineIndex")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as u32;
+    Some(ConferenceEvent::Candidate {
+        peer,
+        sdp_mline_index,
+        candidate,
+    })
 }
 
 #[cfg(test)]
@@ -182,28 +234,61 @@ mod tests {
 
     #[test]
     fn signals_map_both_ways() {
-        let offer = ConferenceCommand::Description { peer: "7".into(), kind: SdpKind::Offer, sdp: "v=0".into() };
-        let Some(ClientMessage::Signal { to, payload }) = to_message(offer) else { panic!("not a signal") };
+        let offer = ConferenceCommand::Description {
+            peer: "7".into(),
+            kind: SdpKind::Offer,
+            sdp: "v=0".into(),
+        };
+        let Some(ClientMessage::Signal { to, payload }) = to_message(offer) else {
+            panic!("not a signal")
+        };
         assert_eq!(to, 7);
         assert_eq!(
             signal_event("7".into(), &payload),
-            Some(ConferenceEvent::Description { peer: "7".into(), kind: SdpKind::Offer, sdp: "v=0".into() })
+            Some(ConferenceEvent::Description {
+                peer: "7".into(),
+                kind: SdpKind::Offer,
+                sdp: "v=0".into()
+            })
         );
-        let ice = ConferenceCommand::Candidate { peer: "7".into(), sdp_mline_index: 0, candidate: "candidate:1".into() };
-        let Some(ClientMessage::Signal { payload, .. }) = to_message(ice) else { panic!("not a signal") };
+        let ice = ConferenceCommand::Candidate {
+            peer: "7".into(),
+            sdp_mline_index: 0,
+            candidate: "candidate:1".into(),
+        };
+        let Some(ClientMessage::Signal { payload, .. }) = to_message(ice) else {
+            panic!("not a signal")
+        };
         assert_eq!(
             signal_event("7".into(), &payload),
-            Some(ConferenceEvent::Candidate { peer: "7".into(), sdp_mline_index: 0, candidate: "candidate:1".into() })
+            Some(ConferenceEvent::Candidate {
+                peer: "7".into(),
+                sdp_mline_index: 0,
+                candidate: "candidate:1".into()
+            })
         );
     }
 
     #[test]
     fn junk_is_ignored_not_fatal() {
-        assert_eq!(to_message(ConferenceCommand::Description { peer: "x".into(), kind: SdpKind::Answer, sdp: String::new() }), None);
-        assert_eq!(signal_event("1".into(), &json!({"sdp": {"type": "pranswer", "sdp": ""}})), None);
+        assert_eq!(
+            to_message(ConferenceCommand::Description {
+                peer: "x".into(),
+                kind: SdpKind::Answer,
+                sdp: String::new()
+            }),
+            None
+        );
+        assert_eq!(
+            signal_event("1".into(), &json!({"sdp": {"type": "pranswer", "sdp": ""}})),
+            None
+        );
         assert_eq!(signal_event("1".into(), &json!({"nothing": 1})), None);
         assert_eq!(to_event("not json", 1), None);
-        assert_eq!(to_event(r#"{"type":"participant_left","room":"1","client_id":1}"#, 1), None);
+        assert_eq!(
+            to_event(r#"{"type":"participant_left","room":"1","client_id":1}"#, 1),
+            None
+        );
         assert_eq!(
             to_event(r#"{"type":"participant_left","room":"1","client_id":2}"#, 1),
             Some(ConferenceEvent::PeerLeft { peer: "2".into() })

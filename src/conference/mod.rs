@@ -4,8 +4,8 @@
 //! Backends: [`builtin`], a client of dialbridge's own room signaling server.
 
 pub mod builtin;
-pub mod janus;
 mod builtin_session;
+pub mod janus;
 
 use async_trait::async_trait;
 
@@ -64,28 +64,56 @@ pub enum SdpKind {
 pub enum ConferenceEvent {
     /// We are in the room; we offer to each of `peers` (PeerConnections, not people: a Janus
     /// room has one for our publisher). `others` is how many people were already there.
-    Joined { peers: Vec<String>, others: usize },
+    Joined {
+        peers: Vec<String>,
+        others: usize,
+    },
     /// A new peer; it will send us its offer.
-    PeerJoined { peer: String },
-    PeerLeft { peer: String },
-    Description { peer: String, kind: SdpKind, sdp: String },
-    Candidate { peer: String, sdp_mline_index: u32, candidate: String },
+    PeerJoined {
+        peer: String,
+    },
+    PeerLeft {
+        peer: String,
+    },
+    Description {
+        peer: String,
+        kind: SdpKind,
+        sdp: String,
+    },
+    Candidate {
+        peer: String,
+        sdp_mline_index: u32,
+        candidate: String,
+    },
     /// A host muted us.
     MutedByHost,
     /// A host removed us from the room.
     Kicked,
     /// The room or its server went away; `ended` when it closed in order (the conference is
     /// over), otherwise the connection broke.
-    Closed { ended: bool, reason: String },
+    Closed {
+        ended: bool,
+        reason: String,
+    },
 }
 
 /// What a call asks of the conference after joining.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConferenceCommand {
-    Description { peer: String, kind: SdpKind, sdp: String },
-    Candidate { peer: String, sdp_mline_index: u32, candidate: String },
+    Description {
+        peer: String,
+        kind: SdpKind,
+        sdp: String,
+    },
+    Candidate {
+        peer: String,
+        sdp_mline_index: u32,
+        candidate: String,
+    },
     /// All our ICE candidates for `peer` have been sent (Janus wants `{"completed":true}`).
-    CandidatesDone { peer: String },
+    CandidatesDone {
+        peer: String,
+    },
     SetMuted(bool),
 }
 

@@ -352,7 +352,10 @@ fn conference(c: &Config, p: &mut Problems) {
         } else if !url.starts_with("ws://") {
             p.add(
                 "conference.janus.url",
-                format!("{:?} is not a ws:// URL (wss:// is not supported by this build)", c.conference.janus.url),
+                format!(
+                    "{:?} is not a ws:// URL (wss:// is not supported by this build)",
+                    c.conference.janus.url
+                ),
             );
         }
         return; // the built-in server is not used
@@ -382,19 +385,28 @@ fn conference(c: &Config, p: &mut Problems) {
 
 #[cfg(test)]
 mod janus_tests {
-    use crate::config::{Config, ConferenceBackendKind};
+    use crate::config::{ConferenceBackendKind, Config};
 
     #[test]
     fn janus_backend_needs_a_ws_url() {
         let mut c = Config::demo();
         c.conference.backend = ConferenceBackendKind::Janus;
         let problems = c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
-        assert!(problems.iter().any(|p| p.field == "conference.janus.url"), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.field == "conference.janus.url"),
+            "{problems:?}"
+        );
         c.conference.janus.url = "http://janus:8188".into();
         let problems = c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
-        assert!(problems.iter().any(|p| p.field == "conference.janus.url"), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.field == "conference.janus.url"),
+            "{problems:?}"
+        );
         c.conference.janus.url = "ws://127.0.0.1:8188".into();
-        assert_eq!(c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))), vec![]);
+        assert_eq!(
+            c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))),
+            vec![]
+        );
     }
 }
 

@@ -81,7 +81,11 @@ pub struct ConferenceLegConfig {
 
 impl Default for ConferenceLegConfig {
     fn default() -> Self {
-        ConferenceLegConfig { audio_rate: 8000, jitter_latency_ms: 50, stun_server: None }
+        ConferenceLegConfig {
+            audio_rate: 8000,
+            jitter_latency_ms: 50,
+            stun_server: None,
+        }
     }
 }
 
@@ -89,9 +93,17 @@ impl Default for ConferenceLegConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConferenceMediaEvent {
     /// Send our offer or answer to `peer`.
-    LocalDescription { peer: String, sdp_type: SdpType, sdp: String },
+    LocalDescription {
+        peer: String,
+        sdp_type: SdpType,
+        sdp: String,
+    },
     /// Send this ICE candidate (`candidate:…`, no `a=`) to `peer`.
-    LocalCandidate { peer: String, sdp_mline_index: u32, candidate: String },
+    LocalCandidate {
+        peer: String,
+        sdp_mline_index: u32,
+        candidate: String,
+    },
     /// All our candidates for `peer` have been sent (for backends that signal the end of
     /// candidates, such as Janus's `{"completed":true}`).
     LocalCandidatesDone { peer: String },
@@ -119,7 +131,11 @@ pub enum ConferenceLegError {
     #[error("bad SDP from {peer:?}: {reason}")]
     BadSdp { peer: String, reason: String },
     #[error("unexpected {sdp_type:?} from {peer:?}: {reason}")]
-    UnexpectedDescription { peer: String, sdp_type: SdpType, reason: String },
+    UnexpectedDescription {
+        peer: String,
+        sdp_type: SdpType,
+        reason: String,
+    },
 }
 
 /// A snapshot of the room mix (see [`ConferenceLeg::mix_stats`]).
@@ -187,7 +203,9 @@ impl ConferenceLeg {
             .downcast::<gst::Pipeline>()
             .map_err(|_| error("conference-send.txt is a single element".into()))?;
         let by_name = |name: &str| {
-            pipeline.by_name(name).ok_or_else(|| error(format!("no element named {name:?}")))
+            pipeline
+                .by_name(name)
+                .ok_or_else(|| error(format!("no element named {name:?}")))
         };
         let tee = by_name("fanout")?;
         let feed = Feed::new(&by_name("in")?, config.audio_rate)?;
@@ -211,7 +229,9 @@ impl ConferenceLeg {
             index,
             next_peer: AtomicU64::new(0),
         };
-        pipeline.set_state(gst::State::Playing).map_err(|e| error(format!("cannot start: {e}")))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| error(format!("cannot start: {e}")))?;
         Ok(leg)
     }
 
@@ -257,9 +277,13 @@ impl ConferenceLeg {
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
         let mut peers = lock(&self.peers);
-        let (_, entry) =
-            peers.get_mut(peer).ok_or_else(|| ConferenceLegError::UnknownPeer(peer.to_string()))?;
-        let bad = |reason: String| ConferenceLegError::BadSdp { peer: peer.to_string(), reason };
+        let (_, entry) = peers
+            .get_mut(peer)
+            .ok_or_else(|| ConferenceLegError::UnknownPeer(peer.to_string()))?;
+        let bad = |reason: String| ConferenceLegError::BadSdp {
+            peer: peer.to_string(),
+            reason,
+        };
         description::parse(sdp_type, sdp).map_err(bad)?;
         if sdp_type == SdpType::Offer && !entry.is_fed() {
             let pt = opus_payload_type(sdp).ok_or_else(|| bad("the offer has no Opus".into()))?;
@@ -349,7 +373,10 @@ mod tests {
             ("bitrate", "32000".to_string()),
         ];
         let send = render("conference-send.txt", SEND_TEMPLATE, &values).unwrap();
-        assert!(send.contains("ssrc=(uint)42") && !send.contains('#'), "{send}");
+        assert!(
+            send.contains("ssrc=(uint)42") && !send.contains('#'),
+            "{send}"
+        );
         gst::parse::launch(&send).expect("send description parses");
         let recv = render("conference-recv.txt", RECV_TEMPLATE, &values[..1]).unwrap();
         gst::parse::bin_from_description(&recv, true).expect("receive description parses");
@@ -358,7 +385,10 @@ mod tests {
     #[test]
     fn start_checks_rate_and_stop_releases_the_pipeline() {
         let (tx, _rx) = mpsc::channel(8);
-        let bad = ConferenceLegConfig { audio_rate: 44100, ..ConferenceLegConfig::default() };
+        let bad = ConferenceLegConfig {
+            audio_rate: 44100,
+            ..ConferenceLegConfig::default()
+        };
         assert!(matches!(
             ConferenceLeg::start(bad, tx.clone()),
             Err(ConferenceLegError::UnsupportedRate(44100))
@@ -386,19 +416,40 @@ mod tests {
             Err(ConferenceLegError::DuplicatePeer(_))
         ));
         let pcmu = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
-        let err = leg.remote_description("answerer", SdpType::Offer, pcmu).unwrap_err();
+        let err = leg
+            .remote_description("answerer", SdpType::Offer, pcmu)
+            .unwrap_err();
         assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "{err}");
-        let err = leg.remote_description("answerer", SdpType::Answer, pcmu).unwrap_err();
-        assert!(matches!(err, ConferenceLegError::UnexpectedDescription { .. }), "{err}");
+        let err = leg
+            .remote_description("answerer", SdpType::Answer, pcmu)
+            .unwrap_err();
+        assert!(
+            matches!(err, ConferenceLegError::UnexpectedDescription { .. }),
+            "{err}"
+        );
         let opus = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
-        let err = leg.remote_description("answerer", SdpType::Offer, opus).unwrap_err();
-        assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "not an SDP: {err}");
+        let err = leg
+            .remote_description("answerer", SdpType::Offer, opus)
+            .unwrap_err();
+        assert!(
+            matches!(err, ConferenceLegError::BadSdp { .. }),
+            "not an SDP: {err}"
+        );
         let offer = format!("v=0\r\n{opus}");
-        let err = leg.remote_description("offerer", SdpType::Offer, &offer).unwrap_err();
-        assert!(matches!(err, ConferenceLegError::UnexpectedDescription { .. }), "{err}");
+        let err = leg
+            .remote_description("offerer", SdpType::Offer, &offer)
+            .unwrap_err();
+        assert!(
+            matches!(err, ConferenceLegError::UnexpectedDescription { .. }),
+            "{err}"
+        );
         assert_eq!(leg.peer_count(), 2);
         leg.remove_peer("answerer");
         leg.remove_peer("offerer");
-        assert_eq!(leg.pipeline().children().len(), 5, "only the send chain is left");
+        assert_eq!(
+            leg.pipeline().children().len(),
+            5,
+            "only the send chain is left"
+        );
     }
 }

@@ -186,7 +186,10 @@ pub(crate) fn pcm_sink_callbacks(
             };
             let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
             pcm.clear();
-            pcm.extend(map.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            pcm.extend(
+                map.chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            );
             on_pcm(&pcm);
             Ok(gst::FlowSuccess::Ok)
         })

@@ -271,7 +271,13 @@ fn pcm_callbacks(
         if let Some(detector) = detector.as_mut() {
             for digit in detector.push(pcm) {
                 tracing::debug!(%digit, "in-band DTMF digit");
-                send_event(&events, MediaEvent::Digit { digit, source: DtmfSource::Inband });
+                send_event(
+                    &events,
+                    MediaEvent::Digit {
+                        digit,
+                        source: DtmfSource::Inband,
+                    },
+                );
             }
         }
         if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {

@@ -153,18 +153,37 @@ mod tests {
     fn accepts_right_password_with_and_without_qop() {
         let v = DigestVerifier::new("dialbridge", "trunk", "s3cret");
         let ch = v.challenge(1000, false);
-        assert_eq!(v.verify(Some(&answer(&v, &ch, "s3cret", true)), "INVITE", 1010), Verdict::Ok);
-        assert_eq!(v.verify(Some(&answer(&v, &ch, "s3cret", false)), "INVITE", 1010), Verdict::Ok);
+        assert_eq!(
+            v.verify(Some(&answer(&v, &ch, "s3cret", true)), "INVITE", 1010),
+            Verdict::Ok
+        );
+        assert_eq!(
+            v.verify(Some(&answer(&v, &ch, "s3cret", false)), "INVITE", 1010),
+            Verdict::Ok
+        );
     }
 
     #[test]
     fn rejects_wrong_password_missing_header_and_garbage() {
         let v = DigestVerifier::new("dialbridge", "trunk", "s3cret");
         let ch = v.challenge(1000, false);
-        assert_eq!(v.verify(Some(&answer(&v, &ch, "nope", true)), "INVITE", 1010), Verdict::Challenge);
+        assert_eq!(
+            v.verify(Some(&answer(&v, &ch, "nope", true)), "INVITE", 1010),
+            Verdict::Challenge
+        );
         assert_eq!(v.verify(None, "INVITE", 1010), Verdict::Challenge);
-        for junk in ["", "Basic abc", "Digest", "Digest username=\"trunk", "Digest =,=,"] {
-            assert_eq!(v.verify(Some(junk), "INVITE", 1010), Verdict::Challenge, "{junk}");
+        for junk in [
+            "",
+            "Basic abc",
+            "Digest",
+            "Digest username=\"trunk",
+            "Digest =,=,",
+        ] {
+            assert_eq!(
+                v.verify(Some(junk), "INVITE", 1010),
+                Verdict::Challenge,
+                "{junk}"
+            );
         }
     }
 
@@ -175,6 +194,9 @@ mod tests {
         let forged = answer(&v, &other.challenge(1000, false), "s3cret", true);
         assert_eq!(v.verify(Some(&forged), "INVITE", 1010), Verdict::Challenge);
         let old = answer(&v, &v.challenge(1000, false), "s3cret", true);
-        assert_eq!(v.verify(Some(&old), "INVITE", 1000 + NONCE_LIFETIME_S + 1), Verdict::Stale);
+        assert_eq!(
+            v.verify(Some(&old), "INVITE", 1000 + NONCE_LIFETIME_S + 1),
+            Verdict::Stale
+        );
     }
 }

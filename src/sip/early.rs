@@ -23,7 +23,10 @@ impl EarlyInvites {
 
     /// A CANCEL arrived: `true` when it matches a waiting INVITE (now marked cancelled).
     pub fn cancel(&self, branch: &str) -> bool {
-        self.lock().get_mut(branch).map(|cancelled| *cancelled = true).is_some()
+        self.lock()
+            .get_mut(branch)
+            .map(|cancelled| *cancelled = true)
+            .is_some()
     }
 
     /// The INVITE has its acceptor (or was rejected): forget it. `true` if it was cancelled.
@@ -60,6 +63,9 @@ mod tests {
         let early = EarlyInvites::default();
         early.insert("b");
         assert!(!early.finish("b"));
-        assert!(!early.cancel("b"), "too late: ezk's own CANCEL handling takes over");
+        assert!(
+            !early.cancel("b"),
+            "too late: ezk's own CANCEL handling takes over"
+        );
     }
 }

@@ -2,22 +2,28 @@
 //! new INVITEs go to the server's queue, OPTIONS probes are answered, everything else is refused
 //! with the right status.
 
+use super::early::EarlyInvites;
 use ezk_sip_core::{Endpoint, IncomingRequest, Layer, MayTake};
 use ezk_sip_types::header::typed::{Contact, MaxForwards};
 use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::{Method, Name, StatusCode};
 use ezk_sip_ua::dialog::DialogLayer;
 use ezk_sip_ua::invite::InviteLayer;
-use super::early::EarlyInvites;
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     #[error("cannot listen for SIP on UDP {addr}: {source}")]
-    BindUdp { addr: SocketAddr, source: std::io::Error },
+    BindUdp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot listen for SIP on TCP {addr}: {source}")]
-    BindTcp { addr: SocketAddr, source: std::io::Error },
+    BindTcp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running endpoint and the address callers reach it on.
@@ -51,7 +57,10 @@ pub async fn start(
     builder.add_layer(DialogLayer::default());
     builder.add_layer(InviteLayer::default());
     let early = EarlyInvites::default();
-    builder.add_layer(EntryLayer { invites, early: early.clone() });
+    builder.add_layer(EntryLayer {
+        invites,
+        early: early.clone(),
+    });
     builder.add_allow(Method::OPTIONS);
     builder.add_allow(Method::INFO);
     builder.add_accept(ezk_sip_types::header::typed::Accept(
@@ -69,7 +78,10 @@ pub async fn start(
         builder
             .listen_tcp(tcp_addr)
             .await
-            .map_err(|source| EndpointError::BindTcp { addr: tcp_addr, source })?;
+            .map_err(|source| EndpointError::BindTcp {
+                addr: tcp_addr,
+                source,
+            })?;
     }
     let endpoint = builder.build();
 
@@ -80,7 +92,12 @@ pub async fn start(
         None => SipUri::new(local.into()),
     };
     let contact = Contact::new(NameAddr::uri(contact_uri));
-    Ok(SipEndpoint { endpoint, local, contact, early })
+    Ok(SipEndpoint {
+        endpoint,
+        local,
+        contact,
+        early,
+    })
 }
 
 /// Handles what no dialog claimed.
@@ -174,7 +191,8 @@ impl Layer for EntryLayer {
                     crate::metrics::CALLS_REJECTED.inc();
                     tracing::warn!("call queue full or closed, answering 503");
                     let invite = match e {
-                        mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
+                        mpsc::error::TrySendError::Full(r)
+                        | mpsc::error::TrySendError::Closed(r) => r,
                     };
                     respond(endpoint, invite, StatusCode::SERVICE_UNAVAILABLE).await;
                 }
@@ -212,7 +230,11 @@ async fn send(
     mut request: IncomingRequest,
     response: ezk_sip_core::transport::OutgoingResponse,
 ) {
-    if let Err(e) = endpoint.create_server_tsx(&mut request).respond(response).await {
+    if let Err(e) = endpoint
+        .create_server_tsx(&mut request)
+        .respond(response)
+        .await
+    {
         tracing::warn!(error = %e, "could not answer {}", request.line.method);
     }
 }

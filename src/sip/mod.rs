@@ -23,9 +23,15 @@ pub async fn reject(endpoint: &Endpoint, mut request: IncomingRequest, code: u16
     }
     let response = endpoint.create_response(&request, StatusCode::from(code), None);
     let result = if request.line.method == Method::INVITE {
-        endpoint.create_server_inv_tsx(&mut request).respond_failure(response).await
+        endpoint
+            .create_server_inv_tsx(&mut request)
+            .respond_failure(response)
+            .await
     } else {
-        endpoint.create_server_tsx(&mut request).respond(response).await
+        endpoint
+            .create_server_tsx(&mut request)
+            .respond(response)
+            .await
     };
     if let Err(e) = result {
         tracing::warn!(code, error = %e, "could not send SIP rejection");

@@ -11,8 +11,8 @@ use ezk_sip_auth::{RequestParts, ResponseParts};
 use ezk_sip_core::Endpoint;
 use ezk_sip_core::transport::TargetTransportInfo;
 use ezk_sip_types::header::typed::Contact;
-use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::print::AppendCtx;
+use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_types::{Name, StatusCode};
 use ezk_sip_ua::register::Registration as RegisterState;
 use std::time::Duration;
@@ -48,8 +48,17 @@ enum AttemptError {
 }
 
 /// Keeps the registration alive until `shutdown` turns true, then unregisters.
-pub async fn run(endpoint: Endpoint, options: RegisterOptions, mut shutdown: watch::Receiver<bool>) {
-    let id = NameAddr::uri(options.registrar.clone().user(options.username.clone().into()));
+pub async fn run(
+    endpoint: Endpoint,
+    options: RegisterOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let id = NameAddr::uri(
+        options
+            .registrar
+            .clone()
+            .user(options.username.clone().into()),
+    );
     let mut state = RegisterState::new(
         id,
         options.contact.clone(),
@@ -88,7 +97,12 @@ pub async fn run(endpoint: Endpoint, options: RegisterOptions, mut shutdown: wat
     }
 
     if registered {
-        match tokio::time::timeout(UNREGISTER_TIMEOUT, attempt(&endpoint, &options, &mut state, true)).await {
+        match tokio::time::timeout(
+            UNREGISTER_TIMEOUT,
+            attempt(&endpoint, &options, &mut state, true),
+        )
+        .await
+        {
             Ok(Ok(_)) => tracing::info!("unregistered"),
             Ok(Err(e)) => tracing::warn!(error = %e, "unregister failed"),
             Err(_) => tracing::warn!("unregister timed out"),
@@ -109,9 +123,12 @@ async fn attempt(
     state: &mut RegisterState,
     remove: bool,
 ) -> Result<Duration, AttemptError> {
-    tokio::time::timeout(ATTEMPT_TIMEOUT, attempt_inner(endpoint, options, state, remove))
-        .await
-        .map_err(|_| AttemptError::Timeout(ATTEMPT_TIMEOUT))?
+    tokio::time::timeout(
+        ATTEMPT_TIMEOUT,
+        attempt_inner(endpoint, options, state, remove),
+    )
+    .await
+    .map_err(|_| AttemptError::Timeout(ATTEMPT_TIMEOUT))?
 }
 
 async fn attempt_inner(
@@ -141,8 +158,16 @@ async fn attempt_inner(
             401 | 407 => {
                 let request = &tsx.request().msg;
                 auth.handle_rejection(
-                    RequestParts { line: &request.line, headers: &request.headers, body: &request.body },
-                    ResponseParts { line: &response.line, headers: &response.headers, body: &response.body },
+                    RequestParts {
+                        line: &request.line,
+                        headers: &request.headers,
+                        body: &request.body,
+                    },
+                    ResponseParts {
+                        line: &response.line,
+                        headers: &response.headers,
+                        body: &response.body,
+                    },
                 )
                 .map_err(|e| AttemptError::Auth(e.to_string()))?;
             }
@@ -163,8 +188,13 @@ async fn attempt_inner(
 fn granted_expiry(headers: &ezk_sip_types::Headers, requested: Duration) -> Duration {
     let from_contact = headers.get_raw(&Name::CONTACT).find_map(|c| {
         let lower = c.to_ascii_lowercase();
-        let value = lower.split(';').find_map(|p| p.trim().strip_prefix("expires="))?;
-        value.trim_matches(|ch: char| !ch.is_ascii_digit()).parse::<u64>().ok()
+        let value = lower
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("expires="))?;
+        value
+            .trim_matches(|ch: char| !ch.is_ascii_digit())
+            .parse::<u64>()
+            .ok()
     });
     let from_header = headers
         .get_raw(&Name::EXPIRES)
@@ -182,8 +212,14 @@ mod tests {
 
     #[test]
     fn refresh_comes_before_expiry() {
-        assert_eq!(refresh_delay(Duration::from_secs(300)), Duration::from_secs(225));
-        assert_eq!(refresh_delay(Duration::from_secs(4)), Duration::from_secs(5));
+        assert_eq!(
+            refresh_delay(Duration::from_secs(300)),
+            Duration::from_secs(225)
+        );
+        assert_eq!(
+            refresh_delay(Duration::from_secs(4)),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]
@@ -191,10 +227,19 @@ mod tests {
         let mut h = ezk_sip_types::Headers::new();
         h.insert(Name::CONTACT, "<sip:bridge@127.0.0.1:5070>;expires=60");
         h.insert(Name::EXPIRES, "120");
-        assert_eq!(granted_expiry(&h, Duration::from_secs(300)), Duration::from_secs(60));
+        assert_eq!(
+            granted_expiry(&h, Duration::from_secs(300)),
+            Duration::from_secs(60)
+        );
         let mut h = ezk_sip_types::Headers::new();
         h.insert(Name::EXPIRES, "120");
-        assert_eq!(granted_expiry(&h, Duration::from_secs(300)), Duration::from_secs(120));
-        assert_eq!(granted_expiry(&ezk_sip_types::Headers::new(), Duration::from_secs(300)), Duration::from_secs(300));
+        assert_eq!(
+            granted_expiry(&h, Duration::from_secs(300)),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            granted_expiry(&ezk_sip_types::Headers::new(), Duration::from_secs(300)),
+            Duration::from_secs(300)
+        );
     }
 }

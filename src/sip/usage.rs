@@ -29,12 +29,20 @@ impl Usage for CallUsage {
         let mut request = request.take();
         let code = if method == Method::UPDATE {
             // A refresh without SDP; a media change by UPDATE is not supported.
-            if request.body.is_empty() { StatusCode::OK } else { StatusCode::NOT_ACCEPTABLE_HERE }
+            if request.body.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_ACCEPTABLE_HERE
+            }
         } else {
             self.info_status(&request)
         };
         let response = endpoint.create_response(&request, code, None);
-        if let Err(e) = endpoint.create_server_tsx(&mut request).respond(response).await {
+        if let Err(e) = endpoint
+            .create_server_tsx(&mut request)
+            .respond(response)
+            .await
+        {
             tracing::warn!(error = %e, "could not answer in-dialog {method}");
         }
     }

@@ -44,7 +44,10 @@ impl JanusBridge {
         let stderr = std::fs::File::create(&log).expect("creating the bridge log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialbridge"));
         cmd.arg("--config").arg(&config).arg("run");
-        cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
@@ -56,7 +59,11 @@ impl JanusBridge {
                 let _ = tx.send(line);
             }
         });
-        let mut bridge = JanusBridge { child, sip: "0.0.0.0:0".parse().expect("a literal"), log };
+        let mut bridge = JanusBridge {
+            child,
+            sip: "0.0.0.0:0".parse().expect("a literal"),
+            log,
+        };
         loop {
             match rx.recv_timeout(READY_TIMEOUT) {
                 Ok(line) => {
@@ -75,15 +82,20 @@ impl JanusBridge {
 
     /// Log lines containing every one of `words`.
     pub fn log_lines(&self, words: &[&str]) -> Vec<String> {
-        let text = String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned();
-        text.lines().filter(|l| words.iter().all(|w| l.contains(w))).map(str::to_string).collect()
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned();
+        text.lines()
+            .filter(|l| words.iter().all(|w| l.contains(w)))
+            .map(str::to_string)
+            .collect()
     }
 }
 
 /// The SIP address from `READY sip=ADDR signaling=…`.
 fn parse_ready(line: &str) -> Option<SocketAddr> {
     let rest = line.trim().strip_prefix("READY ")?;
-    rest.split_whitespace().find_map(|p| p.strip_prefix("sip=")?.parse().ok())
+    rest.split_whitespace()
+        .find_map(|p| p.strip_prefix("sip=")?.parse().ok())
 }
 
 impl Drop for JanusBridge {
@@ -112,9 +124,21 @@ mod tests {
             let text = janus_toml(ip, "10.99.0.2/32", "ws://127.0.0.1:8188", plugin, "s");
             let parsed = dialbridge::config::Config::from_toml_str(&text)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            assert!(parsed.validate().is_empty(), "{:?}\n{text}", parsed.validate());
-            assert_eq!(parsed.conference.backend, dialbridge::config::ConferenceBackendKind::Janus);
+            assert!(
+                parsed.validate().is_empty(),
+                "{:?}\n{text}",
+                parsed.validate()
+            );
+            assert_eq!(
+                parsed.conference.backend,
+                dialbridge::config::ConferenceBackendKind::Janus
+            );
         }
-        assert_eq!(parse_ready("READY sip=10.99.0.1:5070 signaling=-").unwrap().port(), 5070);
+        assert_eq!(
+            parse_ready("READY sip=10.99.0.1:5070 signaling=-")
+                .unwrap()
+                .port(),
+            5070
+        );
     }
 }

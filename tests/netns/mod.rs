@@ -36,7 +36,10 @@ pub fn reexec_in_netns(test_name: &str) -> bool {
         .env(MARKER, test_name)
         .status()
         .expect("unshare (util-linux) is installed");
-    assert!(status.success(), "{test_name} failed inside its network namespace: {status}");
+    assert!(
+        status.success(),
+        "{test_name} failed inside its network namespace: {status}"
+    );
     false
 }
 
@@ -45,9 +48,17 @@ pub fn reexec_in_netns(test_name: &str) -> bool {
 fn setup_veth() {
     // /proc/self/net follows the namespace (sysfs would still show the host's interfaces).
     let dev = std::fs::read_to_string("/proc/self/net/dev").expect("procfs is mounted");
-    let interfaces: Vec<&str> =
-        dev.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
-    assert_eq!(interfaces, ["lo"], "not a fresh network namespace: refusing to touch it");
+    let interfaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        interfaces,
+        ["lo"],
+        "not a fresh network namespace: refusing to touch it"
+    );
     for conf in ["all", "default"] {
         let path = format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6");
         if Path::new(&path).exists() {
@@ -80,7 +91,10 @@ pub fn thread_count() -> usize {
 /// Names of this process's threads and how many carry each, for leak reports.
 pub fn thread_names() -> Vec<(String, usize)> {
     let mut names = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("procfs is mounted").flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("procfs is mounted")
+        .flatten()
+    {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         *names.entry(comm.trim().to_string()).or_insert(0) += 1;
     }

@@ -178,7 +178,10 @@ pub async fn join(
 
 /// Length of the list `key` in a join reply (other publishers / participants).
 fn count(joined: &Value, key: &str) -> usize {
-    joined.get(key).and_then(Value::as_array).map_or(0, Vec::len)
+    joined
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
 }
 
 #[cfg(test)]

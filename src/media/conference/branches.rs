@@ -99,7 +99,8 @@ pub fn receiver(
 ) -> Result<(u64, gst::Element), String> {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let is_opus = caps.structure(0).is_some_and(|s| {
-        s.get::<&str>("encoding-name").is_ok_and(|e| e.eq_ignore_ascii_case("OPUS"))
+        s.get::<&str>("encoding-name")
+            .is_ok_and(|e| e.eq_ignore_ascii_case("OPUS"))
     });
     let stream = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
     if !is_opus {
@@ -117,7 +118,9 @@ pub fn receiver(
         .and_then(|e| e.downcast::<AppSink>().ok())
         .ok_or("receive bin has no appsink named out")?;
     let mixer = mixer.clone();
-    sink.set_callbacks(crate::media::pcm_sink_callbacks(move |pcm| lock(&mixer).push(stream, pcm)));
+    sink.set_callbacks(crate::media::pcm_sink_callbacks(move |pcm| {
+        lock(&mixer).push(stream, pcm)
+    }));
     Ok((stream, bin.upcast()))
 }
 
@@ -152,12 +155,18 @@ mod tests {
             .build();
         src.push_event(gst::event::StreamStart::new("t"));
         src.push_event(gst::event::Caps::new(&caps));
-        src.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
+        src.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()));
         let packet = vec![0x80, 0x80 | 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xAA];
         let original = gst::Buffer::from_slice(packet.clone());
         let shared = original.clone(); // the tee shares buffers between branches
         src.push(shared).unwrap();
-        assert_eq!(original.map_readable().unwrap().as_slice(), packet, "other branches untouched");
+        assert_eq!(
+            original.map_readable().unwrap().as_slice(),
+            packet,
+            "other branches untouched"
+        );
         let caps = sink.current_caps().expect("caps arrived");
         let data = lock(&got).clone();
         (caps, data)
@@ -168,15 +177,25 @@ mod tests {
         let (caps, data) = through_branch(111);
         let s = caps.structure(0).unwrap();
         assert_eq!(s.get::<i32>("payload").unwrap(), 111);
-        assert!(!s.has_field("sprop-stereo") && !s.has_field("sprop-maxcapturerate"), "{caps}");
+        assert!(
+            !s.has_field("sprop-stereo") && !s.has_field("sprop-maxcapturerate"),
+            "{caps}"
+        );
         assert_eq!(data[1], 0x80 | 111);
     }
 
     #[test]
     fn another_payload_type_is_rewritten_in_caps_and_packets() {
         let (caps, data) = through_branch(109);
-        assert_eq!(caps.structure(0).unwrap().get::<i32>("payload").unwrap(), 109);
-        assert_eq!(data[1], 0x80 | 109, "marker bit kept, payload type replaced");
+        assert_eq!(
+            caps.structure(0).unwrap().get::<i32>("payload").unwrap(),
+            109
+        );
+        assert_eq!(
+            data[1],
+            0x80 | 109,
+            "marker bit kept, payload type replaced"
+        );
         assert_eq!(data[12], 0xAA);
     }
 }

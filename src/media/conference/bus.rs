@@ -59,8 +59,14 @@ mod tests {
         let inner = gst::ElementFactory::make("identity").build().unwrap();
         bin.add(&inner).unwrap();
         pipeline.add(&bin).unwrap();
-        assert_eq!(top_level_name(inner.upcast_ref()).as_deref(), Some("peer3-rx0"));
-        assert_eq!(top_level_name(bin.upcast_ref()).as_deref(), Some("peer3-rx0"));
+        assert_eq!(
+            top_level_name(inner.upcast_ref()).as_deref(),
+            Some("peer3-rx0")
+        );
+        assert_eq!(
+            top_level_name(bin.upcast_ref()).as_deref(),
+            Some("peer3-rx0")
+        );
         assert_eq!(top_level_name(pipeline.upcast_ref()), None);
     }
 }

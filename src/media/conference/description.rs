@@ -80,8 +80,14 @@ mod tests {
         assert_eq!(opus_payload_type(firefox), Some(109));
         let video_only = "v=0\r\nm=video 9 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n";
         assert_eq!(opus_payload_type(video_only), None);
-        assert_eq!(opus_payload_type("m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"), None);
-        assert_eq!(opus_payload_type("m=audio 9 RTP/AVP 1\r\na=rtpmap:x opus/48000\r\n"), None);
+        assert_eq!(
+            opus_payload_type("m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"),
+            None
+        );
+        assert_eq!(
+            opus_payload_type("m=audio 9 RTP/AVP 1\r\na=rtpmap:x opus/48000\r\n"),
+            None
+        );
     }
 
     #[test]

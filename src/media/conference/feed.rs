@@ -24,15 +24,27 @@ impl Feed {
     /// Links a new source pad to `entry` (a capsfilter) and sends its caps.
     pub fn new(entry: &gst::Element, rate: u32) -> Result<Feed, ConferenceLegError> {
         let error = |reason: String| ConferenceLegError::Pipeline(reason);
-        let sink = entry.static_pad("sink").ok_or_else(|| error("`in` has no sink pad".into()))?;
+        let sink = entry
+            .static_pad("sink")
+            .ok_or_else(|| error("`in` has no sink pad".into()))?;
         let caps: gst::Caps = entry.property("caps");
-        let pad = gst::Pad::builder(gst::PadDirection::Src).name("conference-feed").build();
-        pad.set_active(true).map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
-        pad.link(&sink).map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
+        let pad = gst::Pad::builder(gst::PadDirection::Src)
+            .name("conference-feed")
+            .build();
+        pad.set_active(true)
+            .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
+        pad.link(&sink)
+            .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
         pad.push_event(gst::event::StreamStart::new("conference-feed"));
         pad.push_event(gst::event::Caps::new(&caps));
-        pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new()));
-        Ok(Feed { pad, rate, next_pts: None })
+        pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()));
+        Ok(Feed {
+            pad,
+            rate,
+            next_pts: None,
+        })
     }
 
     /// Encodes `pcm` (mono S16 at the feed's rate). `now`: the pipeline's running time.
@@ -46,7 +58,9 @@ impl Feed {
         let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
         let mut buffer = gst::Buffer::from_mut_slice(bytes);
         {
-            let buffer = buffer.get_mut().expect("a new buffer has one reference: writable");
+            let buffer = buffer
+                .get_mut()
+                .expect("a new buffer has one reference: writable");
             buffer.set_pts(pts);
             buffer.set_duration(duration);
             if discont {
@@ -83,10 +97,30 @@ mod tests {
 
     #[test]
     fn frames_follow_each_other_until_they_drift_too_far() {
-        assert_eq!(timestamp(None, t(500)), (t(500).unwrap(), true), "first frame anchors");
-        assert_eq!(timestamp(t(520), t(530)), (t(520).unwrap(), false), "scheduling jitter");
-        assert_eq!(timestamp(t(520), t(330)), (t(520).unwrap(), false), "a small burst");
-        assert_eq!(timestamp(t(520), t(900)), (t(900).unwrap(), true), "after a stall");
-        assert_eq!(timestamp(t(520), None), (t(520).unwrap(), false), "no clock yet");
+        assert_eq!(
+            timestamp(None, t(500)),
+            (t(500).unwrap(), true),
+            "first frame anchors"
+        );
+        assert_eq!(
+            timestamp(t(520), t(530)),
+            (t(520).unwrap(), false),
+            "scheduling jitter"
+        );
+        assert_eq!(
+            timestamp(t(520), t(330)),
+            (t(520).unwrap(), false),
+            "a small burst"
+        );
+        assert_eq!(
+            timestamp(t(520), t(900)),
+            (t(900).unwrap(), true),
+            "after a stall"
+        );
+        assert_eq!(
+            timestamp(t(520), None),
+            (t(520).unwrap(), false),
+            "no clock yet"
+        );
     }
 }

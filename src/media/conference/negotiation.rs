@@ -59,7 +59,10 @@ impl PeerShared {
                 SdpType::Answer if !state.we_offer => return Err(unexpected("we are answering")),
                 SdpType::Offer if !state.send_ready => {
                     description::parse(sdp_type, sdp).map_err(|reason| {
-                        ConferenceLegError::BadSdp { peer: self.name.clone(), reason }
+                        ConferenceLegError::BadSdp {
+                            peer: self.name.clone(),
+                            reason,
+                        }
                     })?;
                     state.remote_offer = Some(sdp.to_string());
                     return Ok(());
@@ -78,8 +81,11 @@ impl PeerShared {
         sdp_type: SdpType,
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
-        let value = description::parse(sdp_type, sdp)
-            .map_err(|reason| ConferenceLegError::BadSdp { peer: self.name.clone(), reason })?;
+        let value =
+            description::parse(sdp_type, sdp).map_err(|reason| ConferenceLegError::BadSdp {
+                peer: self.name.clone(),
+                reason,
+            })?;
         let this = self.clone();
         let weak = webrtc.downgrade();
         let promise = gst::Promise::with_change_func(move |reply| {
@@ -136,7 +142,10 @@ impl PeerShared {
 
     pub fn remote_candidate(&self, webrtc: &gst::Element, mline: u32, candidate: &str) {
         let candidate = candidate.trim();
-        let candidate = candidate.strip_prefix("a=").unwrap_or(candidate).to_string();
+        let candidate = candidate
+            .strip_prefix("a=")
+            .unwrap_or(candidate)
+            .to_string();
         if candidate.is_empty() {
             return; // end-of-candidates: webrtcbin needs no marker
         }

@@ -96,10 +96,16 @@ impl Peer {
             mixer: setup.mixer.clone(),
             recv_description: setup.recv_description.clone(),
             pipeline: setup.pipeline.downgrade(),
-            state: Mutex::new(Negotiation { we_offer, ..Negotiation::default() }),
+            state: Mutex::new(Negotiation {
+                we_offer,
+                ..Negotiation::default()
+            }),
         });
         connect_signals(&webrtc, &shared);
-        setup.pipeline.add_many([&queue, &webrtc]).map_err(pipeline_error)?;
+        setup
+            .pipeline
+            .add_many([&queue, &webrtc])
+            .map_err(pipeline_error)?;
         let linked = Self::link(&webrtc, &queue, &shared);
         if let Err(e) = linked {
             for element in [&webrtc, &queue] {
@@ -108,7 +114,12 @@ impl Peer {
             }
             return Err(e);
         }
-        Ok(Peer { shared, webrtc, queue, tee_pad: None })
+        Ok(Peer {
+            shared,
+            webrtc,
+            queue,
+            tee_pad: None,
+        })
     }
 
     /// Queue → webrtcbin sink pad (a sendrecv transceiver), then both to the pipeline's state.
@@ -130,7 +141,9 @@ impl Peer {
             }
         });
         let queue_src = queue.static_pad("src").expect("queue always has a src pad");
-        queue_src.link(&sink).map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
+        queue_src
+            .link(&sink)
+            .map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
         for element in [webrtc, queue] {
             element.sync_state_with_parent().map_err(pipeline_error)?;
         }
@@ -149,14 +162,22 @@ impl Peer {
         pt: u8,
         base_pt: u8,
     ) -> Result<(), ConferenceLegError> {
-        let queue_sink = self.queue.static_pad("sink").expect("queue always has a sink pad");
-        let src = self.queue.static_pad("src").expect("queue always has a src pad");
+        let queue_sink = self
+            .queue
+            .static_pad("sink")
+            .expect("queue always has a sink pad");
+        let src = self
+            .queue
+            .static_pad("src")
+            .expect("queue always has a src pad");
         branches::adapt_send_branch(&src, pt, base_pt);
         branches::hold_until_connected(&queue_sink, self.shared.connected.clone());
         let tee_pad = tee
             .request_pad_simple("src_%u")
             .ok_or_else(|| ConferenceLegError::Pipeline("tee gave no src pad".into()))?;
-        tee_pad.link(&queue_sink).map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
+        tee_pad
+            .link(&queue_sink)
+            .map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
         self.tee_pad = Some(tee_pad);
         Ok(())
     }
@@ -222,7 +243,10 @@ impl PeerShared {
             state.failed = true;
         }
         tracing::warn!(peer = %self.name, "peer failed: {reason}");
-        self.events.send(ConferenceMediaEvent::PeerFailed { peer: self.name.clone(), reason });
+        self.events.send(ConferenceMediaEvent::PeerFailed {
+            peer: self.name.clone(),
+            reason,
+        });
     }
 
     fn on_connection_state(&self, state: WebRTCPeerConnectionState) {
@@ -232,7 +256,9 @@ impl PeerShared {
                     return;
                 }
                 tracing::debug!(peer = %self.name, "peer connected");
-                self.events.send(ConferenceMediaEvent::PeerConnected { peer: self.name.clone() });
+                self.events.send(ConferenceMediaEvent::PeerConnected {
+                    peer: self.name.clone(),
+                });
             }
             WebRTCPeerConnectionState::Failed => self.fail("ICE/DTLS connection failed".into()),
             _ => {}
@@ -254,7 +280,9 @@ impl PeerShared {
                 pipeline.add(&bin).map_err(|e| e.to_string())?;
                 state.recv_bins.push((stream, bin.clone()));
                 bin.sync_state_with_parent().map_err(|e| e.to_string())?;
-                let sink = bin.static_pad("sink").ok_or("receive bin has no sink pad")?;
+                let sink = bin
+                    .static_pad("sink")
+                    .ok_or("receive bin has no sink pad")?;
                 pad.link(&sink).map_err(|e| format!("{e:?}"))?;
                 Ok(())
             },
@@ -296,7 +324,9 @@ fn connect_signals(webrtc: &gst::Element, shared: &Arc<PeerShared>) {
     webrtc.connect_notify(Some("ice-gathering-state"), move |webrtc, _| {
         let state: WebRTCICEGatheringState = webrtc.property("ice-gathering-state");
         if state == WebRTCICEGatheringState::Complete {
-            s.events.send(ConferenceMediaEvent::LocalCandidatesDone { peer: s.name.clone() });
+            s.events.send(ConferenceMediaEvent::LocalCandidatesDone {
+                peer: s.name.clone(),
+            });
         }
     });
     let s = shared.clone();
