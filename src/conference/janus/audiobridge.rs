@@ -37,27 +37,6 @@ impl AudioBridge {
         }
     }
 
-    fn answered(&mut self, message: Incoming) {
-        if let Some(reason) = message.failure() {
-            return self
-                .core
-                .closed(false, format!("Janus refused our audio: {reason}"));
-        }
-        match message.into_plugin_reply() {
-            Some((_, Some(jsep))) if jsep.kind == "answer" => {
-                let event = ConferenceEvent::Description {
-                    peer: MIXER.into(),
-                    kind: SdpKind::Answer,
-                    sdp: jsep.sdp,
-                };
-                self.core.emit(event);
-            }
-            other => self
-                .core
-                .closed(false, format!("Janus did not answer our offer: {other:?}")),
-        }
-    }
-
     fn room_event(&mut self, data: &Value) {
         match data
             .get("audiobridge")
@@ -95,7 +74,7 @@ impl RoomMachine for AudioBridge {
 
     fn on_message(&mut self, message: Incoming, pending: Option<Pending>) {
         match (message, pending) {
-            (message, Some(Pending::Publish)) => self.answered(message),
+            (message, Some(Pending::Publish)) => self.core.offer_answered(message, MIXER),
             (
                 Incoming::Event {
                     sender,

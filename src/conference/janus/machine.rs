@@ -75,6 +75,24 @@ impl Core {
         });
     }
 
+    /// Janus's reply to our offer (publish/configure): its answer goes to `peer`; anything
+    /// else means our audio cannot reach the room, which ends the session.
+    pub fn offer_answered(&mut self, message: Incoming, peer: &str) {
+        if let Some(reason) = message.failure() {
+            return self.closed(false, format!("Janus refused our audio: {reason}"));
+        }
+        match message.into_plugin_reply() {
+            Some((_, Some(jsep))) if jsep.kind == "answer" => {
+                self.emit(ConferenceEvent::Description {
+                    peer: peer.into(),
+                    kind: crate::conference::SdpKind::Answer,
+                    sdp: jsep.sdp,
+                });
+            }
+            other => self.closed(false, format!("Janus did not answer our offer: {other:?}")),
+        }
+    }
+
     pub fn message(&mut self, handle_id: u64, body: Value, jsep: Option<Jsep>, pending: Pending) {
         let transaction = self.ids.next();
         self.pending.insert(transaction.clone(), pending);

@@ -151,27 +151,6 @@ impl VideoRoom {
         }
     }
 
-    fn published(&mut self, message: Incoming) {
-        if let Some(reason) = message.failure() {
-            return self
-                .core
-                .closed(false, format!("Janus refused our audio: {reason}"));
-        }
-        match message.into_plugin_reply() {
-            Some((_, Some(jsep))) if jsep.kind == "answer" => {
-                let event = ConferenceEvent::Description {
-                    peer: PUBLISHER.into(),
-                    kind: SdpKind::Answer,
-                    sdp: jsep.sdp,
-                };
-                self.core.emit(event);
-            }
-            other => self
-                .core
-                .closed(false, format!("Janus did not answer our offer: {other:?}")),
-        }
-    }
-
     /// The subscription to `feed` is over (its publisher left, or it failed).
     fn end_feed(&mut self, feed: u64, detach: bool) {
         let Some(entry) = self.feeds.remove(&feed) else {
@@ -274,7 +253,7 @@ impl RoomMachine for VideoRoom {
                 tracing::warn!(feed, ?message, "cannot attach a subscriber handle");
                 self.end_feed(feed, false);
             }
-            (message, Some(Pending::Publish)) => self.published(message),
+            (message, Some(Pending::Publish)) => self.core.offer_answered(message, PUBLISHER),
             (message, Some(Pending::Subscribe { feed, handle })) => {
                 self.subscribed(feed, handle, message)
             }
