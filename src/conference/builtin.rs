@@ -164,10 +164,28 @@ pub(super) async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, Confe
             secret: secret.to_string(),
         },
     );
-    let lost = |e: String| {
-        ConferenceError::Unreachable(format!("{url}: connection lost during auth: {e}"))
-    };
-    ws.send(Message::text(encode(&auth)))
+    match exchange(&mut ws, url, "during auth", auth).await? {
+        ServerMessage::AuthOk => Ok(ws),
+        ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
+            "{url} refused the signaling secret: {message}"
+        ))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Sends one request on a connection nobody else reads yet and waits for its reply, skipping
+/// the server's `hello` and anything else without the request's ID. `during` names the step
+/// for the error when the connection drops.
+pub(super) async fn exchange(
+    ws: &mut Ws,
+    url: &str,
+    during: &str,
+    request: Envelope<ClientMessage>,
+) -> Result<ServerMessage, ConferenceError> {
+    let lost =
+        |e: String| ConferenceError::Unreachable(format!("{url}: connection lost {during}: {e}"));
+    let id = request.request_id;
+    ws.send(Message::text(encode(&request)))
         .await
         .map_err(|e| lost(e.to_string()))?;
     loop {
@@ -180,16 +198,9 @@ pub(super) async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, Confe
         let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else {
             continue;
         };
-        if reply.request_id != Some(AUTH_REQUEST_ID) {
-            continue; // the server's hello
+        if reply.request_id == id {
+            return Ok(reply.message);
         }
-        return match reply.message {
-            ServerMessage::AuthOk => Ok(ws),
-            ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
-                "{url} refused the signaling secret: {message}"
-            ))),
-            other => Err(unexpected(&other)),
-        };
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::builtin::{Ws, connect, encode, unexpected};
+use super::builtin::{Ws, connect, encode, exchange, unexpected};
 use super::{
     ConferenceCommand, ConferenceError, ConferenceEvent, ConferenceSession, JoinRequest, SdpKind,
 };
@@ -69,43 +69,21 @@ async fn connect_and_join(
         caller: request.caller,
         host_key: None,
     };
-    let lost = |e: String| {
-        ConferenceError::Unreachable(format!("{url}: connection lost while joining: {e}"))
-    };
-    ws.send(Message::text(encode(&Envelope::new(
-        Some(JOIN_REQUEST_ID),
-        join,
-    ))))
-    .await
-    .map_err(|e| lost(e.to_string()))?;
-    loop {
-        let frame = ws
-            .next()
-            .await
-            .ok_or_else(|| lost("closed".into()))?
-            .map_err(|e| lost(e.to_string()))?;
-        let Message::Text(text) = frame else { continue };
-        let Ok(reply) = serde_json::from_str::<Envelope<ServerMessage>>(text.as_str()) else {
-            continue;
-        };
-        if reply.request_id != Some(JOIN_REQUEST_ID) {
-            continue; // hello
-        }
-        return match reply.message {
-            ServerMessage::Joined {
-                client_id,
-                participants,
-                ..
-            } => Ok((
-                ws,
-                client_id,
-                participants.into_iter().map(|p| p.client_id).collect(),
-            )),
-            ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
-                "join refused: {message}"
-            ))),
-            other => Err(unexpected(&other)),
-        };
+    let request = Envelope::new(Some(JOIN_REQUEST_ID), join);
+    match exchange(&mut ws, url, "while joining", request).await? {
+        ServerMessage::Joined {
+            client_id,
+            participants,
+            ..
+        } => Ok((
+            ws,
+            client_id,
+            participants.into_iter().map(|p| p.client_id).collect(),
+        )),
+        ServerMessage::Error { message, .. } => Err(ConferenceError::Protocol(format!(
+            "join refused: {message}"
+        ))),
+        other => Err(unexpected(&other)),
     }
 }
 
