@@ -4,6 +4,8 @@
 //! Phones are simulated by threads that push a tone and pull the room mix every 20 ms; a
 //! Goertzel scan finds the tones on the other side. `SHOW_SDP=1` prints every description.
 
+#[path = "goertzel/mod.rs"]
+mod goertzel;
 #[path = "netns/mod.rs"]
 mod netns;
 
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use dialbridge::media;
 use dialbridge::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
+use goertzel::{dominant_frequency, power, rms, sine};
 use gstreamer::glib;
 use gstreamer::prelude::*;
 use tokio::sync::mpsc;
@@ -25,7 +28,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-const AMPLITUDE: f64 = 8000.0;
 /// RMS above which a 20 ms frame counts as audio (the tones have RMS ≈ 5600).
 const AUDIBLE_RMS: f64 = 1000.0;
 
@@ -252,43 +254,6 @@ impl Phone {
 }
 
 // ---------- signal analysis ----------
-
-fn sine(freq: f64, rate: u32, start: usize, len: usize) -> Vec<i16> {
-    (start..start + len)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            (AMPLITUDE * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
-        })
-        .collect()
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    let sum: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    (sum / pcm.len().max(1) as f64).sqrt()
-}
-
-/// Goertzel: the power of `freq` in `pcm`, normalised to the amplitude of a matching sine.
-fn power(pcm: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in pcm {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let p = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * p.max(0.0).sqrt() / pcm.len().max(1) as f64
-}
-
-/// The strongest frequency between 100 Hz and 3400 Hz (5 Hz steps).
-fn dominant_frequency(pcm: &[i16], rate: u32) -> f64 {
-    (20..=680)
-        .map(|k| f64::from(k) * 5.0)
-        .map(|f| (f, power(pcm, rate, f)))
-        .fold((0.0, -1.0), |best, x| if x.1 > best.1 { x } else { best })
-        .0
-}
 
 fn assert_tone(pcm: &[i16], rate: u32, freq: f64, who: &str) {
     let dominant = dominant_frequency(pcm, rate);

@@ -5,6 +5,8 @@
 //! Janus runs with a 6 s session timeout and the backends keep alive every 2 s, so a session
 //! that forgot its keepalives dies during the longer tests. `SHOW_SDP=1` prints descriptions.
 
+#[path = "goertzel/mod.rs"]
+mod goertzel;
 #[path = "netns/mod.rs"]
 mod netns;
 #[path = "janus/participant.rs"]

@@ -15,6 +15,9 @@ mod e2e;
 #[path = "common/g711.rs"]
 mod g711;
 #[allow(dead_code)]
+#[path = "goertzel/mod.rs"]
+mod goertzel;
+#[allow(dead_code)]
 #[path = "janus_sip/bridge.rs"]
 mod janus_bridge;
 #[path = "netns/mod.rs"]
@@ -25,7 +28,6 @@ mod participant;
 #[allow(dead_code)]
 #[path = "janus/server.rs"]
 mod server;
-#[allow(dead_code)]
 #[path = "janus/tone.rs"]
 mod tone;
 

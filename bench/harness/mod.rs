@@ -149,7 +149,7 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
 fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
     let ip = netns::ADDR_B.parse().expect("a literal address");
     let start = Instant::now();
-    let mut phone = Phone::call(ip, bridge);
+    let phone = Phone::call(ip, bridge);
     let invite = start.elapsed();
     phone.rtp.wait_sound(Duration::from_secs(20));
     phone.rtp.press(&room);

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::goertzel::{self, AMPLITUDE};
 use dialbridge::media::conference_leg::ConferenceLeg;
 
 pub const RATE: u32 = 8000;
-const AMPLITUDE: f64 = 8000.0;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -70,36 +70,17 @@ impl Drop for Phone {
     }
 }
 
+/// [`crate::goertzel`] at this module's [`RATE`].
 pub fn sine(freq: f64, start: usize, len: usize) -> Vec<i16> {
-    (start..start + len)
-        .map(|i| {
-            let t = i as f64 / f64::from(RATE);
-            (AMPLITUDE * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
-        })
-        .collect()
+    goertzel::sine(freq, RATE, start, len)
 }
 
-/// Goertzel: the amplitude of `freq` in `pcm` (a full-scale match of our tone reads ≈ 8000).
 pub fn power(pcm: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(RATE);
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in pcm {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let p = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * p.max(0.0).sqrt() / pcm.len().max(1) as f64
+    goertzel::power(pcm, RATE, freq)
 }
 
-/// The strongest frequency between 100 Hz and 3400 Hz (5 Hz steps).
 pub fn dominant_frequency(pcm: &[i16]) -> f64 {
-    (20..=680)
-        .map(|k| f64::from(k) * 5.0)
-        .map(|f| (f, power(pcm, f)))
-        .fold((0.0, -1.0), |best, x| if x.1 > best.1 { x } else { best })
-        .0
+    goertzel::dominant_frequency(pcm, RATE)
 }
 
 /// Is `freq` clearly in `pcm` (at least an eighth of our tone's amplitude)?
