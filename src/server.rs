@@ -63,6 +63,7 @@ pub async fn run(
     ready: impl FnOnce(Bound),
 ) -> Result<(), ServerError> {
     media::init()?;
+    media::warm_up_dtls();
     let config = Arc::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
 

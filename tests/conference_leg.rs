@@ -337,6 +337,14 @@ fn one_peer_both_directions() {
     );
     assert_tone(&bridge_phone.last(500), 8000, 440.0, "phone hears the peer");
     assert!(room.connected("bridge", "browser") && room.connected("browser", "bridge"));
+    // webrtcbin's receiver counters: most of a second of 20 ms packets, none lost on a veth.
+    let stats = bridge.inbound_stats();
+    println!("bridge inbound: {stats:?}");
+    assert!(stats.packets_received >= 40, "{stats:?}");
+    assert!(
+        stats.packets_lost <= 2 && stats.jitter_s < 0.05,
+        "{stats:?}"
+    );
     assert_eq!(room.failures(), Vec::<String>::new());
     // Steady state: the stream keeps flowing. A loaded CI machine may starve the test's own
     // 20 ms pull thread now and then, so a few underruns are tolerated here; steady-state
@@ -429,8 +437,8 @@ fn two_peers_mixed_and_one_removed() {
     let per_peer = bridge.pipeline().children().len();
     assert_eq!(
         elements_with_two - per_peer,
-        3,
-        "c's queue, webrtcbin and receive bin are gone"
+        2,
+        "c's webrtcbin and receive bin are gone"
     );
     assert_eq!(room.failures(), Vec::<String>::new());
 

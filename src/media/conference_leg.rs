@@ -2,9 +2,9 @@
 //! with one webrtcbin PeerConnection (audio only, Opus) per other participant.
 //!
 //! One pipeline per call (`pipelines/conference-send.txt`): the caller's PCM is encoded to Opus
-//! ONCE and a tee fans the RTP out to every peer's webrtcbin through a small leaky queue (a peer
-//! that is still negotiating or stalled cannot hold up the others), which passes audio only once
-//! that peer is connected. Each peer's incoming audio is decoded straight to the phone's rate
+//! ONCE and a tee fans the RTP out to every peer's webrtcbin directly (no queue thread per peer),
+//! passing audio to a peer only once it is connected, so a peer that is still negotiating
+//! cannot block the others. Each peer's incoming audio is decoded straight to the phone's rate
 //! (`pipelines/conference-recv.txt`) and mixed in Rust (`conference/mix.rs` says why not
 //! `audiomixer`). PCM in and out is driven by the phone side's 20 ms tick:
 //! [`ConferenceLeg::push_phone_audio`] encodes on the caller's thread (no `appsrc` thread),
@@ -21,8 +21,8 @@
 //! counts it in [`super::DROPPED_EVENTS`] and logs it. A lost description breaks that peer, so
 //! give the channel room for a burst of candidates (64 or more).
 //!
-//! Costs per peer: webrtcbin's threads (ICE, DTLS, RTCP, jitter buffer, about eight) plus one
-//! for the send queue. [`ConferenceLeg::stop`] (or drop) sets the pipeline to NULL, which joins
+//! Costs per peer: webrtcbin's threads (ICE, DTLS, RTCP, jitter buffer, about eight).
+//! [`ConferenceLeg::stop`] (or drop) sets the pipeline to NULL, which joins
 //! all of them before it returns.
 
 #[path = "conference/branches.rs"]
@@ -39,6 +39,8 @@ mod mix;
 mod negotiation;
 #[path = "conference/peer.rs"]
 mod peer;
+#[path = "conference/stats.rs"]
+mod stats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +59,7 @@ use bus::PeerIndex;
 use feed::Feed;
 use mix::Mixer;
 use peer::{Peer, PeerSetup, lock};
+pub use stats::InboundStats;
 
 /// The send pipeline description (embedded at build time).
 pub const SEND_TEMPLATE: &str = include_str!("../../pipelines/conference-send.txt");
@@ -177,6 +180,27 @@ pub struct ConferenceLeg {
     next_peer: AtomicU64,
 }
 
+/// The send pipeline for PCM at `rate` Hz, as the conference leg (and the bench's codec floor)
+/// runs it.
+pub fn send_description(rate: u32, ssrc: u32) -> Result<String, MediaError> {
+    let values = [
+        ("rate", rate.to_string()),
+        ("pt", OPUS_PT.to_string()),
+        ("ssrc", ssrc.to_string()),
+        ("bitrate", OPUS_BITRATE.to_string()),
+    ];
+    render("conference-send.txt", SEND_TEMPLATE, &values)
+}
+
+/// The receive bin of one remote stream, decoding to PCM at `rate` Hz.
+pub fn recv_description(rate: u32) -> Result<String, MediaError> {
+    render(
+        "conference-recv.txt",
+        RECV_TEMPLATE,
+        &[("rate", rate.to_string())],
+    )
+}
+
 impl ConferenceLeg {
     /// Builds and starts the send pipeline. No peers yet.
     pub fn start(
@@ -187,16 +211,8 @@ impl ConferenceLeg {
         if config.audio_rate != 8000 && config.audio_rate != 16000 {
             return Err(ConferenceLegError::UnsupportedRate(config.audio_rate));
         }
-        let rate = config.audio_rate.to_string();
-        let ssrc = rand::random_range(1..u32::MAX).to_string();
-        let send_values = [
-            ("rate", rate.clone()),
-            ("pt", OPUS_PT.to_string()),
-            ("ssrc", ssrc),
-            ("bitrate", OPUS_BITRATE.to_string()),
-        ];
-        let send = render("conference-send.txt", SEND_TEMPLATE, &send_values)?;
-        let recv = render("conference-recv.txt", RECV_TEMPLATE, &[("rate", rate)])?;
+        let send = send_description(config.audio_rate, rand::random_range(1..u32::MAX))?;
+        let recv = recv_description(config.audio_rate)?;
         let error = |e: String| ConferenceLegError::Pipeline(e);
         let pipeline = gst::parse::launch_full(&send, None, gst::ParseFlags::FATAL_ERRORS)
             .map_err(|e| error(format!("conference-send.txt does not parse: {e}")))?
@@ -322,6 +338,20 @@ impl ConferenceLeg {
             underruns: mixer.underruns,
             dropped_samples: mixer.dropped_samples,
         }
+    }
+
+    /// Receiver statistics (packets, loss, jitter) of the audio from all peers, as webrtcbin
+    /// counts it. Blocks briefly per peer.
+    pub fn inbound_stats(&self) -> InboundStats {
+        let webrtcs: Vec<gst::Element> = lock(&self.peers)
+            .values()
+            .map(|(_, peer)| peer.webrtc().clone())
+            .collect();
+        let mut total = InboundStats::default();
+        for stats in webrtcs.iter().filter_map(stats::inbound) {
+            total.merge(stats);
+        }
+        total
     }
 
     /// The call's pipeline, for diagnostics (dot graphs, element counts in tests). Do not change

@@ -129,6 +129,22 @@ pub fn init() -> Result<(), MediaError> {
     }
 }
 
+/// Makes GStreamer's DTLS elements create their process-wide certificate now, on a background
+/// thread. The first `dtlsdec` of a process generates it (an RSA key), and otherwise the first
+/// caller's connection setup waits for that.
+pub fn warm_up_dtls() {
+    let spawned = std::thread::Builder::new()
+        .name("dtls-warm-up".into())
+        .spawn(|| {
+            if let Err(e) = gstreamer::ElementFactory::make("dtlsdec").build() {
+                tracing::warn!("DTLS warm-up failed: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("DTLS warm-up not started: {e}");
+    }
+}
+
 /// Hands an event to the call without blocking; a full channel counts the event in
 /// [`DROPPED_EVENTS`] and logs it, a closed channel (the call is ending) is ignored.
 pub(crate) fn send_event(events: &tokio::sync::mpsc::Sender<MediaEvent>, event: MediaEvent) {

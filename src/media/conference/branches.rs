@@ -1,5 +1,5 @@
-//! The per-peer pieces around webrtcbin: the send branch (a leaky queue off the shared tee,
-//! adapted to the peer's payload type) and the receive side of each webrtcbin src pad.
+//! The per-peer pieces around webrtcbin: the send branch (a tee pad held until the peer is
+//! connected and adapted to its payload type) and the receive side of each webrtcbin src pad.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,37 +11,21 @@ use gstreamer_app::AppSink;
 use super::mix::Mixer;
 use super::peer::lock;
 
-/// Buffers (20 ms each) the per-peer send queue holds before it drops the oldest: webrtcbin
-/// blocks its sink pad until negotiation completes, and a stalled peer must not hold up the
-/// others.
-pub const SEND_QUEUE_BUFFERS: u32 = 10;
-
 /// Mixer stream ids, unique per process.
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
-/// A leaky queue between the tee and one peer's webrtcbin (its own streaming thread).
-pub fn send_queue(name: &str) -> Result<gst::Element, gst::glib::BoolError> {
-    gst::ElementFactory::make("queue")
-        .name(name)
-        .property("max-size-buffers", SEND_QUEUE_BUFFERS)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 0u64)
-        .property_from_str("leaky", "downstream")
-        .build()
-}
-
-/// Makes the branch leaving `queue_src` say what the peer expects: its payload type `pt` (in
+/// Makes the branch leaving `tee_pad` say what the peer expects: its payload type `pt` (in
 /// caps, and in every packet when it differs from the encoder's `base_pt`), and caps without the
 /// `sprop-*` hints the payloader adds. webrtcbin matches a remote offer to our transceiver by
 /// strict caps intersection, so `sprop-maxcapturerate=8000` would refuse an offer saying 16000
 /// and silently make the m-line recvonly.
-pub fn adapt_send_branch(queue_src: &gst::Pad, pt: u8, base_pt: u8) {
-    queue_src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+pub fn adapt_send_branch(tee_pad: &gst::Pad, pt: u8, base_pt: u8) {
+    tee_pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
         rewrite_caps(info, pt);
         gst::PadProbeReturn::Ok
     });
     if pt != base_pt {
-        queue_src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        tee_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             rewrite_payload_type(info, pt);
             gst::PadProbeReturn::Ok
         });
@@ -49,11 +33,11 @@ pub fn adapt_send_branch(queue_src: &gst::Pad, pt: u8, base_pt: u8) {
 }
 
 /// Drops the branch's audio (events pass) until `connected`. Before ICE and DTLS are up,
-/// webrtcbin would block or discard it anyway; letting it queue up instead sends a stale burst
+/// webrtcbin would block the tee's thread or discard it; letting it queue up sends a stale burst
 /// with a sequence gap behind it, and the peer's jitter buffer then waits for the "lost"
 /// packets (a quarter second more to first audio).
-pub fn hold_until_connected(queue_sink: &gst::Pad, connected: Arc<AtomicBool>) {
-    queue_sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+pub fn hold_until_connected(tee_pad: &gst::Pad, connected: Arc<AtomicBool>) {
+    tee_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if connected.load(Ordering::Relaxed) {
             gst::PadProbeReturn::Ok
         } else {

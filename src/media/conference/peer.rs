@@ -64,12 +64,13 @@ pub(super) struct PeerShared {
 pub(super) struct Peer {
     pub shared: Arc<PeerShared>,
     webrtc: gst::Element,
-    queue: gst::Element,
+    /// webrtcbin's sink pad (our sendrecv transceiver), fed straight from the tee.
+    sink: gst::Pad,
     tee_pad: Option<gst::Pad>,
 }
 
 impl Peer {
-    /// Adds a webrtcbin (and its send queue, not yet fed) for `name` to the pipeline.
+    /// Adds a webrtcbin (not yet fed) for `name` to the pipeline.
     pub fn new(
         setup: &PeerSetup,
         prefix: &str,
@@ -82,7 +83,6 @@ impl Peer {
                 .build()
                 .map_err(|e| ConferenceLegError::Pipeline(format!("cannot create {factory}: {e}")))
         };
-        let queue = branches::send_queue(&format!("{prefix}-q")).map_err(pipeline_error)?;
         let webrtc = make("webrtcbin", "webrtc")?;
         webrtc.set_property("bundle-policy", WebRTCBundlePolicy::MaxBundle);
         webrtc.set_property("latency", setup.jitter_latency_ms);
@@ -102,32 +102,27 @@ impl Peer {
             }),
         });
         connect_signals(&webrtc, &shared);
-        setup
-            .pipeline
-            .add_many([&queue, &webrtc])
-            .map_err(pipeline_error)?;
-        let linked = Self::link(&webrtc, &queue, &shared);
-        if let Err(e) = linked {
-            for element in [&webrtc, &queue] {
-                let _ = element.set_state(gst::State::Null);
-                let _ = setup.pipeline.remove(element);
+        setup.pipeline.add(&webrtc).map_err(pipeline_error)?;
+        match Self::prepare(&webrtc, &shared) {
+            Ok(sink) => Ok(Peer {
+                shared,
+                webrtc,
+                sink,
+                tee_pad: None,
+            }),
+            Err(e) => {
+                let _ = webrtc.set_state(gst::State::Null);
+                let _ = setup.pipeline.remove(&webrtc);
+                Err(e)
             }
-            return Err(e);
         }
-        Ok(Peer {
-            shared,
-            webrtc,
-            queue,
-            tee_pad: None,
-        })
     }
 
-    /// Queue → webrtcbin sink pad (a sendrecv transceiver), then both to the pipeline's state.
-    fn link(
+    /// Requests webrtcbin's sink pad (a sendrecv transceiver) and starts the element.
+    fn prepare(
         webrtc: &gst::Element,
-        queue: &gst::Element,
         shared: &Arc<PeerShared>,
-    ) -> Result<(), ConferenceLegError> {
+    ) -> Result<gst::Pad, ConferenceLegError> {
         let sink = webrtc
             .request_pad_simple("sink_%u")
             .ok_or_else(|| ConferenceLegError::Pipeline("webrtcbin gave no sink pad".into()))?;
@@ -140,43 +135,36 @@ impl Peer {
                 on_caps.send_caps_ready(&webrtc);
             }
         });
-        let queue_src = queue.static_pad("src").expect("queue always has a src pad");
-        queue_src
-            .link(&sink)
-            .map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
-        for element in [webrtc, queue] {
-            element.sync_state_with_parent().map_err(pipeline_error)?;
-        }
-        Ok(())
+        webrtc.sync_state_with_parent().map_err(pipeline_error)?;
+        Ok(sink)
+    }
+
+    pub fn webrtc(&self) -> &gst::Element {
+        &self.webrtc
     }
 
     pub fn is_fed(&self) -> bool {
         self.tee_pad.is_some()
     }
 
-    /// Links a new tee branch into the send queue. `pt`: the payload type this peer expects;
-    /// when it differs from the encoder's `base_pt`, the branch rewrites caps and packets.
+    /// Links a new tee branch straight into webrtcbin. No queue (and so no thread) between: the
+    /// branch drops audio until the peer is connected, and after that webrtcbin's send path
+    /// (which has its own queue before the network) does not block. `pt`: the payload type this
+    /// peer expects; when it differs from the encoder's `base_pt`, the branch rewrites caps and
+    /// packets.
     pub fn feed_from(
         &mut self,
         tee: &gst::Element,
         pt: u8,
         base_pt: u8,
     ) -> Result<(), ConferenceLegError> {
-        let queue_sink = self
-            .queue
-            .static_pad("sink")
-            .expect("queue always has a sink pad");
-        let src = self
-            .queue
-            .static_pad("src")
-            .expect("queue always has a src pad");
-        branches::adapt_send_branch(&src, pt, base_pt);
-        branches::hold_until_connected(&queue_sink, self.shared.connected.clone());
         let tee_pad = tee
             .request_pad_simple("src_%u")
             .ok_or_else(|| ConferenceLegError::Pipeline("tee gave no src pad".into()))?;
+        branches::hold_until_connected(&tee_pad, self.shared.connected.clone());
+        branches::adapt_send_branch(&tee_pad, pt, base_pt);
         tee_pad
-            .link(&queue_sink)
+            .link(&self.sink)
             .map_err(|e| ConferenceLegError::Pipeline(format!("{e:?}")))?;
         self.tee_pad = Some(tee_pad);
         Ok(())
@@ -213,7 +201,7 @@ impl Peer {
             state.closed = true;
             std::mem::take(&mut state.recv_bins)
         };
-        let mut elements = vec![self.webrtc.clone(), self.queue.clone()];
+        let mut elements = vec![self.webrtc.clone()];
         elements.extend(bins.iter().map(|(_, bin)| bin.clone()));
         for element in &elements {
             if element.set_state(gst::State::Null).is_err() {
