@@ -2,6 +2,8 @@
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
 //! `--budget 900` (seconds) `--out bench/results.json`.
+// The shared test modules bring helpers and unit tests this bench does not use.
+#![allow(dead_code, unused_imports)]
 
 #[path = "../tests/common/audio.rs"]
 mod audio;

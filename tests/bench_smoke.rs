@@ -35,7 +35,14 @@ fn bench_smoke() {
     assert_eq!(step.calls_ok, 2, "both callers should reach their peers");
     assert!(step.cpu_pct.is_finite() && step.rss_kb > 0 && step.threads > 0 && step.fds > 0);
     assert!(step.invite_200_p50_ms > 0.0 && step.hash_to_audio_p50_ms > 0.0);
-    assert!(step.floor_cpu_pct_per_call > 0.0 && step.loss_pct.is_finite());
+    assert!(step.floor_cpu_pct_per_call > 0.0);
+    assert!(step.loss_caller_pct.is_finite() && step.loss_peer_pct.is_finite());
+    let d = &step.delays;
+    assert!(
+        d.samples.iter().all(|&n| n > 0),
+        "chirps heard in every direction: {d:?}"
+    );
+    assert!(d.up_p50_ms > 0.0 && d.down_p50_ms > 0.0 && d.webrtc_p50_ms > 0.0);
 }
 
 /// The full load bench, for when `cargo bench --bench load` is not available (no `[[bench]]`

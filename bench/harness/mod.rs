@@ -4,6 +4,8 @@
 //! including file declares them with `#[path]`).
 #![allow(dead_code)]
 
+pub mod chirp;
+pub mod delay;
 pub mod floor;
 pub mod peer;
 pub mod procstat;
@@ -31,6 +33,8 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 const FLOOR_MIN_AUDIO_S: f64 = 120.0;
 /// The RTP phone marks `#` done 5 packets after the key's first end packet.
 const KEY_GAP: Duration = Duration::from_millis(100);
+/// The room of the two peers that measure WebRTC alone (no caller), for [`delay`].
+const WEBRTC_ROOM: &str = "900";
 
 /// Results of one step (N concurrent calls).
 #[derive(Debug, Clone, Serialize)]
@@ -56,8 +60,16 @@ pub struct Step {
     pub invite_200_p99_ms: f64,
     pub hash_to_audio_p50_ms: f64,
     pub hash_to_audio_p99_ms: f64,
-    /// Bridge -> caller packets missing in the window (1 - received / 50 per s per call).
-    pub loss_pct: f64,
+    /// Bridge -> caller packets lost in the window (RTP sequence gaps, all calls).
+    pub loss_caller_pct: f64,
+    /// RFC 3550 interarrival jitter of the bridge's RTP at the callers (median of the calls).
+    pub jitter_caller_ms: f64,
+    /// Bridge -> room peers packets lost in the window (webrtcbin's receiver counters).
+    pub loss_peer_pct: f64,
+    /// Interarrival jitter of the bridge's audio at the room peers (median of the peers).
+    pub jitter_peer_ms: f64,
+    #[serde(flatten)]
+    pub delays: delay::Delays,
     /// CPU of the GStreamer-only transcode of the same audio, in % of one core per call.
     pub floor_cpu_pct_per_call: f64,
     /// (cpu_pct - idle_cpu_pct) / (calls_ok * floor_cpu_pct_per_call).
@@ -82,7 +94,7 @@ impl Drop for Bridge {
 
 fn bridge_config(calls: usize) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    let mut rooms = String::new();
+    let mut rooms = format!("[[conference.builtin.rooms]]\nid = \"{WEBRTC_ROOM}\"\n\n");
     for i in 0..calls {
         rooms += &format!(
             "[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n",
@@ -107,7 +119,10 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
     std::fs::write(&config, bridge_config(calls)).map_err(|e| e.to_string())?;
     let log =
         std::fs::File::create(dir.join(format!("bench-{calls}.log"))).map_err(|e| e.to_string())?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dialbridge"))
+    // DIALBRIDGE_BIN: another build to compare (an A/B run with the same harness).
+    let bin = std::env::var("DIALBRIDGE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dialbridge").to_string());
+    let mut child = Command::new(bin)
         .arg("--config")
         .arg(&config)
         .arg("run")
@@ -188,9 +203,18 @@ pub fn run_step(
     for i in 0..calls {
         peers.push(peer::Peer::start(rt, ws.clone(), (1000 + i).to_string())?);
     }
+    // The WebRTC-only pair: the second joins once the first is in, and offers to it.
+    let webrtc_a = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !*webrtc_a.joined.borrow() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let webrtc_b = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
     let stop = Arc::new(AtomicBool::new(false));
     let pump = {
-        let (peers, stop) = (peers.clone(), stop.clone());
+        let mut peers = peers.clone();
+        peers.extend([webrtc_a.clone(), webrtc_b.clone()]);
+        let stop = stop.clone();
         std::thread::spawn(move || {
             let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
@@ -227,7 +251,8 @@ pub fn run_step(
             .map(|f| f.is_some())
             .unwrap_or(false)
     };
-    while !phones.iter().all(|(i, _)| heard(*i)) && Instant::now() < deadline {
+    let webrtc_heard = || webrtc_b.first_audio.lock().is_ok_and(|f| f.is_some());
+    while !(phones.iter().all(|(i, _)| heard(*i)) && webrtc_heard()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -245,10 +270,11 @@ pub fn run_step(
         .collect();
     let calls_ok = hash_to_audio.len();
 
-    let rx_before: Vec<u64> = phones
+    let callers_before: Vec<_> = phones
         .iter()
-        .map(|(_, (p, _, _))| p.rtp.packets_received())
+        .map(|(_, (p, _, _))| p.rtp.rx_stats())
         .collect();
+    let peers_before: Vec<_> = peers.iter().map(|p| p.leg.inbound_stats()).collect();
     let me_a = procstat::sample("self").ok_or("no /proc/self")?;
     let a = procstat::sample(&pid).ok_or("bridge gone")?;
     let t0 = Instant::now();
@@ -256,17 +282,32 @@ pub fn run_step(
     let b = procstat::sample(&pid).ok_or("bridge gone")?;
     let me_b = procstat::sample("self").ok_or("no /proc/self")?;
     let secs = t0.elapsed().as_secs_f64();
-    let rx_after: Vec<u64> = phones
+    let callers_after: Vec<_> = phones
         .iter()
-        .map(|(_, (p, _, _))| p.rtp.packets_received())
+        .map(|(_, (p, _, _))| p.rtp.rx_stats())
         .collect();
-    let received: u64 = rx_after.iter().zip(&rx_before).map(|(a, b)| a - b).sum();
-    let expected = phones.len() as f64 * secs * 50.0;
-    let loss = if expected > 0.0 {
-        (1.0 - received as f64 / expected).max(0.0) * 100.0
-    } else {
-        100.0
-    };
+    let peers_after: Vec<_> = peers.iter().map(|p| p.leg.inbound_stats()).collect();
+
+    let (mut lost, mut expected) = (0u64, 0u64);
+    for (after, before) in callers_after.iter().zip(&callers_before) {
+        lost += after.lost_since(before);
+        expected += after.expected - before.expected;
+    }
+    let loss_caller = percent(lost as f64, expected as f64);
+    let jitter_caller: Vec<f64> = callers_after.iter().map(|s| s.jitter_ms).collect();
+    let (mut lost, mut received) = (0i64, 0u64);
+    for (after, before) in peers_after.iter().zip(&peers_before) {
+        lost += after.packets_lost - before.packets_lost;
+        received += after.packets_received - before.packets_received;
+    }
+    let loss_peer = percent(lost.max(0) as f64, received as f64 + lost.max(0) as f64);
+    let jitter_peer: Vec<f64> = peers_after.iter().map(|s| s.jitter_s * 1e3).collect();
+
+    let pairs: Vec<_> = phones
+        .iter()
+        .map(|(i, (phone, _, _))| (phone, &*peers[*i]))
+        .collect();
+    let delays = delay::run(&pairs, (&webrtc_a, &webrtc_b));
 
     stop.store(true, Ordering::Relaxed);
     let _ = pump.join();
@@ -277,7 +318,7 @@ pub fn run_step(
         }));
     }
     drop(phones);
-    drop(peers);
+    drop((peers, webrtc_a, webrtc_b));
     drop(bridge);
 
     let cpu = procstat::cpu_percent(&a, &b, secs);
@@ -311,7 +352,11 @@ pub fn run_step(
         invite_200_p99_ms: procstat::percentile(&invites, 99.0),
         hash_to_audio_p50_ms: procstat::percentile(&hash_to_audio, 50.0),
         hash_to_audio_p99_ms: procstat::percentile(&hash_to_audio, 99.0),
-        loss_pct: loss,
+        loss_caller_pct: loss_caller,
+        jitter_caller_ms: procstat::percentile(&jitter_caller, 50.0),
+        loss_peer_pct: loss_peer,
+        jitter_peer_ms: procstat::percentile(&jitter_peer, 50.0),
+        delays,
         floor_cpu_pct_per_call: floor_pct,
         cost_over_floor: if floor_pct > 0.0 {
             cpu_per_call / floor_pct
@@ -320,6 +365,15 @@ pub fn run_step(
         },
         harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
     })
+}
+
+/// `part` of `whole` in %, 0 when there is no whole.
+fn percent(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        part / whole * 100.0
+    } else {
+        0.0
+    }
 }
 
 /// Machine facts for the report.

@@ -1,9 +1,11 @@
 //! A lightweight WebRTC room participant: dialbridge's own [`ConferenceLeg`] plus a tiny client
-//! of the built-in signaling server. It joins a room as `web`, answers the bridge's offer (the
-//! newcomer offers), sends a tone and notes when the caller's audio first reaches it.
+//! of the built-in signaling server. It joins a room as `web`, offers to those already there and
+//! answers newcomers (the newcomer offers), sends a tone (or a clip every period, noting when
+//! each went out), notes when the caller's audio first reaches it, and can record what it hears
+//! with the time each frame was played.
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use dialbridge::media::conference_leg::{
     ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType,
@@ -15,6 +17,48 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Mix level (RMS) above which the peer counts the caller as heard.
 const HEARD_RMS: f64 = 300.0;
+/// Samples per 20 ms tick (8 kHz).
+const FRAME: usize = 160;
+
+/// What the peer sends.
+#[derive(Debug, Clone, Copy)]
+pub enum PeerSource {
+    /// A 660 Hz tone.
+    Tone,
+    /// `samples` at the start of every `period_ticks` ticks, silence between.
+    Clip {
+        samples: &'static [i16],
+        period_ticks: u64,
+    },
+}
+
+/// What the peer heard since recording started: samples, and when each 20 ms frame played.
+#[derive(Default)]
+pub struct Recording {
+    pub samples: Vec<i16>,
+    pub frame_times: Vec<Instant>,
+}
+
+impl Recording {
+    /// When sample `i` played.
+    pub fn time_of(&self, i: usize) -> Option<Instant> {
+        let frame = self.frame_times.get(i / FRAME)?;
+        Some(*frame + Duration::from_secs_f64((i % FRAME) as f64 / 8000.0))
+    }
+}
+
+#[derive(Default)]
+struct Sound {
+    source: Option<PeerSource>,
+    /// Samples sent so far (the tone's phase, the clip's position).
+    phase: u64,
+    clip_starts: Vec<Instant>,
+    recording: Option<Recording>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct Peer {
     pub leg: Arc<ConferenceLeg>,
@@ -22,7 +66,7 @@ pub struct Peer {
     pub first_audio: Mutex<Option<Instant>>,
     pub joined: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
-    phase: Mutex<u64>,
+    sound: Mutex<Sound>,
 }
 
 impl Peer {
@@ -43,27 +87,72 @@ impl Peer {
             first_audio: Mutex::new(None),
             joined,
             task,
-            phase: Mutex::new(0),
+            sound: Mutex::new(Sound {
+                source: Some(PeerSource::Tone),
+                ..Sound::default()
+            }),
         }))
     }
 
-    /// One 20 ms tick: send 20 ms of a 660 Hz tone, pull 20 ms of the mix.
+    pub fn set_source(&self, source: PeerSource) {
+        lock(&self.sound).source = Some(source);
+    }
+
+    /// Starts a fresh recording of what the peer hears.
+    pub fn record(&self) {
+        lock(&self.sound).recording = Some(Recording::default());
+    }
+
+    /// Ends the recording and returns it.
+    pub fn take_recording(&self) -> Recording {
+        lock(&self.sound).recording.take().unwrap_or_default()
+    }
+
+    /// When each clip went out.
+    pub fn clip_starts(&self) -> Vec<Instant> {
+        lock(&self.sound).clip_starts.clone()
+    }
+
+    /// One 20 ms tick: send 20 ms of the source, pull 20 ms of the mix.
     pub fn tick(&self) {
-        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        let pcm: Vec<i16> = (0..160u64)
-            .map(|i| {
-                let t = (*phase + i) as f64 / 8000.0;
-                (8000.0 * (2.0 * std::f64::consts::PI * 660.0 * t).sin()) as i16
-            })
-            .collect();
-        *phase += 160;
+        let mut sound = lock(&self.sound);
+        let phase = sound.phase;
+        let mut clip_started = false;
+        let pcm: Vec<i16> = match sound.source.unwrap_or(PeerSource::Tone) {
+            PeerSource::Tone => (0..FRAME as u64)
+                .map(|i| {
+                    let t = (phase + i) as f64 / 8000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 660.0 * t).sin()) as i16
+                })
+                .collect(),
+            PeerSource::Clip {
+                samples,
+                period_ticks,
+            } => {
+                let at = (phase % (period_ticks.max(1) * FRAME as u64)) as usize;
+                clip_started = at == 0;
+                (at..at + FRAME)
+                    .map(|i| samples.get(i).copied().unwrap_or(0))
+                    .collect()
+            }
+        };
+        sound.phase += FRAME as u64;
+        let now = Instant::now();
         self.leg.push_phone_audio(&pcm);
-        let mut out = [0i16; 160];
+        if clip_started {
+            sound.clip_starts.push(now);
+        }
+        let mut out = [0i16; FRAME];
         self.leg.pull_room_audio(&mut out);
-        let rms = (out.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / 160.0).sqrt();
-        let mut first = self.first_audio.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(rec) = &mut sound.recording {
+            rec.samples.extend_from_slice(&out);
+            rec.frame_times.push(now);
+        }
+        let rms = (out.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / FRAME as f64).sqrt();
+        let mut first = lock(&self.first_audio);
         if first.is_none() && rms > HEARD_RMS {
-            *first = Some(Instant::now());
+            *first = Some(now);
         }
     }
 }
@@ -97,7 +186,10 @@ async fn run(
                 let Ok(text) = msg.to_text() else { continue };
                 let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
                 match v["type"].as_str() {
-                    Some("joined") => { let _ = joined.send(true); }
+                    Some("joined") => {
+                        offer_to_participants(&leg, &v);
+                        let _ = joined.send(true);
+                    }
                     Some("signal") => on_signal(&leg, &v),
                     Some("participant_left") => {
                         if let Some(id) = v["client_id"].as_u64() { leg.remove_peer(&id.to_string()); }
@@ -126,6 +218,16 @@ async fn run(
                 let msg = json!({"type": "signal", "to": to, "payload": payload});
                 if tx.send(Message::text(msg.to_string())).await.is_err() { return; }
             }
+        }
+    }
+}
+
+/// We are the newcomer: offer to everyone already in the room.
+fn offer_to_participants(leg: &ConferenceLeg, joined: &Value) {
+    let others = joined["participants"].as_array().into_iter().flatten();
+    for id in others.filter_map(|p| p["client_id"].as_u64()) {
+        if let Err(e) = leg.add_peer(&id.to_string(), true) {
+            eprintln!("peer: cannot offer to {id}: {e}");
         }
     }
 }

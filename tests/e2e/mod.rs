@@ -13,6 +13,7 @@ pub mod browser;
 pub mod phone;
 pub mod rtp;
 pub mod rtp_packets;
+pub mod rtp_stats;
 pub mod setup;
 pub mod sip;
 pub mod sip_message;

@@ -13,6 +13,7 @@ use crate::audio::{self, Analyzer, PromptLibrary, Segment};
 use crate::g711;
 
 use super::rtp_packets::{PACKET, Tx, tick};
+use super::rtp_stats::{RxSnapshot, RxStats};
 use super::spectrum::Spectrum;
 
 pub use super::rtp_packets::{EVENT_PT, RATE, Source};
@@ -24,11 +25,15 @@ struct Rx {
     packets: u64,
     other_payload_types: u64,
     analyzer: Analyzer,
+    /// RFC 3550 loss and jitter of the audio stream.
+    stats: RxStats,
 }
 
 struct Shared {
     stop: AtomicBool,
     tx: Mutex<Tx>,
+    /// When each clip of a [`Source::Clip`] went out.
+    clip_starts: Mutex<Vec<Instant>>,
     rx: Mutex<Rx>,
     rx_changed: Condvar,
 }
@@ -56,12 +61,14 @@ impl RtpPhone {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             tx: Mutex::new(Tx::fresh()),
+            clip_starts: Mutex::default(),
             rx: Mutex::new(Rx {
                 samples: Vec::new(),
                 arrivals: Vec::new(),
                 packets: 0,
                 other_payload_types: 0,
                 analyzer: Analyzer::default(),
+                stats: RxStats::new(RATE),
             }),
             rx_changed: Condvar::new(),
         });
@@ -120,6 +127,35 @@ impl RtpPhone {
 
     pub fn packets_received(&self) -> u64 {
         lock(&self.shared.rx).packets
+    }
+
+    /// Loss and jitter of the received audio so far (RFC 3550).
+    pub fn rx_stats(&self) -> RxSnapshot {
+        lock(&self.shared.rx).stats.snapshot()
+    }
+
+    /// When each clip went out since the source became a [`Source::Clip`].
+    pub fn clip_starts(&self) -> Vec<Instant> {
+        lock(&self.shared.clip_starts).clone()
+    }
+
+    /// The samples that arrived at or after `since`, each with the time it was heard (its
+    /// packet's arrival plus its place in the packet).
+    pub fn timed_samples_since(&self, since: Instant) -> (Vec<i16>, Vec<Instant>) {
+        let rx = lock(&self.shared.rx);
+        let mut samples = Vec::new();
+        let mut times = Vec::new();
+        for (n, &(arrival, first)) in rx.arrivals.iter().enumerate() {
+            if arrival < since {
+                continue;
+            }
+            let end = rx.arrivals.get(n + 1).map_or(rx.samples.len(), |a| a.1);
+            for (k, &sample) in rx.samples[first..end].iter().enumerate() {
+                samples.push(sample);
+                times.push(arrival + Duration::from_secs_f64(k as f64 / f64::from(RATE)));
+            }
+        }
+        (samples, times)
     }
 
     /// The samples that arrived at or after `since`.
@@ -292,6 +328,9 @@ fn send_loop(shared: &Shared, socket: &UdpSocket) {
         for p in tick(&mut tx) {
             let _ = socket.send_to(&p, remote);
         }
+        if tx.clip_started {
+            lock(&shared.clip_starts).push(Instant::now());
+        }
     }
 }
 
@@ -317,6 +356,10 @@ fn recv_loop(shared: &Shared, socket: &UdpSocket) {
             rx.other_payload_types += 1;
             continue;
         }
+        let seq = u16::from_be_bytes([buf[2], buf[3]]);
+        let ts = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        rx.stats.on_packet(ssrc, seq, ts, now);
         let pcm: Vec<i16> = buf[start..n]
             .iter()
             .map(|&b| g711::ulaw_to_linear(b))

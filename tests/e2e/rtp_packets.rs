@@ -21,7 +21,16 @@ const KEY_GAP_PACKETS: u32 = 5;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Source {
     Silence,
-    Tone { hz: f64, amplitude: f64 },
+    Tone {
+        hz: f64,
+        amplitude: f64,
+    },
+    /// `samples` (a click, a chirp) at the start of every `period_packets` packets, silence
+    /// between. Each start sets [`Tx::clip_started`] so the sender can note when it went out.
+    Clip {
+        samples: &'static [i16],
+        period_packets: u64,
+    },
 }
 
 /// The sender's state: where to, what the microphone hears, the key presses queued.
@@ -37,6 +46,8 @@ pub struct Tx {
     pub ssrc: u32,
     /// Samples of the tone generated so far (its phase).
     pub phase: u64,
+    /// The last tick started a clip.
+    pub clip_started: bool,
 }
 
 impl Tx {
@@ -52,6 +63,7 @@ impl Tx {
             ts: rand::random(),
             ssrc: rand::random(),
             phase: 0,
+            clip_started: false,
         }
     }
 
@@ -81,6 +93,7 @@ fn event_code(key: char) -> u8 {
 /// The packets of one 20 ms tick.
 pub fn tick(tx: &mut Tx) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
+    tx.clip_started = false;
     if tx.key.is_none()
         && tx.gap == 0
         && let Some(k) = tx.keys.pop_front()
@@ -111,6 +124,17 @@ pub fn tick(tx: &mut Tx) -> Vec<Vec<u8>> {
             Source::Tone { hz, amplitude } => {
                 spectrum::sine(hz, amplitude, RATE, tx.phase, SAMPLES_PER_PACKET)
             }
+            Source::Clip {
+                samples,
+                period_packets,
+            } => {
+                let period = period_packets.max(1) * SAMPLES_PER_PACKET as u64;
+                let at = (tx.phase % period) as usize;
+                tx.clip_started = at == 0;
+                (at..at + SAMPLES_PER_PACKET)
+                    .map(|i| samples.get(i).copied().unwrap_or(0))
+                    .collect()
+            }
         };
         tx.phase += SAMPLES_PER_PACKET as u64;
         let mut p = header(false, 0, tx.seq, tx.ts, tx.ssrc);
@@ -138,6 +162,7 @@ mod tests {
             ts: 1000,
             ssrc: 7,
             phase: 0,
+            clip_started: false,
         }
     }
 
@@ -181,6 +206,35 @@ mod tests {
             (s.dominant_hz() - 1000.0).abs() < 2.0,
             "{}",
             s.describe(&[])
+        );
+    }
+
+    #[test]
+    fn a_clip_starts_every_period_and_is_silent_between() {
+        static CLIP: [i16; 200] = [5000; 200];
+        let mut tx = fresh_tx();
+        tx.source = Source::Clip {
+            samples: &CLIP,
+            period_packets: 3,
+        };
+        let mut starts = Vec::new();
+        let mut pcm = Vec::new();
+        for i in 0..7 {
+            let packet = tick(&mut tx).remove(0);
+            if tx.clip_started {
+                starts.push(i);
+            }
+            pcm.extend(packet[12..].iter().map(|&b| g711::ulaw_to_linear(b)));
+        }
+        assert_eq!(starts, vec![0, 3, 6]);
+        let loud = |range: std::ops::Range<usize>| pcm[range].iter().all(|&s| s > 4000);
+        assert!(
+            loud(0..200) && loud(480..680),
+            "the clip plays from each start"
+        );
+        assert!(
+            pcm[200..480].iter().all(|&s| s.abs() < 10),
+            "silence between"
         );
     }
 }
