@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Plots bench/results.json: dialbridge CPU% (of one core) and caller-side packet loss
-against the number of concurrent calls. Needs matplotlib (pip install matplotlib)."""
+"""Plots bench/results.json against the number of concurrent calls: dialbridge CPU% (of one
+core) with the codec floor and the bench's own CPU on top; packet loss at both sides and the
+one-way delay in both directions below. Needs matplotlib (pip install matplotlib)."""
 import json
 import sys
 
@@ -19,24 +20,37 @@ def main() -> None:
     calls = [s["calls"] for s in steps]
     cpu = [s["cpu_pct"] for s in steps]
     floor = [s["idle_cpu_pct"] + s["floor_cpu_pct_per_call"] * s["calls_ok"] for s in steps]
-    loss = [s["loss_pct"] for s in steps]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, q) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
     ax.plot(calls, cpu, "o-", color="tab:blue", label="dialbridge CPU")
     ax.plot(calls, floor, "s--", color="tab:green", label="codec floor (GStreamer only)")
     harness = [s["harness_cpu_pct"] for s in steps]
     ax.plot(calls, harness, "x:", color="tab:gray", label="bench process (callers + peers)")
-    ax.set_xlabel("concurrent calls")
     ax.set_ylabel("CPU, % of one core")
-    ax2 = ax.twinx()
-    ax2.plot(calls, loss, "^:", color="tab:red", label="packet loss at caller")
-    ax2.set_ylabel("loss, %")
-    ax2.set_ylim(bottom=0, top=max(2.0, max(loss, default=0) * 1.2))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+
+    for key, style, label in [
+        ("up_p50_ms", "o-", "delay caller → room (p50)"),
+        ("down_p50_ms", "s-", "delay room → caller (p50)"),
+        ("webrtc_p50_ms", "x:", "delay WebRTC only, no bridge (p50)"),
+    ]:
+        q.plot(calls, [s.get(key, 0) for s in steps], style, label=label)
+    q.set_xlabel("concurrent calls")
+    q.set_ylabel("one-way delay, ms")
+    q.set_ylim(bottom=0)
+    q2 = q.twinx()
+    loss_c = [s.get("loss_caller_pct", 0) for s in steps]
+    loss_p = [s.get("loss_peer_pct", 0) for s in steps]
+    q2.plot(calls, loss_c, "^:", color="tab:red", label="loss at callers")
+    q2.plot(calls, loss_p, "v:", color="tab:purple", label="loss at room peers")
+    q2.set_ylabel("loss, %")
+    q2.set_ylim(bottom=0, top=max(2.0, max(loss_c + loss_p, default=0) * 1.2))
+    lines = q.get_legend_handles_labels()
+    lines2 = q2.get_legend_handles_labels()
+    q.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    q.grid(alpha=0.3)
     m = data["machine"]
     ax.set_title(f"dialbridge load: {m['nproc']} x {m['cpu_model']}", fontsize=9)
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
     print(f"wrote {dst}")

@@ -9,7 +9,9 @@
 //! Each stream starts (and restarts after running dry) only once [`PRIME_FRAMES`] are buffered,
 //! so scheduling jitter between pusher and puller does not chop the audio; a stream holding more
 //! than [`MAX_FRAMES`] (clock drift, a burst after a stall) is cut back to the priming depth, which
-//! bounds the added delay.
+//! bounds the added delay. Below that bound, a stream that never used more than [`SPARE_FRAMES`]
+//! of its cushion over a whole [`TRIM_WINDOW_PULLS`] is trimmed to it: otherwise a burst could
+//! leave up to 100 ms of needless delay in the FIFO for the rest of the call.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -17,11 +19,46 @@ use std::collections::{HashMap, VecDeque};
 pub const PRIME_FRAMES: usize = 2;
 /// Frames a stream may hold before the oldest audio is dropped.
 pub const MAX_FRAMES: usize = 6;
+/// Pulls over which a stream's least spare audio is watched (one second).
+pub const TRIM_WINDOW_PULLS: u32 = 50;
+/// Audio left after a pull that a stream keeps at its leanest moment of a window.
+pub const SPARE_FRAMES: usize = 1;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Stream {
     fifo: VecDeque<i16>,
     primed: bool,
+    /// Pulls in the current trim window, and the least audio left after one of them.
+    pulls: u32,
+    least_spare: usize,
+}
+
+impl Default for Stream {
+    fn default() -> Stream {
+        Stream {
+            fifo: VecDeque::new(),
+            primed: false,
+            pulls: 0,
+            least_spare: usize::MAX,
+        }
+    }
+}
+
+impl Stream {
+    /// Notes the audio left after a pull; at the end of a window, drops what was never needed.
+    /// Returns the samples dropped.
+    fn trim(&mut self, frame: usize) -> usize {
+        self.least_spare = self.least_spare.min(self.fifo.len());
+        self.pulls += 1;
+        if self.pulls < TRIM_WINDOW_PULLS {
+            return 0;
+        }
+        let excess = self.least_spare.saturating_sub(SPARE_FRAMES * frame);
+        self.fifo.drain(..excess.min(self.fifo.len()));
+        self.pulls = 0;
+        self.least_spare = usize::MAX;
+        excess
+    }
 }
 
 /// Per-stream FIFOs and the mixing step.
@@ -84,8 +121,10 @@ impl Mixer {
                 *acc += i32::from(sample);
             }
             if n < out.len() {
-                s.primed = false;
+                *s = Stream::default();
                 self.underruns += 1;
+            } else {
+                self.dropped_samples += s.trim(self.frame) as u64;
             }
         }
         for (o, acc) in out.iter_mut().zip(&self.sum) {
@@ -150,5 +189,42 @@ mod tests {
         assert_eq!(m.stream_count(), 0);
         m.pull(&mut out);
         assert_eq!(out, [0]);
+    }
+
+    /// Pushes one frame and pulls one, `n` times.
+    fn steady(m: &mut Mixer, n: u32, out: &mut [i16]) {
+        for _ in 0..n {
+            m.push(1, &vec![1; out.len()]);
+            m.pull(out);
+        }
+    }
+
+    #[test]
+    fn a_cushion_never_used_for_a_window_is_trimmed_to_one_frame() {
+        let mut m = Mixer::new(4);
+        let mut out = [0i16; 4];
+        m.push(1, &[1; 12]); // a burst: three frames, one more than priming needs
+        steady(&mut m, TRIM_WINDOW_PULLS - 1, &mut out);
+        assert_eq!(m.dropped_samples, 0, "not before the window ends");
+        assert_eq!(m.streams[&1].fifo.len(), 12);
+        steady(&mut m, 1, &mut out);
+        assert_eq!(m.dropped_samples, 8, "trimmed to one spare frame");
+        assert_eq!(m.streams[&1].fifo.len(), 4);
+        steady(&mut m, 2 * TRIM_WINDOW_PULLS, &mut out);
+        assert_eq!(m.dropped_samples, 8, "a lean stream is left alone");
+        assert_eq!((m.underruns, out), (0, [1; 4]));
+    }
+
+    #[test]
+    fn a_cushion_used_once_in_the_window_is_kept() {
+        let mut m = Mixer::new(4);
+        let mut out = [0i16; 4];
+        m.push(1, &[1; 12]);
+        steady(&mut m, 10, &mut out);
+        m.pull(&mut out); // two late pushes: the cushion is used down to one frame
+        m.pull(&mut out);
+        steady(&mut m, TRIM_WINDOW_PULLS, &mut out);
+        assert_eq!(m.dropped_samples, 0);
+        assert_eq!(m.underruns, 0);
     }
 }
