@@ -139,6 +139,7 @@ impl PhoneLeg {
             audio_pt: config.payload_type,
             telephone_event_pt: config.telephone_event_pt,
             rfc4733: config.telephone_event_pt.map(|_| Rfc4733Decoder::new()),
+            seq_closer: super::rtp::SeqCloser::default(),
             rtp_timeout: config.rtp_timeout,
             events,
             counters: counters.clone(),

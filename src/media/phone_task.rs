@@ -52,6 +52,8 @@ pub(crate) struct PhoneTask {
     pub audio_pt: u8,
     pub telephone_event_pt: Option<u8>,
     pub rfc4733: Option<Rfc4733Decoder>,
+    /// Closes the holes events and comfort noise leave in the audio's sequence numbers.
+    pub seq_closer: rtp::SeqCloser,
     pub rtp_timeout: Option<Duration>,
     pub events: mpsc::Sender<MediaEvent>,
     pub counters: Arc<Counters>,
@@ -145,8 +147,14 @@ impl PhoneTask {
             tracing::debug!(%from, "RTP latched to the caller's source address");
             self.latched = Some(from);
         }
+        if !is_audio {
+            self.seq_closer.skip(header.ssrc);
+        }
         if is_audio {
-            let mut buffer = gst::Buffer::from_slice(packet.to_vec());
+            let mut bytes = packet.to_vec();
+            let sequence = self.seq_closer.renumber(header.ssrc, header.sequence);
+            bytes[2..4].copy_from_slice(&sequence.to_be_bytes());
+            let mut buffer = gst::Buffer::from_mut_slice(bytes);
             buffer
                 .get_mut()
                 .expect("a buffer just made has no other owner")
