@@ -47,9 +47,7 @@ fn every_pipeline_file_parses_for_every_codec() {
         for codec in Codec::ALL {
             for pt in [codec.static_payload_type(), 96] {
                 match kind {
-                    Some(kind) => {
-                        check_phone_pipeline(kind, &pipeline::phone_values(codec, pt, 60))
-                    }
+                    Some(kind) => check_phone_pipeline(kind, &pipeline::phone_values(codec, pt)),
                     None => check_other(name, &on_disk, &other_values(codec)),
                 }
             }

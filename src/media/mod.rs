@@ -4,10 +4,10 @@
 //! The shape is a thin I/O shell around GStreamer. Rust owns each call's RTP socket and one tokio
 //! task per call ([`phone_leg`]): it validates inbound RTP, latches onto the caller's source
 //! address (symmetric RTP), decodes RFC 4733 events, and paces outbound packets every 20 ms from a
-//! Rust frame source (prompt or silence, [`tx`]). GStreamer does the codec work: the receive
-//! pipeline (jitter buffer, depayloader, decoder) and the send pipeline (encoder, payloader),
-//! both fed through a Rust-owned pad so they need no streaming thread of their own except the
-//! jitter buffer's. Call logic sees only [`MediaEvent`]s.
+//! Rust frame source (prompt or silence, [`tx`]), and puts the caller's audio in order
+//! ([`reorder`]). GStreamer does the codec work: the receive pipeline (depayloader, decoder) and
+//! the send pipeline (encoder, payloader), both fed through a Rust-owned pad so they need no
+//! streaming thread of their own. Call logic sees only [`MediaEvent`]s.
 //!
 //! Call [`init`] once at startup: it initialises GStreamer and names the apt package of any
 //! missing element, so a broken install fails before the first call instead of during it.
@@ -18,6 +18,7 @@ pub mod phone_leg;
 mod phone_task;
 pub mod pipeline;
 pub mod prompts;
+pub mod reorder;
 pub mod rtp;
 pub mod tx;
 
@@ -86,7 +87,6 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("appsink", "gstreamer1.0-plugins-base"),
     ("audioconvert", "gstreamer1.0-plugins-base"),
     ("audioresample", "gstreamer1.0-plugins-base"),
-    ("rtpjitterbuffer", "gstreamer1.0-plugins-good"),
     ("rtppcmudepay", "gstreamer1.0-plugins-good"),
     ("rtppcmupay", "gstreamer1.0-plugins-good"),
     ("rtppcmadepay", "gstreamer1.0-plugins-good"),

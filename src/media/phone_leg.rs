@@ -1,15 +1,14 @@
 //! The phone leg of one call: RTP from and to the caller, decoded PCM, DTMF digits and prompts.
 //!
-//! Per call this costs one tokio task ([`super::phone_task`]: socket, 20 ms send tick, RFC 4733)
-//! and one GStreamer thread (the receive jitter buffer's). Both pipelines are fed through a
-//! Rust-owned source pad linked to their `in` element, so neither needs an `appsrc` thread, and
-//! the send pipeline encodes synchronously inside the tick.
+//! Per call this costs one tokio task ([`super::phone_task`]: socket, reordering, 20 ms send
+//! tick, RFC 4733) and no thread of its own. Both pipelines are fed through a Rust-owned source
+//! pad linked to their `in` element, so neither needs an `appsrc` thread: the receive pipeline
+//! decodes on the task as packets arrive, the send pipeline encodes inside the tick.
 //!
 //! Contract: [`PhoneLeg::start`] must run inside a tokio runtime. Events go to the caller's
 //! bounded channel; when it is full an event is counted in [`super::DROPPED_EVENTS`] and logged.
-//! [`PhoneLeg::stop`] (or drop) stops the task and sets both pipelines to NULL, which joins the
-//! jitter buffer thread before it returns; the socket closes when the runtime drops the aborted
-//! task, right after.
+//! [`PhoneLeg::stop`] (or drop) stops the task and sets both pipelines to NULL; the socket
+//! closes when the runtime drops the aborted task, right after.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +25,7 @@ use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
 
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
+use super::reorder::Reorder;
 use super::tx::{FrameSource, TxFill};
 use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
 
@@ -33,8 +33,8 @@ use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
 /// queue means the task is stuck; the command is then dropped and logged.
 pub const CONTROL_CAPACITY: usize = 64;
 
-/// Receives the caller's decoded audio (mono S16 at the codec's audio rate), about every 20 ms,
-/// on the jitter buffer's streaming thread: must not block.
+/// Receives the caller's decoded audio (mono S16 at the codec's audio rate) as packets arrive,
+/// about every 20 ms, on the leg's tokio task: must not block.
 pub type PcmTap = Box<dyn FnMut(&[i16]) + Send>;
 
 /// What the SDP negotiation decided for this call's phone side.
@@ -48,6 +48,8 @@ pub struct PhoneLegConfig {
     /// Where to send RTP until the caller's first packet shows its real address (the SDP
     /// `c=`/`m=` address). `None`: send nothing until then.
     pub remote: Option<SocketAddr>,
+    /// How long audio after a hole in the sequence waits for the missing packet before the
+    /// hole is given up as lost. In-order audio is never held.
     pub jitter_buffer_ms: u32,
     /// Report [`MediaEvent::RtpTimeout`] when no RTP arrived for this long (not while on hold).
     pub rtp_timeout: Option<Duration>,
@@ -62,6 +64,8 @@ pub(crate) struct Counters {
     pub rx_invalid: AtomicU64,
     pub rx_unexpected_pt: AtomicU64,
     pub rx_dtmf_errors: AtomicU64,
+    pub rx_lost: AtomicU64,
+    pub rx_late: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_errors: AtomicU64,
 }
@@ -77,6 +81,10 @@ pub struct LegStats {
     pub rx_unexpected_pt: u64,
     /// Telephone-event payloads the RFC 4733 decoder rejected.
     pub rx_dtmf_errors: u64,
+    /// Audio packets given up as lost (a hole that outwaited `jitter_buffer_ms`).
+    pub rx_lost: u64,
+    /// Audio packets that came after their place was passed, or twice (dropped).
+    pub rx_late: u64,
     pub tx_packets: u64,
     /// Outbound packets the socket refused or the pipeline failed to produce.
     pub tx_errors: u64,
@@ -111,8 +119,7 @@ impl PhoneLeg {
             tokio::net::UdpSocket::from_std(socket)?
         };
         let rate = config.codec.audio_rate();
-        let values =
-            pipeline::phone_values(config.codec, config.payload_type, config.jitter_buffer_ms);
+        let values = pipeline::phone_values(config.codec, config.payload_type);
         let on_error = |events: &mpsc::Sender<MediaEvent>| {
             let events = events.clone();
             move |text: String| send_event(&events, MediaEvent::Error(text))
@@ -144,7 +151,9 @@ impl PhoneLeg {
             events,
             counters: counters.clone(),
             rx_pad,
-            rx_clock: rx.pipeline().clone(),
+            reorder: Reorder::new(Duration::from_millis(config.jitter_buffer_ms.into())),
+            pcm_tap: pcm_tap.clone(),
+            rx_frame: rate as usize / 50,
             sdp_remote: config.remote,
             latched: None,
             hold: false,
@@ -206,6 +215,8 @@ impl PhoneLeg {
             rx_invalid: get(&c.rx_invalid),
             rx_unexpected_pt: get(&c.rx_unexpected_pt),
             rx_dtmf_errors: get(&c.rx_dtmf_errors),
+            rx_lost: get(&c.rx_lost),
+            rx_late: get(&c.rx_late),
             tx_packets: get(&c.tx_packets),
             tx_errors: get(&c.tx_errors),
         }

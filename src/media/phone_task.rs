@@ -1,11 +1,12 @@
 //! The one tokio task of a phone leg: reads the RTP socket, ticks every 20 ms to send a packet,
 //! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: pushing into
-//! the send pipeline encodes synchronously (microseconds), pushing into the receive pipeline
-//! only queues the packet in the jitter buffer.
+//! the send pipeline encodes synchronously (microseconds); audio packets are put in order
+//! ([`super::reorder`]) and decoded synchronously, and in a call the decoded audio is encoded to
+//! Opus for the room on this task too (tens of microseconds per packet).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -17,7 +18,9 @@ use tokio::time::Instant;
 use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, Rfc4733Decoder};
 
+use super::PcmTap;
 use super::phone_leg::Counters;
+use super::reorder::{Playout, Reorder};
 use super::tx::{FrameSource, PTIME, TxFill};
 use super::{MediaEvent, rtp, send_event};
 
@@ -28,6 +31,10 @@ const MAX_LAG_PACKETS: u64 = 5;
 /// RFC 3389 comfort noise. Phones with voice activity detection send only this while the caller
 /// is silent: it is not decoded, but it latches and keeps the call alive like audio does.
 const COMFORT_NOISE_PT: u8 = 13;
+
+/// Most lost packets concealed with silence in a row; a longer outage is not padded (the
+/// conference side re-anchors its timestamps after it).
+const MAX_CONCEALED: u16 = 5;
 
 /// Largest datagram we accept; RTP for these codecs is far smaller.
 const MAX_DATAGRAM: usize = 2048;
@@ -59,8 +66,12 @@ pub(crate) struct PhoneTask {
     pub counters: Arc<Counters>,
     /// Feeds the receive pipeline.
     pub rx_pad: gst::Pad,
-    /// The receive pipeline, for the running time that stamps arrivals for the jitter buffer.
-    pub rx_clock: gst::Pipeline,
+    /// Puts the audio packets in order before `rx_pad`.
+    pub reorder: Reorder,
+    /// Where decoded audio goes; lost packets are concealed with silence here.
+    pub pcm_tap: Arc<Mutex<Option<PcmTap>>>,
+    /// Samples in 20 ms of decoded audio.
+    pub rx_frame: usize,
     /// The address from SDP, used until a packet arrives.
     pub sdp_remote: Option<SocketAddr>,
     /// The source of the latest valid RTP packet (symmetric RTP).
@@ -151,17 +162,15 @@ impl PhoneTask {
             self.seq_closer.skip(header.ssrc);
         }
         if is_audio {
-            let mut bytes = packet.to_vec();
             let sequence = self.seq_closer.renumber(header.ssrc, header.sequence);
-            bytes[2..4].copy_from_slice(&sequence.to_be_bytes());
-            let mut buffer = gst::Buffer::from_mut_slice(bytes);
-            buffer
-                .get_mut()
-                .expect("a buffer just made has no other owner")
-                .set_dts(self.rx_clock.current_running_time());
-            if let Err(e) = self.rx_pad.push(buffer) {
-                tracing::trace!("receive pipeline refused a packet: {e:?}");
-            }
+            let mut out = Vec::new();
+            self.reorder.push(
+                sequence,
+                packet.to_vec(),
+                std::time::Instant::now(),
+                &mut out,
+            );
+            self.decode(out);
         } else if let Some(decoder) = self.rfc4733.as_mut().filter(|_| is_event) {
             match decoder.push(header.timestamp, header.payload(packet)) {
                 Ok(Some(digit)) => {
@@ -182,8 +191,39 @@ impl PhoneTask {
         true
     }
 
+    /// Decodes audio packets in order (on this thread: the receive pipeline has no thread of
+    /// its own); a short run of lost packets becomes as much silence.
+    fn decode(&mut self, playout: Vec<Playout>) {
+        let late = self.reorder.late;
+        self.counters.rx_late.store(late, Ordering::Relaxed);
+        for item in playout {
+            match item {
+                Playout::Packet(packet) => {
+                    if let Err(e) = self.rx_pad.push(gst::Buffer::from_mut_slice(packet)) {
+                        tracing::trace!("receive pipeline refused a packet: {e:?}");
+                    }
+                }
+                Playout::Lost(n) => {
+                    self.counters
+                        .rx_lost
+                        .fetch_add(u64::from(n), Ordering::Relaxed);
+                    let silence = vec![0i16; self.rx_frame * usize::from(n.min(MAX_CONCEALED))];
+                    let mut tap = self.pcm_tap.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(tap) = tap.as_mut() {
+                        tap(&silence);
+                    }
+                }
+            }
+        }
+    }
+
     /// Sends every packet slot that is due, then checks the RTP timeout.
     fn on_tick(&mut self, clock: &mut Clock, frame: &mut [i16]) {
+        let mut given_up = Vec::new();
+        self.reorder.poll(std::time::Instant::now(), &mut given_up);
+        if !given_up.is_empty() {
+            self.decode(given_up);
+        }
         let now = Instant::now();
         let due = ((now - clock.start).as_nanos() / PTIME.as_nanos()) as u64;
         if due >= clock.slot + MAX_LAG_PACKETS {

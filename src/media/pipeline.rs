@@ -82,14 +82,13 @@ pub fn codec_elements(codec: Codec) -> CodecElements {
 }
 
 /// The values of every placeholder the phone pipelines use.
-pub fn phone_values(codec: Codec, payload_type: u8, jitter_ms: u32) -> Vec<(&'static str, String)> {
+pub fn phone_values(codec: Codec, payload_type: u8) -> Vec<(&'static str, String)> {
     let e = codec_elements(codec);
     vec![
         ("clock_rate", codec.rtp_clock_rate().to_string()),
         ("encoding_name", codec.encoding_name().to_string()),
         ("pt", payload_type.to_string()),
         ("rate", codec.audio_rate().to_string()),
-        ("jitter_ms", jitter_ms.to_string()),
         ("depay", e.depay.to_string()),
         ("decoder", e.decoder.to_string()),
         ("encoder", e.encoder.to_string()),
@@ -256,12 +255,8 @@ mod tests {
         for kind in PipelineKind::ALL {
             assert_eq!(PipelineKind::from_file_name(kind.file_name()), Some(kind));
             for codec in Codec::ALL {
-                let text = render(
-                    kind.file_name(),
-                    kind.template(),
-                    &phone_values(codec, 96, 60),
-                )
-                .unwrap();
+                let text =
+                    render(kind.file_name(), kind.template(), &phone_values(codec, 96)).unwrap();
                 assert!(!text.contains("{pt}") && !text.contains('#'), "{text}");
             }
         }
