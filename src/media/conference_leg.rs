@@ -7,7 +7,8 @@
 //! cannot block the others. Each peer's incoming audio is decoded straight to the phone's rate
 //! (`pipelines/conference-recv.txt`) and mixed in Rust (`conference/mix.rs` says why not
 //! `audiomixer`). PCM in and out is driven by the phone side's 20 ms tick:
-//! [`ConferenceLeg::push_phone_audio`] encodes on the caller's thread (no `appsrc` thread),
+//! [`ConferenceLeg::push_phone_audio`] queues a frame for the leg's one streaming thread, which
+//! encodes it and feeds the peers (so the phone leg's tokio task never waits on webrtcbin),
 //! [`ConferenceLeg::pull_room_audio`] takes the next mixed frame.
 //!
 //! The phone side must keep pushing frames (silence is fine) from the start: webrtcbin learns
@@ -21,7 +22,8 @@
 //! counts it in [`super::DROPPED_EVENTS`] and logs it. A lost description breaks that peer, so
 //! give the channel room for a burst of candidates (64 or more).
 //!
-//! Costs per peer: webrtcbin's threads (ICE, DTLS, RTCP, jitter buffer, about eight).
+//! Costs: one streaming thread per call (the encoder's), and webrtcbin's threads per peer (ICE,
+//! DTLS, RTCP, jitter buffer, about eight).
 //! [`ConferenceLeg::stop`] (or drop) sets the pipeline to NULL, which joins
 //! all of them before it returns.
 
@@ -251,8 +253,9 @@ impl ConferenceLeg {
         Ok(leg)
     }
 
-    /// Encodes one frame of the caller's audio (mono S16 at `audio_rate`, normally 20 ms) and
-    /// sends it to every connected peer. Runs the encoder on the calling thread.
+    /// Queues one frame of the caller's audio (mono S16 at `audio_rate`, normally 20 ms) for the
+    /// leg's encoder thread, which sends it to every connected peer. Never blocks: when that
+    /// thread stalls, the oldest queued frames are dropped.
     pub fn push_phone_audio(&self, pcm: &[i16]) {
         let now = self.setup.pipeline.current_running_time();
         lock(&self.feed).push(pcm, now);

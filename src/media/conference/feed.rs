@@ -1,10 +1,12 @@
 //! The caller's side of the send pipeline: a Rust-owned source pad linked to the pipeline's `in`
-//! capsfilter (sticky events sent), so the phone's 20 ms frames are encoded on the pushing
-//! thread without an `appsrc` thread.
+//! capsfilter (sticky events sent), so the phone's 20 ms frames enter the pipeline without an
+//! `appsrc` thread.
 //!
 //! Timestamps follow the frames (no jitter from the pushing thread's scheduling) but stay
 //! anchored to the pipeline's running time, which RTCP sender reports map to wall-clock time:
 //! after a stall or a burst of more than [`RESYNC_NS`] they are re-anchored (marked DISCONT).
+//! The bound is tight because webrtcbin holds a buffer stamped ahead of the running time until
+//! its time comes (its input `clocksync`): drift ahead is delay for the room.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -12,7 +14,7 @@ use gstreamer::prelude::*;
 use super::ConferenceLegError;
 
 /// How far (ns) the frames' timestamps may drift from the pipeline's running time.
-pub const RESYNC_NS: u64 = 200_000_000;
+pub const RESYNC_NS: u64 = 60_000_000;
 
 pub struct Feed {
     pad: gst::Pad,
@@ -108,9 +110,14 @@ mod tests {
             "scheduling jitter"
         );
         assert_eq!(
-            timestamp(t(520), t(330)),
+            timestamp(t(520), t(480)),
             (t(520).unwrap(), false),
             "a small burst"
+        );
+        assert_eq!(
+            timestamp(t(520), t(420)),
+            (t(420).unwrap(), true),
+            "ahead by more than the bound: would be held back, so re-anchored"
         );
         assert_eq!(
             timestamp(t(520), t(900)),
