@@ -36,7 +36,14 @@ fn bench_smoke() {
     assert!(step.cpu_pct.is_finite() && step.rss_kb > 0 && step.threads > 0 && step.fds > 0);
     assert!(step.invite_200_p50_ms > 0.0 && step.hash_to_audio_p50_ms > 0.0);
     assert!(step.floor_cpu_pct_per_call > 0.0);
-    assert!(step.loss_caller_pct.is_finite() && step.loss_peer_pct.is_finite());
+    let q = &step.quality;
+    assert!(q.loss_caller_pct.is_finite() && q.loss_peer_pct.is_finite());
+    assert!(
+        step.after_fds <= step.idle_fds,
+        "the ended calls gave back their sockets: {} fds idle, {} after",
+        step.idle_fds,
+        step.after_fds
+    );
     let d = &step.delays;
     assert!(
         d.samples.iter().all(|&n| n > 0),

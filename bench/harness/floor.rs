@@ -34,6 +34,13 @@ pub fn measure(audio_s: f64) -> Result<f64, String> {
     gst::init().map_err(|e| e.to_string())?;
     let buffers = (audio_s * 50.0).ceil() as u64;
     let pipeline = gst::parse::launch(&description(buffers)?).map_err(|e| e.to_string())?;
+    // The send description's queue drops the oldest frames when the encoder falls behind; fed
+    // as fast as it goes here, it must not drop any.
+    let queue = pipeline
+        .downcast_ref::<gst::Bin>()
+        .and_then(|bin| bin.by_name("encode"))
+        .ok_or("conference-send.txt lost its queue \"encode\"")?;
+    queue.set_property_from_str("leaky", "no");
     let before = procstat::sample("self").ok_or("no /proc/self")?;
     pipeline
         .set_state(gst::State::Playing)

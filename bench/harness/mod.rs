@@ -9,6 +9,7 @@ pub mod delay;
 pub mod floor;
 pub mod peer;
 pub mod procstat;
+pub mod quality;
 pub mod steps;
 
 pub use steps::run_all;
@@ -35,6 +36,8 @@ const FLOOR_MIN_AUDIO_S: f64 = 120.0;
 const KEY_GAP: Duration = Duration::from_millis(100);
 /// The room of the two peers that measure WebRTC alone (no caller), for [`delay`].
 const WEBRTC_ROOM: &str = "900";
+/// The room of the warm-up call.
+const WARM_UP_ROOM: &str = "901";
 
 /// Results of one step (N concurrent calls).
 #[derive(Debug, Clone, Serialize)]
@@ -56,18 +59,16 @@ pub struct Step {
     pub threads: u64,
     pub idle_fds: u64,
     pub fds: u64,
+    /// RSS, threads and fds once every call has ended (compare with `idle_*`).
+    pub after_rss_kb: u64,
+    pub after_threads: u64,
+    pub after_fds: u64,
     pub invite_200_p50_ms: f64,
     pub invite_200_p99_ms: f64,
     pub hash_to_audio_p50_ms: f64,
     pub hash_to_audio_p99_ms: f64,
-    /// Bridge -> caller packets lost in the window (RTP sequence gaps, all calls).
-    pub loss_caller_pct: f64,
-    /// RFC 3550 interarrival jitter of the bridge's RTP at the callers (median of the calls).
-    pub jitter_caller_ms: f64,
-    /// Bridge -> room peers packets lost in the window (webrtcbin's receiver counters).
-    pub loss_peer_pct: f64,
-    /// Interarrival jitter of the bridge's audio at the room peers (median of the peers).
-    pub jitter_peer_ms: f64,
+    #[serde(flatten)]
+    pub quality: quality::Quality,
     #[serde(flatten)]
     pub delays: delay::Delays,
     /// CPU of the GStreamer-only transcode of the same audio, in % of one core per call.
@@ -94,7 +95,10 @@ impl Drop for Bridge {
 
 fn bridge_config(calls: usize) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    let mut rooms = format!("[[conference.builtin.rooms]]\nid = \"{WEBRTC_ROOM}\"\n\n");
+    let mut rooms = String::new();
+    for id in [WEBRTC_ROOM, WARM_UP_ROOM] {
+        rooms += &format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n");
+    }
     for i in 0..calls {
         rooms += &format!(
             "[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n",
@@ -179,6 +183,31 @@ fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
     (phone, invite, hash)
 }
 
+/// One call into [`WARM_UP_ROOM`] and back out, before the idle figures: what the first call of
+/// a process sets up once (GStreamer's clock and thread pools, GLib's worker context) is then
+/// part of "idle", and what ended calls leave behind can be told from it.
+fn warm_up(rt: &tokio::runtime::Handle, bridge: &Bridge, ws: &str) -> Result<(), String> {
+    let peer = peer::Peer::start(rt, ws.to_string(), WARM_UP_ROOM.into())?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !*peer.joined.borrow() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sip = bridge.sip;
+    let dialer = std::thread::spawn(move || dial_in(sip, WARM_UP_ROOM.into()));
+    while peer.first_heard().is_none() && Instant::now() < deadline {
+        peer.tick();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut phone, _, _) = dialer.join().map_err(|_| "the warm-up call failed")?;
+    let heard = peer.first_heard().is_some();
+    phone.sip.bye(Duration::from_secs(5));
+    if heard {
+        Ok(())
+    } else {
+        Err("the warm-up call never reached its peer".into())
+    }
+}
+
 /// Runs one step with `calls` concurrent calls and a steady window of `window`.
 pub fn run_step(
     rt: &tokio::runtime::Handle,
@@ -192,13 +221,14 @@ pub fn run_step(
     let floor_audio_s = (calls as f64 * window.as_secs_f64()).max(FLOOR_MIN_AUDIO_S);
     let floor_pct = floor::measure(floor_audio_s)? / floor_audio_s * 100.0;
 
+    let ws = format!("ws://{}/ws", bridge.signaling);
+    warm_up(rt, &bridge, &ws)?;
     std::thread::sleep(Duration::from_secs(1));
     let idle_a = procstat::sample(&pid).ok_or("bridge gone")?;
     std::thread::sleep(Duration::from_secs(3));
     let idle_b = procstat::sample(&pid).ok_or("bridge gone")?;
     let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, 3.0);
 
-    let ws = format!("ws://{}/ws", bridge.signaling);
     let mut peers = Vec::new();
     for i in 0..calls {
         peers.push(peer::Peer::start(rt, ws.clone(), (1000 + i).to_string())?);
@@ -244,15 +274,10 @@ pub fn run_step(
         }
     }
     let deadline = Instant::now() + JOIN_TIMEOUT;
-    let heard = |i: usize| {
-        peers[i]
-            .first_audio
-            .lock()
-            .map(|f| f.is_some())
-            .unwrap_or(false)
-    };
-    let webrtc_heard = || webrtc_b.first_audio.lock().is_ok_and(|f| f.is_some());
-    while !(phones.iter().all(|(i, _)| heard(*i)) && webrtc_heard()) && Instant::now() < deadline {
+    let heard = |i: usize| peers[i].first_heard().is_some();
+    while !(phones.iter().all(|(i, _)| heard(*i)) && webrtc_b.first_heard().is_some())
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -264,7 +289,7 @@ pub fn run_step(
     let hash_to_audio: Vec<f64> = phones
         .iter()
         .filter_map(|(i, (_, _, hash))| {
-            let first = (*peers[*i].first_audio.lock().ok()?)?;
+            let first = peers[*i].first_heard()?;
             Some(first.saturating_duration_since(*hash).as_secs_f64() * 1e3)
         })
         .collect();
@@ -288,20 +313,10 @@ pub fn run_step(
         .collect();
     let peers_after: Vec<_> = peers.iter().map(|p| p.leg.inbound_stats()).collect();
 
-    let (mut lost, mut expected) = (0u64, 0u64);
-    for (after, before) in callers_after.iter().zip(&callers_before) {
-        lost += after.lost_since(before);
-        expected += after.expected - before.expected;
-    }
-    let loss_caller = percent(lost as f64, expected as f64);
-    let jitter_caller: Vec<f64> = callers_after.iter().map(|s| s.jitter_ms).collect();
-    let (mut lost, mut received) = (0i64, 0u64);
-    for (after, before) in peers_after.iter().zip(&peers_before) {
-        lost += after.packets_lost - before.packets_lost;
-        received += after.packets_received - before.packets_received;
-    }
-    let loss_peer = percent(lost.max(0) as f64, received as f64 + lost.max(0) as f64);
-    let jitter_peer: Vec<f64> = peers_after.iter().map(|s| s.jitter_s * 1e3).collect();
+    let quality = quality::between(
+        (&callers_before, &callers_after),
+        (&peers_before, &peers_after),
+    );
 
     let pairs: Vec<_> = phones
         .iter()
@@ -319,6 +334,14 @@ pub fn run_step(
     }
     drop(phones);
     drop((peers, webrtc_a, webrtc_b));
+    // After the calls: everything they held should be given back. /proc is all we can watch.
+    let settled = |s: &procstat::Sample| s.fds <= idle_b.fds && s.threads <= idle_b.threads + 2;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = procstat::sample(&pid).ok_or("bridge gone")?;
+    while !settled(&after) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = procstat::sample(&pid).ok_or("bridge gone")?;
+    }
     drop(bridge);
 
     let cpu = procstat::cpu_percent(&a, &b, secs);
@@ -348,14 +371,14 @@ pub fn run_step(
         threads: b.threads,
         idle_fds: idle_b.fds,
         fds: b.fds,
+        after_rss_kb: after.rss_kb,
+        after_threads: after.threads,
+        after_fds: after.fds,
         invite_200_p50_ms: procstat::percentile(&invites, 50.0),
         invite_200_p99_ms: procstat::percentile(&invites, 99.0),
         hash_to_audio_p50_ms: procstat::percentile(&hash_to_audio, 50.0),
         hash_to_audio_p99_ms: procstat::percentile(&hash_to_audio, 99.0),
-        loss_caller_pct: loss_caller,
-        jitter_caller_ms: procstat::percentile(&jitter_caller, 50.0),
-        loss_peer_pct: loss_peer,
-        jitter_peer_ms: procstat::percentile(&jitter_peer, 50.0),
+        quality,
         delays,
         floor_cpu_pct_per_call: floor_pct,
         cost_over_floor: if floor_pct > 0.0 {
@@ -365,15 +388,6 @@ pub fn run_step(
         },
         harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
     })
-}
-
-/// `part` of `whole` in %, 0 when there is no whole.
-fn percent(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 {
-        part / whole * 100.0
-    } else {
-        0.0
-    }
 }
 
 /// Machine facts for the report.

@@ -62,8 +62,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub struct Peer {
     pub leg: Arc<ConferenceLeg>,
-    /// When the caller's audio was first heard.
-    pub first_audio: Mutex<Option<Instant>>,
+    first_audio: Mutex<Option<Instant>>,
     pub joined: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
     sound: Mutex<Sound>,
@@ -106,6 +105,11 @@ impl Peer {
     /// Ends the recording and returns it.
     pub fn take_recording(&self) -> Recording {
         lock(&self.sound).recording.take().unwrap_or_default()
+    }
+
+    /// When the caller's audio was first heard, if it was.
+    pub fn first_heard(&self) -> Option<Instant> {
+        *lock(&self.first_audio)
     }
 
     /// When each clip went out.

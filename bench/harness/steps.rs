@@ -36,7 +36,7 @@ pub fn run_all(
                     "{}",
                     serde_json::to_string_pretty(&step).expect("plain data")
                 );
-                let broke = step.loss_caller_pct.max(step.loss_peer_pct) > 1.0
+                let broke = step.quality.loss_caller_pct.max(step.quality.loss_peer_pct) > 1.0
                     || step.cpu_machine_pct > 90.0
                     || step.calls_ok < calls;
                 results.push(step);
