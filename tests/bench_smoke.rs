@@ -39,11 +39,13 @@ fn bench_smoke() {
     let q = &step.quality;
     assert!(q.loss_caller_pct.is_finite() && q.loss_peer_pct.is_finite());
     assert!(
-        step.after_fds <= step.idle_fds,
-        "the ended calls gave back their sockets: {} fds idle, {} after",
+        step.after_fds <= step.idle_fds && step.after_again_fds <= step.idle_fds,
+        "the ended calls gave back their sockets: {} fds idle, {} after, {} after a second round",
         step.idle_fds,
-        step.after_fds
+        step.after_fds,
+        step.after_again_fds
     );
+    assert_eq!(step.again_calls_ok, 2, "the second round got through too");
     let d = &step.delays;
     assert!(
         d.samples.iter().all(|&n| n > 0),

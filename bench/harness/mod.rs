@@ -4,6 +4,7 @@
 //! including file declares them with `#[path]`).
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod chirp;
 pub mod delay;
 pub mod floor;
@@ -18,26 +19,21 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::e2e::phone::Phone;
-use crate::e2e::rtp::Source;
 use crate::netns;
+use calls::Calls;
 
-/// How long all calls of a step may take to get into their rooms.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Least audio the codec floor transcodes, in seconds.
 const FLOOR_MIN_AUDIO_S: f64 = 120.0;
-/// The RTP phone marks `#` done 5 packets after the key's first end packet.
-const KEY_GAP: Duration = Duration::from_millis(100);
 /// The room of the two peers that measure WebRTC alone (no caller), for [`delay`].
 const WEBRTC_ROOM: &str = "900";
 /// The room of the warm-up call.
-const WARM_UP_ROOM: &str = "901";
+const WARM_UP_ROOM: usize = 901;
+/// The callers' rooms are `FIRST_ROOM..FIRST_ROOM + calls`.
+const FIRST_ROOM: usize = 1000;
 
 /// Results of one step (N concurrent calls).
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +59,12 @@ pub struct Step {
     pub after_rss_kb: u64,
     pub after_threads: u64,
     pub after_fds: u64,
+    /// The same calls again: how many got through, and the figures after they ended (compare
+    /// with `after_*`: growth here is a leak, not memory kept for reuse).
+    pub again_calls_ok: usize,
+    pub after_again_rss_kb: u64,
+    pub after_again_threads: u64,
+    pub after_again_fds: u64,
     pub invite_200_p50_ms: f64,
     pub invite_200_p99_ms: f64,
     pub hash_to_audio_p50_ms: f64,
@@ -96,13 +98,13 @@ impl Drop for Bridge {
 fn bridge_config(calls: usize) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
     let mut rooms = String::new();
-    for id in [WEBRTC_ROOM, WARM_UP_ROOM] {
+    for id in [WEBRTC_ROOM.to_string(), WARM_UP_ROOM.to_string()] {
         rooms += &format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n");
     }
     for i in 0..calls {
         rooms += &format!(
             "[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n",
-            1000 + i
+            FIRST_ROOM + i
         );
     }
     format!(
@@ -164,47 +166,17 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
     Err("dialbridge exited before READY".into())
 }
 
-/// One caller: call, tone on, type the room ID and `#`. Returns (INVITE->200, `#` instant).
-fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
-    let ip = netns::ADDR_B.parse().expect("a literal address");
-    let start = Instant::now();
-    let phone = Phone::call(ip, bridge);
-    let invite = start.elapsed();
-    phone.rtp.wait_sound(Duration::from_secs(20));
-    phone.rtp.press(&room);
-    phone.rtp.wait_keys_sent(Duration::from_secs(20));
-    phone.rtp.press("#");
-    phone.rtp.wait_keys_sent(Duration::from_secs(20));
-    let hash = Instant::now() - KEY_GAP;
-    phone.rtp.set_source(Source::Tone {
-        hz: 440.0,
-        amplitude: 8000.0,
-    });
-    (phone, invite, hash)
-}
-
-/// One call into [`WARM_UP_ROOM`] and back out, before the idle figures: what the first call of
-/// a process sets up once (GStreamer's clock and thread pools, GLib's worker context) is then
-/// part of "idle", and what ended calls leave behind can be told from it.
-fn warm_up(rt: &tokio::runtime::Handle, bridge: &Bridge, ws: &str) -> Result<(), String> {
-    let peer = peer::Peer::start(rt, ws.to_string(), WARM_UP_ROOM.into())?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !*peer.joined.borrow() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let sip = bridge.sip;
-    let dialer = std::thread::spawn(move || dial_in(sip, WARM_UP_ROOM.into()));
-    while peer.first_heard().is_none() && Instant::now() < deadline {
-        peer.tick();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let (mut phone, _, _) = dialer.join().map_err(|_| "the warm-up call failed")?;
-    let heard = peer.first_heard().is_some();
-    phone.sip.bye(Duration::from_secs(5));
-    if heard {
-        Ok(())
-    } else {
-        Err("the warm-up call never reached its peer".into())
+/// Waits (up to 10 s) until the bridge holds no more sockets and threads than `idle`, and
+/// returns its figures then. /proc is all we can watch.
+fn settle(pid: &str, idle: &procstat::Sample) -> Result<procstat::Sample, String> {
+    let settled = |s: &procstat::Sample| s.fds <= idle.fds && s.threads <= idle.threads + 2;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = procstat::sample(pid).ok_or("bridge gone")?;
+        if settled(&now) || Instant::now() >= deadline {
+            return Ok(now);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -221,18 +193,21 @@ pub fn run_step(
     let floor_audio_s = (calls as f64 * window.as_secs_f64()).max(FLOOR_MIN_AUDIO_S);
     let floor_pct = floor::measure(floor_audio_s)? / floor_audio_s * 100.0;
 
+    // A warm-up call first: what the first call of a process sets up once (GStreamer's clock
+    // and thread pools, GLib's worker context) is then part of "idle", so what ended calls
+    // leave behind can be told from it.
     let ws = format!("ws://{}/ws", bridge.signaling);
-    warm_up(rt, &bridge, &ws)?;
+    let warm_up = Calls::connect(rt, bridge.sip, &ws, WARM_UP_ROOM, 1, &[])?;
+    if warm_up.hash_to_audio_ms().is_empty() {
+        return Err("the warm-up call never reached its peer".into());
+    }
+    warm_up.hang_up();
     std::thread::sleep(Duration::from_secs(1));
     let idle_a = procstat::sample(&pid).ok_or("bridge gone")?;
     std::thread::sleep(Duration::from_secs(3));
     let idle_b = procstat::sample(&pid).ok_or("bridge gone")?;
     let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, 3.0);
 
-    let mut peers = Vec::new();
-    for i in 0..calls {
-        peers.push(peer::Peer::start(rt, ws.clone(), (1000 + i).to_string())?);
-    }
     // The WebRTC-only pair: the second joins once the first is in, and offers to it.
     let webrtc_a = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -240,66 +215,26 @@ pub fn run_step(
         std::thread::sleep(Duration::from_millis(20));
     }
     let webrtc_b = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let pump = {
-        let mut peers = peers.clone();
-        peers.extend([webrtc_a.clone(), webrtc_b.clone()]);
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut next = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                peers.iter().for_each(|p| p.tick());
-                next += Duration::from_millis(20);
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !peers.iter().all(|p| *p.joined.borrow()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
-    let dialers: Vec<_> = (0..calls)
-        .map(|i| {
-            std::thread::sleep(Duration::from_millis(30));
-            let sip = bridge.sip;
-            std::thread::spawn(move || dial_in(sip, (1000 + i).to_string()))
-        })
-        .collect();
-    let mut phones = Vec::new();
-    for (i, d) in dialers.into_iter().enumerate() {
-        match d.join() {
-            Ok(r) => phones.push((i, r)),
-            Err(_) => eprintln!("call {i} failed (see the panic above)"),
-        }
-    }
-    let deadline = Instant::now() + JOIN_TIMEOUT;
-    let heard = |i: usize| peers[i].first_heard().is_some();
-    while !(phones.iter().all(|(i, _)| heard(*i)) && webrtc_b.first_heard().is_some())
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let round = Calls::connect(
+        rt,
+        bridge.sip,
+        &ws,
+        FIRST_ROOM,
+        calls,
+        &[webrtc_a.clone(), webrtc_b.clone()],
+    )?;
     std::thread::sleep(Duration::from_secs(2));
-
-    let invites: Vec<f64> = phones
+    let invites: Vec<f64> = round
+        .callers
         .iter()
-        .map(|(_, (_, inv, _))| inv.as_secs_f64() * 1e3)
+        .map(|c| c.invite_to_200.as_secs_f64() * 1e3)
         .collect();
-    let hash_to_audio: Vec<f64> = phones
-        .iter()
-        .filter_map(|(i, (_, _, hash))| {
-            let first = peers[*i].first_heard()?;
-            Some(first.saturating_duration_since(*hash).as_secs_f64() * 1e3)
-        })
-        .collect();
+    let hash_to_audio = round.hash_to_audio_ms();
     let calls_ok = hash_to_audio.len();
 
-    let callers_before: Vec<_> = phones
-        .iter()
-        .map(|(_, (p, _, _))| p.rtp.rx_stats())
-        .collect();
-    let peers_before: Vec<_> = peers.iter().map(|p| p.leg.inbound_stats()).collect();
+    let phones = || round.callers.iter().map(|c| c.phone.rtp.rx_stats());
+    let peers = || round.peers.iter().map(|p| p.leg.inbound_stats());
+    let (callers_before, peers_before): (Vec<_>, Vec<_>) = (phones().collect(), peers().collect());
     let me_a = procstat::sample("self").ok_or("no /proc/self")?;
     let a = procstat::sample(&pid).ok_or("bridge gone")?;
     let t0 = Instant::now();
@@ -307,41 +242,21 @@ pub fn run_step(
     let b = procstat::sample(&pid).ok_or("bridge gone")?;
     let me_b = procstat::sample("self").ok_or("no /proc/self")?;
     let secs = t0.elapsed().as_secs_f64();
-    let callers_after: Vec<_> = phones
-        .iter()
-        .map(|(_, (p, _, _))| p.rtp.rx_stats())
-        .collect();
-    let peers_after: Vec<_> = peers.iter().map(|p| p.leg.inbound_stats()).collect();
-
+    let (callers_after, peers_after): (Vec<_>, Vec<_>) = (phones().collect(), peers().collect());
     let quality = quality::between(
         (&callers_before, &callers_after),
         (&peers_before, &peers_after),
     );
+    let delays = delay::run(&round.pairs(), (&webrtc_a, &webrtc_b));
+    round.hang_up();
+    drop((webrtc_a, webrtc_b));
+    let after = settle(&pid, &idle_b)?;
 
-    let pairs: Vec<_> = phones
-        .iter()
-        .map(|(i, (phone, _, _))| (phone, &*peers[*i]))
-        .collect();
-    let delays = delay::run(&pairs, (&webrtc_a, &webrtc_b));
-
-    stop.store(true, Ordering::Relaxed);
-    let _ = pump.join();
-    for (_, (phone, _, _)) in phones.iter_mut() {
-        let sip = &mut phone.sip;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            sip.bye(Duration::from_secs(5))
-        }));
-    }
-    drop(phones);
-    drop((peers, webrtc_a, webrtc_b));
-    // After the calls: everything they held should be given back. /proc is all we can watch.
-    let settled = |s: &procstat::Sample| s.fds <= idle_b.fds && s.threads <= idle_b.threads + 2;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut after = procstat::sample(&pid).ok_or("bridge gone")?;
-    while !settled(&after) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        after = procstat::sample(&pid).ok_or("bridge gone")?;
-    }
+    // The same calls once more: memory the first round left behind must be reused, not grow.
+    let again = Calls::connect(rt, bridge.sip, &ws, FIRST_ROOM, calls, &[])?;
+    let again_ok = again.hash_to_audio_ms().len();
+    again.hang_up();
+    let after_again = settle(&pid, &idle_b)?;
     drop(bridge);
 
     let cpu = procstat::cpu_percent(&a, &b, secs);
@@ -374,6 +289,10 @@ pub fn run_step(
         after_rss_kb: after.rss_kb,
         after_threads: after.threads,
         after_fds: after.fds,
+        again_calls_ok: again_ok,
+        after_again_rss_kb: after_again.rss_kb,
+        after_again_threads: after_again.threads,
+        after_again_fds: after_again.fds,
         invite_200_p50_ms: procstat::percentile(&invites, 50.0),
         invite_200_p99_ms: procstat::percentile(&invites, 99.0),
         hash_to_audio_p50_ms: procstat::percentile(&hash_to_audio, 50.0),
