@@ -32,6 +32,10 @@ const FLOOR_MIN_AUDIO_S: f64 = 120.0;
 const WEBRTC_ROOM: &str = "900";
 /// The room of the warm-up call.
 const WARM_UP_ROOM: usize = 901;
+/// The room of the single calls that join while a step's calls are up.
+const PROBE_ROOM: usize = 902;
+/// How many such calls, one after another.
+const PROBE_CALLS: usize = 3;
 /// The callers' rooms are `FIRST_ROOM..FIRST_ROOM + calls`.
 const FIRST_ROOM: usize = 1000;
 
@@ -67,8 +71,13 @@ pub struct Step {
     pub after_again_fds: u64,
     pub invite_200_p50_ms: f64,
     pub invite_200_p99_ms: f64,
+    /// `#` to the caller's audio at its peer, for the step's calls, which all dial in within
+    /// `calls` x 30 ms (a burst of joins).
     pub hash_to_audio_p50_ms: f64,
     pub hash_to_audio_p99_ms: f64,
+    /// The same for single calls joining one after another while the step's calls are up
+    /// (median of [`PROBE_CALLS`]).
+    pub join_under_load_ms: f64,
     #[serde(flatten)]
     pub quality: quality::Quality,
     #[serde(flatten)]
@@ -98,7 +107,11 @@ impl Drop for Bridge {
 fn bridge_config(calls: usize) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
     let mut rooms = String::new();
-    for id in [WEBRTC_ROOM.to_string(), WARM_UP_ROOM.to_string()] {
+    for id in [
+        WEBRTC_ROOM.to_string(),
+        WARM_UP_ROOM.to_string(),
+        PROBE_ROOM.to_string(),
+    ] {
         rooms += &format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n");
     }
     for i in 0..calls {
@@ -248,6 +261,13 @@ pub fn run_step(
         (&peers_before, &peers_after),
     );
     let delays = delay::run(&round.pairs(), (&webrtc_a, &webrtc_b));
+    // Single callers joining while the others talk: `#` to audio as a caller meets it.
+    let mut joins = Vec::new();
+    for _ in 0..PROBE_CALLS {
+        let probe = Calls::connect(rt, bridge.sip, &ws, PROBE_ROOM, 1, &[])?;
+        joins.extend(probe.hash_to_audio_ms());
+        probe.hang_up();
+    }
     round.hang_up();
     drop((webrtc_a, webrtc_b));
     let after = settle(&pid, &idle_b)?;
@@ -297,6 +317,7 @@ pub fn run_step(
         invite_200_p99_ms: procstat::percentile(&invites, 99.0),
         hash_to_audio_p50_ms: procstat::percentile(&hash_to_audio, 50.0),
         hash_to_audio_p99_ms: procstat::percentile(&hash_to_audio, 99.0),
+        join_under_load_ms: procstat::percentile(&joins, 50.0),
         quality,
         delays,
         floor_cpu_pct_per_call: floor_pct,
