@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots bench/results.json against the number of concurrent calls: dialbridge CPU% (of one
 core) with the codec floor and the bench's own CPU on top; packet loss at both sides and the
-one-way delay in both directions below. Needs matplotlib (pip install matplotlib)."""
+one-way delay in both directions and the jitter both sides saw below. Needs matplotlib (pip install matplotlib)."""
 import json
 import sys
 
@@ -33,10 +33,12 @@ def main() -> None:
         ("up_p50_ms", "o-", "delay caller → room (p50)"),
         ("down_p50_ms", "s-", "delay room → caller (p50)"),
         ("webrtc_p50_ms", "x:", "delay WebRTC only, no bridge (p50)"),
+        ("jitter_caller_ms", "d--", "jitter at callers (median)"),
+        ("jitter_peer_ms", "h--", "jitter at room peers (median)"),
     ]:
         q.plot(calls, [s.get(key, 0) for s in steps], style, label=label)
     q.set_xlabel("concurrent calls")
-    q.set_ylabel("one-way delay, ms")
+    q.set_ylabel("one-way delay and jitter, ms")
     q.set_ylim(bottom=0)
     q2 = q.twinx()
     loss_c = [s.get("loss_caller_pct", 0) for s in steps]
