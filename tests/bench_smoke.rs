@@ -35,7 +35,10 @@ fn bench_smoke() {
     assert_eq!(step.calls_ok, 2, "both callers should reach their peers");
     assert!(step.cpu_pct.is_finite() && step.rss_kb > 0 && step.threads > 0 && step.fds > 0);
     assert!(step.invite_200_p50_ms > 0.0 && step.hash_to_audio_p50_ms > 0.0);
-    assert!(step.join_under_load_ms > 0.0, "single calls joined while the others talked");
+    assert!(
+        step.join_under_load_ms > 0.0,
+        "single calls joined while the others talked"
+    );
     assert!(step.floor_cpu_pct_per_call > 0.0);
     let q = &step.quality;
     assert!(q.loss_caller_pct.is_finite() && q.loss_peer_pct.is_finite());

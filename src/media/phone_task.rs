@@ -1,8 +1,8 @@
 //! The one tokio task of a phone leg: reads the RTP socket, ticks every 20 ms to send a packet,
 //! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: pushing into
 //! the send pipeline encodes synchronously (microseconds); audio packets are put in order
-//! ([`super::reorder`]) and decoded synchronously, and in a call the decoded audio is encoded to
-//! Opus for the room on this task too (tens of microseconds per packet).
+//! ([`super::reorder`]) and decoded synchronously; in a call the decoded audio is only queued for
+//! the conference leg's encoder thread (GStreamer must never make this task wait).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -147,11 +147,11 @@ impl Peer {
         self.tee_pad.is_some()
     }
 
-    /// Links a new tee branch straight into webrtcbin. No queue (and so no thread) between: the
-    /// branch drops audio until the peer is connected, and after that webrtcbin's send path
-    /// (which has its own queue before the network) does not block. `pt`: the payload type this
-    /// peer expects; when it differs from the encoder's `base_pt`, the branch rewrites caps and
-    /// packets.
+    /// Links a new tee branch straight into webrtcbin, without a queue (and so a thread) per
+    /// peer: the tee runs on the leg's encoder thread, which may wait inside webrtcbin (its
+    /// input `clocksync` holds early buffers) but never blocks the caller's task. The branch
+    /// drops audio until the peer is connected. `pt`: the payload type this peer expects; when
+    /// it differs from the encoder's `base_pt`, the branch rewrites caps and packets.
     pub fn feed_from(
         &mut self,
         tee: &gst::Element,
