@@ -3,7 +3,7 @@
 //!
 //! The shape is a thin I/O shell around GStreamer. Rust owns each call's RTP socket and one tokio
 //! task per call ([`phone_leg`]): it validates inbound RTP, latches onto the caller's source
-//! address (symmetric RTP), decodes RFC 4733 events, and paces outbound packets every 20 ms from a
+//! address (symmetric RTP; strangers' packets are dropped, [`latch`]), decodes RFC 4733 events, and paces outbound packets every 20 ms from a
 //! Rust frame source (prompt or silence, [`tx`]), and puts the caller's audio in order
 //! ([`reorder`]). GStreamer does the codec work: the receive pipeline (depayloader, decoder) and
 //! the send pipeline (encoder, payloader), both fed through a Rust-owned pad so they need no
@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod conference_leg;
+pub mod latch;
 pub mod phone_leg;
 mod phone_task;
 pub mod pipeline;

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
 
+use super::latch::Latch;
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
 use super::reorder::Reorder;
@@ -66,6 +67,7 @@ pub(crate) struct Counters {
     pub rx_dtmf_errors: AtomicU64,
     pub rx_lost: AtomicU64,
     pub rx_late: AtomicU64,
+    pub rx_foreign: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_errors: AtomicU64,
 }
@@ -85,6 +87,8 @@ pub struct LegStats {
     pub rx_lost: u64,
     /// Audio packets that came after their place was passed, or twice (dropped).
     pub rx_late: u64,
+    /// Valid RTP from a source other than the caller's (dropped; see `media::latch`).
+    pub rx_foreign: u64,
     pub tx_packets: u64,
     /// Outbound packets the socket refused or the pipeline failed to produce.
     pub tx_errors: u64,
@@ -155,7 +159,7 @@ impl PhoneLeg {
             pcm_tap: pcm_tap.clone(),
             rx_frame: rate as usize / 50,
             sdp_remote: config.remote,
-            latched: None,
+            latch: Latch::default(),
             hold: false,
             tx_pad,
             tx_sink: tx.element::<AppSink>("out")?,
@@ -217,6 +221,7 @@ impl PhoneLeg {
             rx_dtmf_errors: get(&c.rx_dtmf_errors),
             rx_lost: get(&c.rx_lost),
             rx_late: get(&c.rx_late),
+            rx_foreign: get(&c.rx_foreign),
             tx_packets: get(&c.tx_packets),
             tx_errors: get(&c.tx_errors),
         }

@@ -19,6 +19,7 @@ use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, Rfc4733Decoder};
 
 use super::PcmTap;
+use super::latch::{Latch, Verdict};
 use super::phone_leg::Counters;
 use super::reorder::{Playout, Reorder};
 use super::tx::{FrameSource, PTIME, TxFill};
@@ -74,8 +75,8 @@ pub(crate) struct PhoneTask {
     pub rx_frame: usize,
     /// The address from SDP, used until a packet arrives.
     pub sdp_remote: Option<SocketAddr>,
-    /// The source of the latest valid RTP packet (symmetric RTP).
-    pub latched: Option<SocketAddr>,
+    /// The caller's source address (symmetric RTP, strangers dropped).
+    pub latch: Latch,
     pub hold: bool,
     pub tx_pad: gst::Pad,
     pub tx_sink: AppSink,
@@ -153,11 +154,19 @@ impl PhoneTask {
             tracing::trace!(%from, pt, "dropped RTP of an unexpected payload type");
             return false;
         }
-        self.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
-        if self.latched != Some(from) {
-            tracing::debug!(%from, "RTP latched to the caller's source address");
-            self.latched = Some(from);
+        match self
+            .latch
+            .check(from, header.ssrc, std::time::Instant::now())
+        {
+            Verdict::Latched => {}
+            Verdict::Moved => tracing::debug!(%from, "RTP latched to the caller's source address"),
+            Verdict::Stranger => {
+                self.counters.rx_foreign.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(%from, "dropped RTP from a source other than the caller's");
+                return false;
+            }
         }
+        self.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
         if !is_audio {
             self.seq_closer.skip(header.ssrc);
         }
@@ -276,7 +285,7 @@ impl PhoneTask {
         let target = if self.hold {
             None
         } else {
-            self.latched.or(self.sdp_remote)
+            self.latch.address().or(self.sdp_remote)
         };
         while let Some(sample) = self.tx_sink.try_pull_sample(gst::ClockTime::ZERO) {
             let (Some(target), Some(buffer)) = (target, sample.buffer()) else {
@@ -304,7 +313,7 @@ impl PhoneTask {
             Control::Remote { remote, hold } => {
                 if remote != self.sdp_remote {
                     self.sdp_remote = remote;
-                    self.latched = None;
+                    self.latch.reset();
                 }
                 if self.hold && !hold {
                     // Coming off hold: give the caller a full timeout to resume sending.

@@ -1,5 +1,5 @@
 //! RTP header validation (RFC 3550 §5.1), sans-IO. Anything a phone or a stranger sends to our
-//! port goes through [`parse`] before it can touch a decoder or move the latched address.
+//! port goes through [`parse`] before it can touch a decoder or the latched address.
 
 /// The fixed RTP header plus the CSRC list.
 pub const MIN_HEADER_LEN: usize = 12;

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
 use super::peer::*;
-use super::{config, next_event, serial, tone_prompts};
+use super::{config, next_event, pcm_collector, serial, tone_prompts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symmetric_rtp_follows_the_latest_source() {
@@ -72,6 +72,60 @@ async fn symmetric_rtp_follows_the_latest_source() {
     assert!(
         capture(&moved, Duration::from_millis(200)).await.is_empty(),
         "on hold: nothing sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_cannot_take_over_the_stream() {
+    let _serial = serial().await;
+    let (caller, stranger) = (Arc::new(bind().await), Arc::new(bind().await));
+    let (tx, _events) = mpsc::channel(16);
+    let remote = Some(caller.local_addr().unwrap());
+    let leg = PhoneLeg::start(
+        leg_socket(),
+        config(Codec::PCMU, remote),
+        tone_prompts(),
+        tx,
+    )
+    .expect("leg starts");
+    let pcm = pcm_collector(&leg);
+    // The caller talks (1000 Hz) while a stranger sends 400 Hz with its own SSRC from another
+    // port, starting 100 ms later.
+    let mut talk = Stream::new();
+    talk.g711(0, 0, &sine(&[1000.0], 8000, 8000, 8000.0), ulaw_encode);
+    let mut noise = Stream {
+        ssrc: 0x0bad_0bad,
+        ..Stream::new()
+    };
+    noise.g711(5, 0, &sine(&[400.0], 8000, 6400, 8000.0), ulaw_encode);
+    let to = leg.local_addr();
+    tokio::join!(
+        talk.send(caller.clone(), to),
+        noise.send(stranger.clone(), to)
+    );
+    sleep(Duration::from_millis(100)).await;
+    let stats = leg.stats();
+    assert_eq!(
+        stats.rx_foreign, 40,
+        "every stranger packet dropped: {stats:?}"
+    );
+    let heard = pcm.lock().unwrap().clone();
+    assert!(heard.len() >= 7000, "the caller's audio was decoded");
+    assert!(
+        tone_share(&heard, 8000, 1000.0) > 0.8,
+        "and nothing of the stranger's"
+    );
+    flush(&stranger).await;
+    flush(&caller).await;
+    assert!(
+        capture(&stranger, Duration::from_millis(200))
+            .await
+            .is_empty(),
+        "nothing is sent to the stranger"
+    );
+    assert!(
+        capture(&caller, Duration::from_millis(200)).await.len() >= 5,
+        "the caller still gets its audio"
     );
 }
 

@@ -113,6 +113,7 @@ pub fn alaw_decode(a: u8) -> i16 {
 pub struct Stream {
     pub seq: u16,
     pub ts: u32,
+    pub ssrc: u32,
     pub packets: Vec<(u64, Vec<u8>)>,
 }
 
@@ -121,6 +122,7 @@ impl Stream {
         Stream {
             seq: 1000,
             ts: 5000,
+            ssrc: 0x1234_5678,
             packets: Vec::new(),
         }
     }
@@ -129,7 +131,7 @@ impl Stream {
         let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
         p.extend_from_slice(&self.seq.to_be_bytes());
         p.extend_from_slice(&ts.to_be_bytes());
-        p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        p.extend_from_slice(&self.ssrc.to_be_bytes());
         p.extend_from_slice(payload);
         self.seq = self.seq.wrapping_add(1);
         self.packets.push((slot, p));
