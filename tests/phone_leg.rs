@@ -52,6 +52,17 @@ pub(crate) async fn next_event(
     timeout(within, events.recv()).await.ok().flatten()
 }
 
+/// A leg for `codec` that sends to `remote`, with the tone prompts, and its events.
+pub(crate) fn start_leg(
+    codec: Codec,
+    remote: Option<SocketAddr>,
+) -> (PhoneLeg, mpsc::Receiver<MediaEvent>) {
+    let (tx, events) = mpsc::channel(16);
+    let leg = PhoneLeg::start(leg_socket(), config(codec, remote), tone_prompts(), tx)
+        .expect("leg starts");
+    (leg, events)
+}
+
 pub(crate) fn pcm_collector(leg: &PhoneLeg) -> Arc<Mutex<Vec<i16>>> {
     let pcm = Arc::new(Mutex::new(Vec::new()));
     let sink = pcm.clone();
@@ -65,14 +76,7 @@ pub(crate) fn pcm_collector(leg: &PhoneLeg) -> Arc<Mutex<Vec<i16>>> {
 async fn pcmu_digits_tone_prompt_and_silence() {
     let _serial = serial().await;
     let phone = Arc::new(bind().await);
-    let (tx, mut events) = mpsc::channel(16);
-    let leg = PhoneLeg::start(
-        leg_socket(),
-        config(Codec::PCMU, Some(phone.local_addr().unwrap())),
-        tone_prompts(),
-        tx,
-    )
-    .expect("leg starts");
+    let (leg, mut events) = start_leg(Codec::PCMU, Some(phone.local_addr().unwrap()));
     let pcm = pcm_collector(&leg);
 
     // The phone: 1.2 s of 1000 Hz with "4", "2", "#" as RFC 4733 events in between.
@@ -172,15 +176,8 @@ async fn pcmu_digits_tone_prompt_and_silence() {
 async fn stop_prompt_silences_within_a_packet_without_prompt_done() {
     let _serial = serial().await;
     let phone = bind().await;
-    let (tx, mut events) = mpsc::channel(16);
     let remote = Some(phone.local_addr().unwrap());
-    let leg = PhoneLeg::start(
-        leg_socket(),
-        config(Codec::PCMU, remote),
-        tone_prompts(),
-        tx,
-    )
-    .expect("leg starts");
+    let (leg, mut events) = start_leg(Codec::PCMU, remote);
     leg.play(Prompt::Welcome);
     sleep(Duration::from_millis(200)).await;
     leg.stop_prompt();
@@ -271,15 +268,8 @@ async fn pcma_tone_in_real_prompt_out() {
 async fn g722_tone_in_prompt_out() {
     let _serial = serial().await;
     let phone = Arc::new(bind().await);
-    let (tx, mut events) = mpsc::channel(16);
     let remote = Some(phone.local_addr().unwrap());
-    let leg = PhoneLeg::start(
-        leg_socket(),
-        config(Codec::G722, remote),
-        tone_prompts(),
-        tx,
-    )
-    .expect("leg starts");
+    let (leg, mut events) = start_leg(Codec::G722, remote);
     let pcm = pcm_collector(&leg);
     let mut stream = Stream::new();
     for (slot, payload) in encode_g722(&sine(&[1000.0], 16000, 16000, 8000.0))

@@ -8,22 +8,15 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
 use super::peer::*;
-use super::{config, next_event, pcm_collector, serial, tone_prompts};
+use super::{config, next_event, pcm_collector, serial, start_leg, tone_prompts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symmetric_rtp_follows_the_latest_source() {
     let _serial = serial().await;
     let sdp_address = bind().await;
     let (phone_a, phone_b) = (Arc::new(bind().await), Arc::new(bind().await));
-    let (tx, _events) = mpsc::channel(16);
     let remote = Some(sdp_address.local_addr().unwrap());
-    let leg = PhoneLeg::start(
-        leg_socket(),
-        config(Codec::PCMU, remote),
-        tone_prompts(),
-        tx,
-    )
-    .expect("leg starts");
+    let (leg, _events) = start_leg(Codec::PCMU, remote);
     assert!(
         capture(&sdp_address, Duration::from_millis(200))
             .await
@@ -79,15 +72,8 @@ async fn symmetric_rtp_follows_the_latest_source() {
 async fn a_stranger_cannot_take_over_the_stream() {
     let _serial = serial().await;
     let (caller, stranger) = (Arc::new(bind().await), Arc::new(bind().await));
-    let (tx, _events) = mpsc::channel(16);
     let remote = Some(caller.local_addr().unwrap());
-    let leg = PhoneLeg::start(
-        leg_socket(),
-        config(Codec::PCMU, remote),
-        tone_prompts(),
-        tx,
-    )
-    .expect("leg starts");
+    let (leg, _events) = start_leg(Codec::PCMU, remote);
     let pcm = pcm_collector(&leg);
     // The caller talks (1000 Hz) while a stranger sends 400 Hz with its own SSRC from another
     // port, starting 100 ms later.
