@@ -147,23 +147,6 @@ pub fn delays(sent: &[f64], heard: &[f64], max_s: f64) -> Vec<f64> {
     out
 }
 
-/// Median of a slice (0.0 when empty).
-pub fn median(values: &[f64]) -> f64 {
-    percentile(values, 50.0)
-}
-
-/// The `p`-th percentile (0–100, clamped) with linear interpolation between ranks; 0.0 when empty.
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = p.clamp(0.0, 100.0) / 100.0 * (v.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (rank - lo as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,18 +322,5 @@ mod tests {
         // Unsorted sent times still pair with the latest earlier one.
         let d = delays(&[2.0, 0.0, 1.0], &[1.25], 0.5);
         assert!(d.len() == 1 && (d[0] - 0.25).abs() < 1e-9, "{d:?}");
-    }
-
-    #[test]
-    fn median_and_percentile() {
-        assert_eq!(median(&[]), 0.0);
-        assert_eq!(median(&[3.0]), 3.0);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        let v: Vec<f64> = (0..=100).map(f64::from).rev().collect();
-        assert_eq!(percentile(&v, 95.0), 95.0);
-        assert_eq!(percentile(&v, 0.0), 0.0);
-        assert_eq!(percentile(&v, 150.0), 100.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
     }
 }

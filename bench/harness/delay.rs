@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::chirp;
-use super::peer::{Peer, PeerSource};
+use super::peer::Peer;
+use super::{chirp, procstat};
 use crate::e2e::phone::Phone;
 use crate::e2e::rtp::Source;
 
@@ -76,22 +76,16 @@ fn measure(
 /// `webrtc.1`. Leaves the sources on chirps.
 pub fn run(calls: &[(&Phone, &Peer)], webrtc: (&Peer, &Peer)) -> Delays {
     let t0 = Instant::now();
-    let clip = chirp_clip();
+    let chirps = Source::Clip {
+        samples: chirp_clip(),
+        period_packets: PERIOD_PACKETS,
+    };
     for (phone, peer) in calls {
-        phone.rtp.set_source(Source::Clip {
-            samples: clip,
-            period_packets: PERIOD_PACKETS,
-        });
-        peer.set_source(PeerSource::Clip {
-            samples: clip,
-            period_ticks: PERIOD_PACKETS,
-        });
+        phone.rtp.set_source(chirps);
+        peer.set_source(chirps);
         peer.record();
     }
-    webrtc.0.set_source(PeerSource::Clip {
-        samples: clip,
-        period_ticks: PERIOD_PACKETS,
-    });
+    webrtc.0.set_source(chirps);
     webrtc.1.record();
     thread::sleep(WINDOW);
 
@@ -110,7 +104,7 @@ pub fn run(calls: &[(&Phone, &Peer)], webrtc: (&Peer, &Peer)) -> Delays {
     let direct = measure(t0, &webrtc.0.clip_starts(), &rec.samples, |i| {
         rec.time_of(i)
     });
-    let p = chirp::percentile;
+    let p = procstat::percentile;
     let webrtc_p50 = p(&direct, 50.0);
     Delays {
         up_p50_ms: p(&up, 50.0),

@@ -16,22 +16,18 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::e2e::rtp::Source;
+
 /// Mix level (RMS) above which the peer counts the caller as heard.
 const HEARD_RMS: f64 = 300.0;
 /// Samples per 20 ms tick (8 kHz).
 const FRAME: usize = 160;
 
-/// What the peer sends.
-#[derive(Debug, Clone, Copy)]
-pub enum PeerSource {
-    /// A 660 Hz tone.
-    Tone,
-    /// `samples` at the start of every `period_ticks` ticks, silence between.
-    Clip {
-        samples: &'static [i16],
-        period_ticks: u64,
-    },
-}
+/// What the peer sends until told otherwise.
+const TONE: Source = Source::Tone {
+    hz: 660.0,
+    amplitude: 8000.0,
+};
 
 /// What the peer heard since recording started: samples, and when each 20 ms frame played.
 #[derive(Default)]
@@ -50,7 +46,7 @@ impl Recording {
 
 #[derive(Default)]
 struct Sound {
-    source: Option<PeerSource>,
+    source: Option<Source>,
     /// Samples sent so far (the tone's phase, the clip's position).
     phase: u64,
     clip_starts: Vec<Instant>,
@@ -89,13 +85,13 @@ impl Peer {
             joined,
             task,
             sound: Mutex::new(Sound {
-                source: Some(PeerSource::Tone),
+                source: Some(TONE),
                 ..Sound::default()
             }),
         }))
     }
 
-    pub fn set_source(&self, source: PeerSource) {
+    pub fn set_source(&self, source: Source) {
         lock(&self.sound).source = Some(source);
     }
 
@@ -122,26 +118,7 @@ impl Peer {
     /// One 20 ms tick: send 20 ms of the source, pull 20 ms of the mix.
     pub fn tick(&self) {
         let mut sound = lock(&self.sound);
-        let phase = sound.phase;
-        let mut clip_started = false;
-        let pcm: Vec<i16> = match sound.source.unwrap_or(PeerSource::Tone) {
-            PeerSource::Tone => (0..FRAME as u64)
-                .map(|i| {
-                    let t = (phase + i) as f64 / 8000.0;
-                    (8000.0 * (2.0 * std::f64::consts::PI * 660.0 * t).sin()) as i16
-                })
-                .collect(),
-            PeerSource::Clip {
-                samples,
-                period_ticks,
-            } => {
-                let at = (phase % (period_ticks.max(1) * FRAME as u64)) as usize;
-                clip_started = at == 0;
-                (at..at + FRAME)
-                    .map(|i| samples.get(i).copied().unwrap_or(0))
-                    .collect()
-            }
-        };
+        let (pcm, clip_started) = sound.source.unwrap_or(TONE).frame(sound.phase);
         sound.phase += FRAME as u64;
         let now = Instant::now();
         self.leg.push_phone_audio(&pcm);

@@ -78,5 +78,7 @@ mod tests {
         assert!(s.threads >= 1 && s.rss_kb > 0 && s.fds > 0);
         assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 50.0), 2.0);
         assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 99.0), 4.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+        assert_eq!(percentile(&[2.0, 1.0], 150.0), 2.0);
     }
 }

@@ -33,6 +33,29 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// The 20 ms frame starting `phase` samples into the source, and whether a clip starts in it.
+    pub fn frame(self, phase: u64) -> (Vec<i16>, bool) {
+        match self {
+            Source::Silence => (vec![0; SAMPLES_PER_PACKET], false),
+            Source::Tone { hz, amplitude } => (
+                spectrum::sine(hz, amplitude, RATE, phase, SAMPLES_PER_PACKET),
+                false,
+            ),
+            Source::Clip {
+                samples,
+                period_packets,
+            } => {
+                let at = (phase % (period_packets.max(1) * SAMPLES_PER_PACKET as u64)) as usize;
+                let pcm = (at..at + SAMPLES_PER_PACKET)
+                    .map(|i| samples.get(i).copied().unwrap_or(0))
+                    .collect();
+                (pcm, at == 0)
+            }
+        }
+    }
+}
+
 /// The sender's state: where to, what the microphone hears, the key presses queued.
 pub struct Tx {
     pub remote: Option<SocketAddr>,
@@ -119,23 +142,8 @@ pub fn tick(tx: &mut Tx) -> Vec<Vec<u8>> {
         }
     } else {
         tx.gap = tx.gap.saturating_sub(1);
-        let pcm = match tx.source {
-            Source::Silence => vec![0; SAMPLES_PER_PACKET],
-            Source::Tone { hz, amplitude } => {
-                spectrum::sine(hz, amplitude, RATE, tx.phase, SAMPLES_PER_PACKET)
-            }
-            Source::Clip {
-                samples,
-                period_packets,
-            } => {
-                let period = period_packets.max(1) * SAMPLES_PER_PACKET as u64;
-                let at = (tx.phase % period) as usize;
-                tx.clip_started = at == 0;
-                (at..at + SAMPLES_PER_PACKET)
-                    .map(|i| samples.get(i).copied().unwrap_or(0))
-                    .collect()
-            }
-        };
+        let (pcm, clip_started) = tx.source.frame(tx.phase);
+        tx.clip_started = clip_started;
         tx.phase += SAMPLES_PER_PACKET as u64;
         let mut p = header(false, 0, tx.seq, tx.ts, tx.ssrc);
         p.extend(pcm.iter().map(|&s| g711::linear_to_ulaw(s)));
