@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Most packets held behind a hole (one second of 20 ms packets); a packet further ahead than
-/// this restarts the sequence (the phone jumped, e.g. after hold).
+/// Most packets held behind a hole (one second of 20 ms packets); a packet further ahead or
+/// further behind than this restarts the sequence (the phone jumped, e.g. a new SSRC after hold).
 pub const MAX_HELD: u16 = 50;
 
 /// What to decode next.
@@ -47,7 +47,8 @@ impl Reorder {
     pub fn push(&mut self, seq: u16, packet: Vec<u8>, now: Instant, out: &mut Vec<Playout>) {
         let next = *self.next.get_or_insert(seq);
         let ahead = seq.wrapping_sub(next);
-        if ahead >= 0x8000 || self.held.contains_key(&seq) {
+        let recent_past = ahead >= 0x8000 && next.wrapping_sub(seq) <= MAX_HELD;
+        if recent_past || self.held.contains_key(&seq) {
             self.late += 1;
         } else if ahead > MAX_HELD {
             while !self.held.is_empty() {
@@ -173,6 +174,20 @@ mod tests {
             run(&mut r, &[3 + MAX_HELD + 5], t0),
             packets(&[3 + MAX_HELD + 5])
         );
+    }
+
+    #[test]
+    fn a_jump_back_beyond_the_window_restarts_too() {
+        let mut r = Reorder::new(WAIT);
+        let t0 = Instant::now();
+        run(&mut r, &[30000, 30001], t0);
+        assert_eq!(run(&mut r, &[29990], t0), vec![], "a late packet");
+        assert_eq!(
+            run(&mut r, &[100, 101], t0),
+            packets(&[100, 101]),
+            "a new stream far behind is not dropped as late"
+        );
+        assert_eq!(r.late, 1);
     }
 
     #[test]
