@@ -4,6 +4,7 @@
 //! ([`Config::apply_env`]). [`Config::validate`] explains everything that is wrong at once, in
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
+mod limits;
 mod parse;
 mod redact;
 mod validate;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::media::codec::Codec;
 
+pub use limits::{LimitsConfig, OverLimit};
 pub use parse::ConfigError;
 use parse::{de_allow_list, parse};
 pub use validate::ConfigProblem;
@@ -251,20 +253,6 @@ impl Default for CallerIdConfig {
             mask: true,
             visible_tail: 2,
         }
-    }
-}
-
-/// `[limits]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Simultaneous calls; more get 503. Default: 200.
-    pub max_calls: usize,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig { max_calls: 200 }
     }
 }
 

@@ -15,14 +15,18 @@
 //! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg and the prompt player.
 //! - [`conference`]: the `ConferenceBackend` trait and its backends.
 //! - [`signaling`]: the built-in room signaling server.
+//! - [`logging`]: tracing set-up, ezk's log records and panics counted and rate-limited.
 //! - [`metrics`]: process-wide counters for `/metrics`.
+//! - [`ratelog`]: at most one log line per interval per kind of bad network input.
 
 pub mod call;
 pub mod conference;
 pub mod config;
 pub mod ivr;
+pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod ratelog;
 pub mod server;
 pub mod signaling;
 pub mod sip;

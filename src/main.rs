@@ -33,14 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,ezk_sip_core=warn,ezk_sip_ua=warn".into()),
-        )
-        .init();
+    dialbridge::logging::init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

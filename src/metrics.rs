@@ -59,7 +59,97 @@ pub static REGISTRATION_FAILURES: Metric = Metric::new(
     "Failed REGISTER attempts",
 );
 
-const ALL: [&Metric; 8] = [
+pub static TASK_PANICS: Metric = Metric::new(
+    "dialbridge_panics_total",
+    "Panics caught in any task (each is a bug; the log names where)",
+);
+pub static SIP_LOG_SUPPRESSED: Metric = Metric::new(
+    "dialbridge_log_lines_suppressed_total",
+    "Log lines about bad network input left out by the per-reason rate limit",
+);
+
+/// Counters that share a name and differ in one label, from a closed set of label values (so
+/// what a peer sends can never add series).
+pub struct Family<const N: usize> {
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    values: [&'static str; N],
+    counts: [AtomicI64; N],
+}
+
+impl<const N: usize> Family<N> {
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        values: [&'static str; N],
+    ) -> Self {
+        Family {
+            name,
+            help,
+            label,
+            values,
+            counts: [const { AtomicI64::new(0) }; N],
+        }
+    }
+
+    /// Counts one for `value`; a value outside the set is a bug and counts nothing.
+    pub fn inc(&self, value: &str) {
+        if let Some(i) = self.values.iter().position(|v| *v == value) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        } else {
+            debug_assert!(false, "{} has no label value {value:?}", self.name);
+        }
+    }
+
+    pub fn get(&self, value: &str) -> i64 {
+        self.values
+            .iter()
+            .position(|v| *v == value)
+            .map_or(0, |i| self.counts[i].load(Ordering::Relaxed))
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        for (value, count) in self.values.iter().zip(&self.counts) {
+            let n = count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{}{{{}=\"{value}\"}} {n}", self.name, self.label);
+        }
+    }
+}
+
+/// Malformed SIP by [`crate::sip::screen::Malformed`] label.
+pub static SIP_MALFORMED: Family<5> = Family::new(
+    "dialbridge_sip_malformed_total",
+    "SIP messages dropped or answered 400 as malformed",
+    "reason",
+    [
+        "unparsable",
+        "base_headers",
+        "cseq_method",
+        "content_length",
+        "orphan_response",
+    ],
+);
+
+/// INVITEs turned away before they cost anything, by [`crate::sip::admission::Refusal`] label
+/// and the later gates (trunk allow list, call cap, call queue).
+pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
+    "dialbridge_sip_invites_refused_total",
+    "New INVITEs refused (503/403) or dropped by admission control",
+    "reason",
+    [
+        "source_rate",
+        "global_rate",
+        "source_calls",
+        "max_calls",
+        "not_allowed",
+        "queue_full",
+    ],
+);
+
+const ALL: [&Metric; 10] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
     &CALLS_JOINED,
@@ -68,6 +158,8 @@ const ALL: [&Metric; 8] = [
     &REGISTERED,
     &REGISTRATIONS,
     &REGISTRATION_FAILURES,
+    &TASK_PANICS,
+    &SIP_LOG_SUPPRESSED,
 ];
 
 /// Prometheus text exposition of every metric, plus the live GStreamer pipeline count.
@@ -76,6 +168,8 @@ pub fn render() -> String {
     for m in ALL {
         let _ = writeln!(out, "# HELP {} {}\n{} {}", m.name, m.help, m.name, m.get());
     }
+    SIP_MALFORMED.render(&mut out);
+    SIP_INVITES_REFUSED.render(&mut out);
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",

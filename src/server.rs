@@ -3,31 +3,31 @@
 //! semaphore (503 beyond `limits.max_calls`) and on shutdown hangs up every call, unregisters
 //! and waits for the call tasks to finish.
 
-use crate::call::{self, CallContext, CallRequest, MediaSettings};
+use crate::call::{self, CallContext, MediaSettings};
 use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
 use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
-use crate::sip::acl::AllowList;
-use crate::sip::digest::{DigestVerifier, Verdict};
+use crate::sip::admission::AdmissionControl;
 use crate::sip::endpoint::{self, EndpointOptions};
+use crate::sip::entry::EntryOptions;
+use crate::sip::gate::Gate;
 use crate::sip::register::{self, RegisterOptions};
 use crate::{media, metrics, signaling};
-use ezk_sip_core::{Endpoint, IncomingRequest};
 use ezk_sip_types::uri::SipUriUserPart;
-use ezk_sip_types::{Name, StatusCode};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-/// New INVITEs waiting for the supervisor; beyond this the endpoint answers 503 at once.
-const INVITE_QUEUE_CAPACITY: usize = 256;
+/// Admitted calls waiting for the supervisor to start their task; beyond this the entry layer
+/// answers 503 at once. Each already holds a call slot, so this only absorbs a burst.
+const CALL_QUEUE_CAPACITY: usize = 256;
 /// webrtcbin's jitter buffer on the conference side: its default of 200 ms dominates the
 /// join-to-audio time and the delay budget; 50 ms is enough on a LAN-grade path.
 const CONFERENCE_JITTER_MS: u32 = 50;
@@ -77,7 +77,18 @@ pub async fn run(
         }
     }
 
-    let (invite_tx, mut invite_rx) = mpsc::channel(INVITE_QUEUE_CAPACITY);
+    let (call_tx, mut call_rx) = mpsc::channel(CALL_QUEUE_CAPACITY);
+    let slots = Arc::new(Semaphore::new(config.limits.max_calls));
+    let trusted = match config.sip.mode {
+        SipMode::Trunk => config.sip.trunk.allow.clone(),
+        SipMode::Register => Vec::new(),
+    };
+    let entry = EntryOptions {
+        admission: AdmissionControl::new(config.limits.clone(), &trusted),
+        gate: Gate::new(&config, slots.clone()),
+        calls: call_tx,
+        retry_after: Duration::from_secs(config.limits.retry_after_s.into()),
+    };
     let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
     let sip = endpoint::start(
         EndpointOptions {
@@ -86,7 +97,7 @@ pub async fn run(
             public_host,
             user_agent: config.sip.user_agent.clone(),
         },
-        invite_tx,
+        entry,
     )
     .await?;
     tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
@@ -149,8 +160,6 @@ pub async fn run(
     }
 
     let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
-    let gate = Gate::new(&config);
-    let slots = Arc::new(Semaphore::new(config.limits.max_calls));
     ready(Bound {
         sip: sip.local,
         signaling: signaling_addr,
@@ -160,15 +169,16 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            Some(invite) = invite_rx.recv() => {
-                let branch = invite.tsx_key.branch().to_string();
-                if let Some(request) = gate.admit(&sip.endpoint, invite, &slots, &config).await {
-                    calls.spawn(call::actor::run(ctx.clone(), request, stop_rx.clone()));
-                } else {
-                    sip.early.finish(&branch);
+            Some(admitted) = call_rx.recv() => {
+                calls.spawn(call::actor::run(ctx.clone(), admitted, stop_rx.clone()));
+            }
+            Some(ended) = calls.join_next(), if !calls.is_empty() => {
+                // A panic was counted and logged by the panic hook; its call's slot, source
+                // ticket, gauge and media were released by their drop guards during unwinding.
+                if let Err(e) = ended {
+                    tracing::error!(error = %e, "a call task ended abnormally");
                 }
             }
-            Some(_) = calls.join_next(), if !calls.is_empty() => {}
             _ = &mut shutdown => break,
         }
     }
@@ -255,104 +265,5 @@ fn call_context(
         session_expires_s: config.sip.session_expires_s,
         mask_caller_id: config.caller_id.mask,
         caller_id_visible_tail: config.caller_id.visible_tail as usize,
-    }
-}
-
-/// Admission: trunk allow list, optional inbound digest auth, the call cap, and routing.
-struct Gate {
-    acl: Option<AllowList>,
-    digest: Option<DigestVerifier>,
-}
-
-impl Gate {
-    fn new(config: &Config) -> Self {
-        let trunk = &config.sip.trunk;
-        let acl = (config.sip.mode == SipMode::Trunk).then(|| AllowList::new(trunk.allow.clone()));
-        let digest = (config.sip.mode == SipMode::Trunk && !trunk.username.is_empty())
-            .then(|| DigestVerifier::new(&trunk.realm, &trunk.username, &trunk.password));
-        Self { acl, digest }
-    }
-
-    async fn admit(
-        &self,
-        endpoint: &Endpoint,
-        invite: IncomingRequest,
-        slots: &Arc<Semaphore>,
-        config: &Config,
-    ) -> Option<CallRequest> {
-        let source = invite.tp_info.source;
-        if let Some(acl) = &self.acl
-            && !acl.allows(source.ip())
-        {
-            // An allow-listed source that also authenticates is still refused: the list is the
-            // admin's first line, digest the optional second.
-            tracing::warn!(%source, "INVITE from a source outside sip.trunk.allow: 403");
-            metrics::CALLS_REJECTED.inc();
-            crate::sip::reject(endpoint, invite, 403).await;
-            return None;
-        }
-        if let Some(digest) = &self.digest {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let auth = invite
-                .headers
-                .get_raw(&Name::AUTHORIZATION)
-                .next()
-                .map(|v| v.to_string());
-            let verdict = digest.verify(auth.as_deref(), "INVITE", now);
-            if verdict != Verdict::Ok {
-                tracing::info!(%source, ?verdict, "INVITE needs digest authentication: 401");
-                challenge(
-                    endpoint,
-                    invite,
-                    digest.challenge(now, verdict == Verdict::Stale),
-                )
-                .await;
-                return None;
-            }
-        }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max_calls = config.limits.max_calls,
-                "call limit reached: 503"
-            );
-            metrics::CALLS_REJECTED.inc();
-            crate::sip::reject(endpoint, invite, 503).await;
-            return None;
-        };
-        let called = match &invite.line.uri.user_part {
-            SipUriUserPart::User(user) => user.to_string(),
-            SipUriUserPart::UserPw(up) => up.user.to_string(),
-            SipUriUserPart::Empty => String::new(),
-        };
-        let route = config.routes.iter().find(|r| r.number == called);
-        let language = route
-            .and_then(|r| r.language.clone())
-            .unwrap_or_else(|| config.ivr.language.clone());
-        let direct_room = route.and_then(|r| r.room.clone());
-        tracing::debug!(%called, ?direct_room, %language, "routing call");
-        Some(CallRequest {
-            invite,
-            direct_room,
-            language,
-            permit,
-        })
-    }
-}
-
-async fn challenge(endpoint: &Endpoint, mut invite: IncomingRequest, www_authenticate: String) {
-    let mut response = endpoint.create_response(&invite, StatusCode::UNAUTHORIZED, None);
-    response
-        .msg
-        .headers
-        .insert(Name::WWW_AUTHENTICATE, www_authenticate);
-    if let Err(e) = endpoint
-        .create_server_inv_tsx(&mut invite)
-        .respond_failure(response)
-        .await
-    {
-        tracing::warn!(error = %e, "could not send 401");
     }
 }

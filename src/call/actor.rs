@@ -15,6 +15,7 @@ use crate::media::codec::Codec;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
 use crate::media::prompts::PromptSet;
 use crate::metrics;
+use crate::sip::gate::Admitted;
 use crate::sip::identity::caller_id;
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
 use crate::sip::usage::CallUsage;
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Media events per call in flight; the phone leg counts digits it cannot queue.
 const MEDIA_EVENT_CAPACITY: usize = 64;
@@ -67,38 +68,34 @@ pub struct CallContext {
     pub caller_id_visible_tail: usize,
 }
 
-/// An accepted INVITE with its routing decision.
-pub struct CallRequest {
-    pub invite: IncomingRequest,
-    /// The called number is routed straight to this room (no room-ID prompt).
-    pub direct_room: Option<String>,
-    pub language: String,
-    /// Holds one of the server's call slots until the call ends.
-    pub permit: OwnedSemaphorePermit,
-}
-
-/// Runs one call to its end. Never panics on peer input; every exit path releases the call.
-pub async fn run(ctx: Arc<CallContext>, request: CallRequest, shutdown: watch::Receiver<bool>) {
+/// Runs one call to its end. Never panics on peer input; every exit path releases the call
+/// (the slot, the source ticket, the gauge and the early-CANCEL entry are drop guards, so even
+/// a panic gives them back).
+pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Receiver<bool>) {
     let call_id = request.invite.base_headers.call_id.0.to_string();
     let branch = request.invite.tsx_key.branch().to_string();
     let early = ctx.early.clone();
     let span = tracing::info_span!("call", call_id = %call_id);
-    let _permit = request.permit;
+    let Admitted {
+        invite,
+        direct_room,
+        language,
+        permit,
+        ticket,
+    } = request;
+    let _held = (permit, ticket);
     metrics::CALLS_ACTIVE.inc();
     let _active = scopeguard(|| metrics::CALLS_ACTIVE.dec());
+    // Forgets the INVITE if it was rejected before its acceptor existed.
+    let _early = scopeguard(move || {
+        early.finish(&branch);
+    });
     let result = tracing::Instrument::instrument(
-        answer_and_run(
-            ctx,
-            request.invite,
-            request.direct_room,
-            &request.language,
-            shutdown,
-        ),
+        answer_and_run(ctx, invite, direct_room, &language, shutdown),
         span.clone(),
     )
     .await;
     let _enter = span.enter();
-    early.finish(&branch); // rejected before the acceptor existed
     match result {
         Ok(reason) => tracing::info!(%reason, "call ended"),
         Err(e) => tracing::warn!(error = %e, "call failed"),

@@ -8,4 +8,4 @@ pub mod machine;
 pub mod ports;
 pub mod room;
 
-pub use actor::{CallContext, CallRequest, MediaSettings};
+pub use actor::{CallContext, MediaSettings};

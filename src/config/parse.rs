@@ -61,6 +61,13 @@ pub(super) fn de_allow_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet
         .collect()
 }
 
+/// Like [`de_allow_list`], for a list that may be left out (`None`: the field's default rule).
+pub(super) fn de_opt_allow_list<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<IpNet>>, D::Error> {
+    de_allow_list(d).map(Some)
+}
+
 fn parse_allow_entry(s: &str) -> Result<IpNet, String> {
     let t = s.trim();
     t.parse::<IpNet>()

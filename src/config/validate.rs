@@ -50,6 +50,7 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
             "0 would turn every call away with 503; allow at least 1 call",
         );
     }
+    limits(&c.limits, &mut p);
     p.0
 }
 
@@ -413,3 +414,34 @@ mod janus_tests {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+fn limits(l: &super::LimitsConfig, p: &mut Problems) {
+    if l.max_calls_per_source == 0 {
+        p.add(
+            "limits.max_calls_per_source",
+            "0 would turn every call away with 503; allow at least 1 call per source",
+        );
+    }
+    for (field, rate, burst) in [
+        (
+            "limits.invite_rate_per_source",
+            l.invite_rate_per_source,
+            l.invite_burst_per_source,
+        ),
+        ("limits.invite_rate", l.invite_rate, l.invite_burst),
+    ] {
+        if !(rate.is_finite() && rate > 0.0) {
+            p.add(
+                field,
+                "must be a number of new calls per second above 0 (e.g. 5)",
+            );
+        }
+        if burst == 0 {
+            let burst_field = field.replace("rate", "burst");
+            p.add(
+                burst_field,
+                "0 would turn every call away; allow a burst of at least 1",
+            );
+        }
+    }
+}

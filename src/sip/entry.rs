@@ -1,0 +1,261 @@
+//! The layer that takes what no dialog or transaction claimed. It runs in ezk's task for the
+//! datagram, so nothing here waits on anything but one send: every refusal is answered
+//! statelessly (RFC 3261 8.2.7: no transaction that would keep the request and wait 32 s for an
+//! ACK), and a new INVITE passes the rate limits, then the [`Gate`], before it is queued for the
+//! server as an [`Admitted`] call. Retransmissions of a refused request are refused again.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+
+use ezk_sip_core::{Endpoint, IncomingRequest, Layer, MayTake};
+use ezk_sip_types::header::typed::MaxForwards;
+use ezk_sip_types::{Method, Name, StatusCode};
+use tokio::sync::mpsc;
+
+use super::admission::{AdmissionControl, Decision};
+use super::early::EarlyInvites;
+use super::gate::{Admitted, Gate, Refused};
+use super::screen::check_request;
+use crate::metrics::{SIP_INVITES_REFUSED, SIP_MALFORMED};
+
+/// What the entry layer needs besides the endpoint.
+pub struct EntryOptions {
+    pub admission: AdmissionControl,
+    pub gate: Gate,
+    /// Admitted calls for the server; full → 503.
+    pub calls: mpsc::Sender<Admitted>,
+    /// Retry-After of a 503 for a full bridge.
+    pub retry_after: Duration,
+}
+
+pub struct EntryLayer {
+    options: EntryOptions,
+    early: EarlyInvites,
+}
+
+impl EntryLayer {
+    pub fn new(options: EntryOptions, early: EarlyInvites) -> Self {
+        EntryLayer { options, early }
+    }
+}
+
+/// How often, and how far apart, an unmatched CANCEL looks again for its INVITE.
+const CANCEL_RETRIES: usize = 4;
+const CANCEL_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// Methods we understand somewhere; anything else is 501.
+const KNOWN: [Method; 12] = [
+    Method::INVITE,
+    Method::ACK,
+    Method::BYE,
+    Method::CANCEL,
+    Method::OPTIONS,
+    Method::INFO,
+    Method::UPDATE,
+    Method::PRACK,
+    Method::NOTIFY,
+    Method::REGISTER,
+    Method::SUBSCRIBE,
+    Method::REFER,
+];
+
+#[async_trait::async_trait]
+impl Layer for EntryLayer {
+    fn name(&self) -> &'static str {
+        "dialbridge-entry"
+    }
+
+    async fn receive(&self, endpoint: &Endpoint, request: MayTake<'_, IncomingRequest>) {
+        let method = request.line.method.clone();
+        let in_dialog = request.base_headers.to.tag.is_some();
+        if method == Method::ACK {
+            return; // ACKs need no answer
+        }
+        if method == Method::CANCEL {
+            return self.cancel(endpoint, request).await;
+        }
+        if let Err(problem) = check_request(
+            &request.line,
+            &request.base_headers,
+            &request.headers,
+            &request.body,
+        ) {
+            SIP_MALFORMED.inc(problem.label());
+            crate::warn_limited!(problem.label(), %method, source = %request.tp_info.source, "malformed request: 400 ({})", problem.describe());
+            return respond(endpoint, request.take(), StatusCode::BAD_REQUEST, None).await;
+        }
+        if !KNOWN.contains(&method) {
+            return respond(endpoint, request.take(), StatusCode::NOT_IMPLMENTED, None).await;
+        }
+        if let Ok(MaxForwards(0)) = request.headers.get_named::<MaxForwards>()
+            && method != Method::OPTIONS
+        {
+            return respond(endpoint, request.take(), StatusCode::TOO_MANY_HOPS, None).await;
+        }
+        match method {
+            Method::OPTIONS if !in_dialog => {
+                let request = request.take();
+                let mut response = endpoint.create_response(&request, StatusCode::OK, None);
+                for allow in endpoint.allowed() {
+                    response.msg.headers.insert_named(allow);
+                }
+                for supported in endpoint.supported() {
+                    response.msg.headers.insert_named(supported);
+                }
+                response.msg.headers.insert(Name::ACCEPT, "application/sdp");
+                send_stateless(endpoint, request, response).await;
+            }
+            Method::INVITE if !in_dialog => self.invite(endpoint, request.take()).await,
+            Method::REGISTER | Method::SUBSCRIBE | Method::REFER if !in_dialog => {
+                respond(
+                    endpoint,
+                    request.take(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    None,
+                )
+                .await
+            }
+            _ => {} // ezk answers 481 for requests of unknown dialogs
+        }
+    }
+}
+
+impl EntryLayer {
+    /// Ours only when it overtook its INVITE; else ezk answers 481. The endpoint handles each
+    /// datagram in its own task, so a CANCEL sent right behind its INVITE may even be seen
+    /// first: give the INVITE a moment to be queued.
+    async fn cancel(&self, endpoint: &Endpoint, request: MayTake<'_, IncomingRequest>) {
+        let branch = request.tsx_key.branch().to_string();
+        let mut known = self.early.cancel(&branch);
+        for _ in 0..CANCEL_RETRIES {
+            if known {
+                break;
+            }
+            tokio::time::sleep(CANCEL_RETRY_DELAY).await;
+            known = self.early.cancel(&branch);
+        }
+        if known {
+            respond(endpoint, request.take(), StatusCode::OK, None).await;
+        }
+    }
+
+    async fn invite(&self, endpoint: &Endpoint, invite: IncomingRequest) {
+        let source = invite.tp_info.source;
+        let retry = self.options.retry_after;
+        let ticket = match self.options.admission.admit(source.ip()) {
+            Ok(ticket) => ticket,
+            Err(Decision::Reject(why, retry)) => {
+                SIP_INVITES_REFUSED.inc(why.label());
+                crate::warn_limited!(why.label(), %source, "INVITE over the limits: 503");
+                return respond(
+                    endpoint,
+                    invite,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(retry),
+                )
+                .await;
+            }
+            Err(Decision::Drop(why)) => return SIP_INVITES_REFUSED.inc(why.label()),
+            Err(Decision::Admit) => unreachable!("admit() returns a ticket for Admit"),
+        };
+        let branch = invite.tsx_key.branch().to_string();
+        self.early.insert(&branch);
+        let refused = match self.options.gate.admit(invite, ticket) {
+            Ok(admitted) => match self.options.calls.try_send(admitted) {
+                Ok(()) => return,
+                Err(e) => {
+                    let admitted = match e {
+                        mpsc::error::TrySendError::Full(a)
+                        | mpsc::error::TrySendError::Closed(a) => a,
+                    };
+                    SIP_INVITES_REFUSED.inc("queue_full");
+                    crate::warn_limited!("queue_full", %source, "call queue full or closed: 503");
+                    (
+                        admitted.invite,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some(retry),
+                        None,
+                    )
+                }
+            },
+            Err((invite, Refused::NotAllowed)) => {
+                SIP_INVITES_REFUSED.inc("not_allowed");
+                crate::warn_limited!("not_allowed", %source, "INVITE from a source outside sip.trunk.allow: 403");
+                (invite, StatusCode::FORBIDDEN, None, None)
+            }
+            Err((invite, Refused::Full)) => {
+                SIP_INVITES_REFUSED.inc("max_calls");
+                crate::warn_limited!("max_calls", %source, "call limit reached: 503");
+                (invite, StatusCode::SERVICE_UNAVAILABLE, Some(retry), None)
+            }
+            Err((invite, Refused::Challenge(challenge))) => {
+                tracing::debug!(%source, "INVITE needs digest authentication: 401");
+                (invite, StatusCode::UNAUTHORIZED, None, Some(challenge))
+            }
+        };
+        let (invite, code, retry, challenge) = refused;
+        self.early.finish(&branch);
+        let mut invite = invite;
+        if code != StatusCode::UNAUTHORIZED {
+            crate::metrics::CALLS_REJECTED.inc();
+        }
+        let mut response = final_response(endpoint, &mut invite, code, retry);
+        if let Some(challenge) = challenge {
+            response
+                .msg
+                .headers
+                .insert(Name::WWW_AUTHENTICATE, challenge);
+        }
+        send_stateless(endpoint, invite, response).await;
+    }
+}
+
+/// A final response to `request` with a To tag that is the same for every retransmission (a
+/// stateless UAS must be able to answer them alike, RFC 3261 8.2.7), and Retry-After if given.
+pub fn final_response(
+    endpoint: &Endpoint,
+    request: &mut IncomingRequest,
+    code: StatusCode,
+    retry_after: Option<Duration>,
+) -> ezk_sip_core::transport::OutgoingResponse {
+    if request.base_headers.to.tag.is_none() && code != StatusCode::TRYING {
+        let mut h = DefaultHasher::new();
+        request.base_headers.call_id.0.as_str().hash(&mut h);
+        request.tsx_key.branch().hash(&mut h);
+        request.base_headers.to.tag = Some(format!("db{:016x}", h.finish()).into());
+    }
+    let mut response = endpoint.create_response(request, code, None);
+    if let Some(retry) = retry_after {
+        response
+            .msg
+            .headers
+            .insert(Name::RETRY_AFTER, retry.as_secs().to_string());
+    }
+    response
+}
+
+/// Answers `request` with `code` and nothing else, statelessly.
+pub async fn respond(
+    endpoint: &Endpoint,
+    mut request: IncomingRequest,
+    code: StatusCode,
+    retry_after: Option<Duration>,
+) {
+    if request.line.method == Method::ACK {
+        return;
+    }
+    let response = final_response(endpoint, &mut request, code, retry_after);
+    send_stateless(endpoint, request, response).await;
+}
+
+/// Sends `response` without a transaction; the request (and ezk's registration of its
+/// transaction key) is dropped with it.
+async fn send_stateless(
+    endpoint: &Endpoint,
+    request: IncomingRequest,
+    mut response: ezk_sip_core::transport::OutgoingResponse,
+) {
+    if let Err(e) = endpoint.send_outgoing_response(&mut response).await {
+        crate::warn_limited!("send_failed", error = %e, "could not answer {}", request.line.method);
+    }
+}
