@@ -98,6 +98,10 @@ pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Rece
     let _enter = span.enter();
     match result {
         Ok(reason) => tracing::info!(%reason, "call ended"),
+        // Refused offers come from the network at the admitted rate: rate-limited.
+        Err(e @ CallError::Rejected(..)) => {
+            crate::warn_limited!("call_rejected", error = %e, "call refused")
+        }
         Err(e) => tracing::warn!(error = %e, "call failed"),
     }
 }

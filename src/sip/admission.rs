@@ -92,8 +92,9 @@ struct Source {
     bucket: Bucket,
     /// Calls admitted from this source and not ended yet.
     calls: u32,
-    /// Refused since the last admitted INVITE: with `OverLimit::Drop` only the first is told.
-    refused: u32,
+    /// Refused since the source was last within its rate (its bucket full again): with
+    /// `OverLimit::Drop` only the first refusal is answered.
+    over: bool,
     last_seen: Instant,
 }
 
@@ -140,10 +141,15 @@ impl Admission {
         let entry = self.sources.entry(source).or_insert_with(|| Source {
             bucket: Bucket::full(l.invite_burst_per_source, now),
             calls: 0,
-            refused: 0,
+            over: false,
             last_seen: now,
         });
         entry.last_seen = now;
+        let (rate, burst) = (l.invite_rate_per_source, l.invite_burst_per_source);
+        entry.bucket.refill(rate, burst, now);
+        if entry.bucket.tokens >= f64::from(burst) {
+            entry.over = false;
+        }
         let refusal =
             if !entry
                 .bucket
@@ -160,17 +166,13 @@ impl Admission {
             };
         match refusal {
             None => {
-                entry.refused = 0;
                 entry.calls += 1;
                 Decision::Admit
             }
+            Some(r) if entry.over && l.over_limit == OverLimit::Drop => Decision::Drop(r),
             Some(r) => {
-                entry.refused = entry.refused.saturating_add(1);
-                if l.over_limit == OverLimit::Drop && entry.refused > 1 {
-                    Decision::Drop(r)
-                } else {
-                    Decision::Reject(r, retry)
-                }
+                entry.over = true;
+                Decision::Reject(r, retry)
             }
         }
     }

@@ -39,11 +39,18 @@ fn a_source_gets_its_burst_then_one_503_then_silence() {
         Decision::Reject(Refusal::SourceRate, Duration::from_secs(7))
     );
     assert_eq!(d[5], Decision::Drop(Refusal::SourceRate));
-    // Half a second later one token (2/s) is back.
-    assert_eq!(
-        a.admit(ip(1), t0 + Duration::from_millis(500)),
-        Decision::Admit
+    // Half a second later one token (2/s) is back; the source is still over its limit.
+    let later = t0 + Duration::from_millis(500);
+    assert_eq!(a.admit(ip(1), later), Decision::Admit);
+    assert_eq!(a.admit(ip(1), later), Decision::Drop(Refusal::SourceRate));
+    // Once its bucket is full again (2 s of quiet), it is told again.
+    let quiet = later + Duration::from_secs(2);
+    assert!(
+        admit_n(&mut a, ip(1), 4, quiet)
+            .iter()
+            .all(|d| *d == Decision::Admit)
     );
+    assert!(matches!(a.admit(ip(1), quiet), Decision::Reject(..)));
 }
 
 #[test]
