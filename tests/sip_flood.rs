@@ -7,9 +7,10 @@ mod common;
 mod flood;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::bridge::{Bridge, Config};
+use common::dialog::RawDialog;
 use common::metrics::{self, Metrics};
 use common::sipraw::{self, Request, Response};
 use common::tools;
@@ -30,61 +31,15 @@ fn open_bridge_config() -> Config {
 /// A call from `source` (another loopback address than the flood's): INVITE, 200, ACK, BYE.
 /// Returns how long the first answer (100 Trying or the 200) took.
 fn call_from(source: Ipv4Addr, bridge: SocketAddr) -> Duration {
-    let socket = UdpSocket::bind((source, 0)).expect("binding a UDP port on a loopback address");
-    let local = socket.local_addr().expect("a bound socket has an address");
-    let invite = Request::invite(bridge, local, "UDP", 40_000);
-    let started = Instant::now();
-    socket
-        .send_to(invite.build().as_bytes(), bridge)
-        .expect("sending on loopback");
-    let mut first = None;
-    let ok = wait_response(&socket, Duration::from_secs(10), |r| {
-        first.get_or_insert_with(|| started.elapsed());
-        r.status == 200 && r.method() == "INVITE"
-    })
-    .expect("the caller beside the flood got no 200 OK within 10 s");
-    let tag = ok
-        .header("To")
-        .and_then(sipraw::to_tag)
-        .expect("a 200 OK has a To tag")
-        .to_string();
-    let contact = ok.contact_uri().expect("a 200 OK has a Contact");
-    for (method, cseq) in [("ACK", 1), ("BYE", 2)] {
-        let mut request = invite.derive(method, cseq, true);
-        request.to_tag = Some(tag.clone());
-        request.uri = contact.clone();
-        socket
-            .send_to(request.build().as_bytes(), bridge)
-            .expect("sending on loopback");
-    }
-    wait_response(&socket, Duration::from_secs(5), |r| {
+    let mut call = RawDialog::invite_udp(bridge, source.into(), 40_000);
+    call.answer(Duration::from_secs(10));
+    call.send_request("BYE", None);
+    call.wait(Duration::from_secs(5), |r| {
         r.status == 200 && r.method() == "BYE"
     })
     .expect("the BYE of the caller beside the flood was not answered");
-    first.expect("a 200 was seen, so something was first")
-}
-
-fn wait_response(
-    socket: &UdpSocket,
-    timeout: Duration,
-    mut wanted: impl FnMut(&Response) -> bool,
-) -> Option<Response> {
-    let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; 70_000];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        socket
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .expect("non-zero timeout");
-        let Ok((n, _)) = socket.recv_from(&mut buf) else {
-            continue;
-        };
-        if let Some(r) = Response::parse(&buf[..n])
-            && wanted(&r)
-        {
-            return Some(r);
-        }
-    }
-    None
+    call.first_answer
+        .expect("a 200 was seen, so something came first")
 }
 
 /// Resident memory of a process, in kB.

@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod bridge;
 pub mod call;
+pub mod dialog;
 pub mod g711;
 pub mod g722;
 pub mod kamailio;

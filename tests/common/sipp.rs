@@ -98,6 +98,8 @@ pub struct Sipp {
     service: String,
     vars: Vec<(String, String)>,
     timeout: Duration,
+    /// `-m`, `-l`, `-r`: calls in all, at once, started per second.
+    load: (u32, u32, u32),
 }
 
 impl Sipp {
@@ -120,6 +122,7 @@ impl Sipp {
             service: "1000".into(),
             vars: Vec::new(),
             timeout: Duration::from_secs(60),
+            load: (1, 1, 10),
         }
     }
 
@@ -143,6 +146,13 @@ impl Sipp {
     /// sipp's own global timeout (`-timeout`); the test waits a little longer.
     pub fn timeout(mut self, t: Duration) -> Sipp {
         self.timeout = t;
+        self
+    }
+
+    /// Many calls: `calls` in all, at most `at_once` at a time, `per_second` new ones a second.
+    /// Messages are not traced (a soak would write gigabytes); errors still are.
+    pub fn load(mut self, calls: u32, at_once: u32, per_second: u32) -> Sipp {
+        self.load = (calls, at_once, per_second);
         self
     }
 
@@ -172,15 +182,22 @@ impl Sipp {
             .arg(&self.scenario)
             .args(["-i", "127.0.0.1", "-bind_local", "-mi", "127.0.0.1"])
             .args(["-t", if self.tcp { "t1" } else { "u1" }])
-            .args(["-m", "1", "-nostdin", "-aa", "-timeout_error"])
+            .args(["-nostdin", "-aa", "-timeout_error"])
             .arg("-timeout")
             .arg(format!("{}s", self.timeout.as_secs().max(1)))
             .arg("-s")
             .arg(&self.service)
-            .args(["-trace_msg", "-message_file"])
-            .arg(log("messages.log"))
             .args(["-trace_err", "-error_file"])
             .arg(log("errors.log"));
+        let (calls, at_once, per_second) = self.load;
+        cmd.arg("-m").arg(calls.to_string());
+        if calls > 1 {
+            cmd.arg("-l").arg(at_once.to_string());
+            cmd.arg("-r").arg(per_second.to_string());
+        } else {
+            cmd.args(["-trace_msg", "-message_file"])
+                .arg(log("messages.log"));
+        }
         if let Some(l) = &twin {
             cmd.arg("-3pcc").arg(
                 l.local_addr()
