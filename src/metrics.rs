@@ -120,7 +120,7 @@ impl<const N: usize> Family<N> {
 }
 
 /// Malformed SIP by [`crate::sip::screen::Malformed`] label.
-pub static SIP_MALFORMED: Family<5> = Family::new(
+pub static SIP_MALFORMED: Family<7> = Family::new(
     "dialbridge_sip_malformed_total",
     "SIP messages dropped or answered 400 as malformed",
     "reason",
@@ -129,6 +129,8 @@ pub static SIP_MALFORMED: Family<5> = Family::new(
         "base_headers",
         "cseq_method",
         "content_length",
+        "duplicate_header",
+        "via",
         "orphan_response",
     ],
 );

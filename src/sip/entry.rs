@@ -8,14 +8,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use ezk_sip_core::{Endpoint, IncomingRequest, Layer, MayTake};
-use ezk_sip_types::header::typed::MaxForwards;
+use ezk_sip_types::header::typed::{ContentType, MaxForwards};
 use ezk_sip_types::{Method, Name, StatusCode};
 use tokio::sync::mpsc;
 
 use super::admission::{AdmissionControl, Decision};
 use super::early::EarlyInvites;
 use super::gate::{Admitted, Gate, Refused};
-use super::screen::check_request;
+use super::screen::{check_request, unsupported_requirements};
 use crate::metrics::{SIP_INVITES_REFUSED, SIP_MALFORMED};
 
 /// What the entry layer needs besides the endpoint.
@@ -84,13 +84,19 @@ impl Layer for EntryLayer {
             crate::warn_limited!(problem.label(), %method, source = %request.tp_info.source, "malformed request: 400 ({})", problem.describe());
             return respond(endpoint, request.take(), StatusCode::BAD_REQUEST, None).await;
         }
-        if !KNOWN.contains(&method) {
-            return respond(endpoint, request.take(), StatusCode::NOT_IMPLMENTED, None).await;
-        }
-        if let Ok(MaxForwards(0)) = request.headers.get_named::<MaxForwards>()
-            && method != Method::OPTIONS
-        {
-            return respond(endpoint, request.take(), StatusCode::TOO_MANY_HOPS, None).await;
+        if let Some((code, header)) = refusal(&request, in_dialog) {
+            let mut request = request.take();
+            let mut response = final_response(endpoint, &mut request, code, None);
+            match header {
+                Extra::Allow => {
+                    for allow in endpoint.allowed() {
+                        response.msg.headers.insert_named(allow);
+                    }
+                }
+                Extra::Header(name, value) => response.msg.headers.insert(name, value),
+                Extra::None => {}
+            }
+            return send_stateless(endpoint, request, response).await;
         }
         match method {
             Method::OPTIONS if !in_dialog => {
@@ -106,15 +112,6 @@ impl Layer for EntryLayer {
                 send_stateless(endpoint, request, response).await;
             }
             Method::INVITE if !in_dialog => self.invite(endpoint, request.take()).await,
-            Method::REGISTER | Method::SUBSCRIBE | Method::REFER if !in_dialog => {
-                respond(
-                    endpoint,
-                    request.take(),
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    None,
-                )
-                .await
-            }
             _ => {} // ezk answers 481 for requests of unknown dialogs
         }
     }
@@ -208,6 +205,75 @@ impl EntryLayer {
         }
         send_stateless(endpoint, invite, response).await;
     }
+}
+
+/// What a refusal carries besides its status.
+enum Extra {
+    None,
+    /// Our Allow list (405, 501: RFC 3261 21.4.6, RFC 4475 3.1.1.2).
+    Allow,
+    Header(Name, String),
+}
+
+/// The answer to a well-formed request we will not take, before any work is spent on it.
+fn refusal(request: &IncomingRequest, in_dialog: bool) -> Option<(StatusCode, Extra)> {
+    let method = &request.line.method;
+    if !KNOWN.contains(method) {
+        return Some((StatusCode::NOT_IMPLMENTED, Extra::Allow));
+    }
+    if let Ok(MaxForwards(0)) = request.headers.get_named::<MaxForwards>()
+        && *method != Method::OPTIONS
+    {
+        return Some((StatusCode::TOO_MANY_HOPS, Extra::None));
+    }
+    if in_dialog {
+        return None; // the dialog's owner answers (ezk says 481 for unknown dialogs)
+    }
+    if matches!(
+        *method,
+        Method::REGISTER | Method::SUBSCRIBE | Method::REFER
+    ) {
+        return Some((StatusCode::METHOD_NOT_ALLOWED, Extra::Allow));
+    }
+    if matches!(*method, Method::INVITE | Method::OPTIONS) {
+        let unsupported = unsupported_requirements(&request.headers);
+        if !unsupported.is_empty() {
+            let header = Extra::Header(Name::UNSUPPORTED, unsupported.join(", "));
+            return Some((StatusCode::BAD_EXTENSION, header));
+        }
+    }
+    if *method == Method::INVITE && !accepts_sdp(request) {
+        // Our answer carries SDP (RFC 4475 sdp01: 406).
+        return Some((StatusCode::NOT_ACCEPTABLE, Extra::None));
+    }
+    if *method == Method::INVITE && !request.body.is_empty() && !is_sdp(request) {
+        // We read only SDP bodies (RFC 3261 21.4.13: 415 with what we accept).
+        let accept = Extra::Header(Name::ACCEPT, "application/sdp".into());
+        return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, accept));
+    }
+    None
+}
+
+/// Whether an `Accept` header, if any, lets us answer with SDP.
+fn accepts_sdp(request: &IncomingRequest) -> bool {
+    let mut accept = request.headers.get_raw(&Name::ACCEPT).peekable();
+    if accept.peek().is_none() {
+        return true;
+    }
+    accept.flat_map(|v| v.split(',')).any(|range| {
+        let range = range.split(';').next().unwrap_or_default().trim();
+        ["application/sdp", "application/*", "*/*"]
+            .iter()
+            .any(|ok| range.eq_ignore_ascii_case(ok))
+    })
+}
+
+/// Whether the body is SDP (Content-Type `application/sdp`, parameters allowed).
+fn is_sdp(request: &IncomingRequest) -> bool {
+    request
+        .headers
+        .get_named::<ContentType>()
+        .is_ok_and(|ct| ct.0.to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 /// A final response to `request` with a To tag that is the same for every retransmission (a

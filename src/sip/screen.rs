@@ -19,16 +19,22 @@ pub enum Malformed {
     CseqMethod,
     /// Content-Length is not a number or does not match the body.
     ContentLength,
+    /// A header that may appear once appears more often (RFC 4475 multi01).
+    DuplicateHeader,
+    /// A Via list with elements that do not parse (ezk skips them silently; RFC 4475 badinv01).
+    Via,
     /// A response nobody asked for (no transaction matches it).
     OrphanResponse,
 }
 
 impl Malformed {
-    pub const ALL: [Malformed; 5] = [
+    pub const ALL: [Malformed; 7] = [
         Malformed::Unparsable,
         Malformed::BaseHeaders,
         Malformed::CseqMethod,
         Malformed::ContentLength,
+        Malformed::DuplicateHeader,
+        Malformed::Via,
         Malformed::OrphanResponse,
     ];
 
@@ -39,6 +45,8 @@ impl Malformed {
             Malformed::BaseHeaders => "base_headers",
             Malformed::CseqMethod => "cseq_method",
             Malformed::ContentLength => "content_length",
+            Malformed::DuplicateHeader => "duplicate_header",
+            Malformed::Via => "via",
             Malformed::OrphanResponse => "orphan_response",
         }
     }
@@ -52,6 +60,8 @@ impl Malformed {
             }
             Malformed::CseqMethod => "CSeq method differs from the request method",
             Malformed::ContentLength => "Content-Length is not a number or differs from the body",
+            Malformed::DuplicateHeader => "a header that may appear once appears more often",
+            Malformed::Via => "a Via list with elements that do not parse",
             Malformed::OrphanResponse => "SIP response that matches no transaction",
         }
     }
@@ -67,11 +77,44 @@ pub fn check_request(
     if base.cseq.method != line.method {
         return Err(Malformed::CseqMethod);
     }
-    if let Some(length) = headers.get_raw(&Name::CONTENT_LENGTH).next() {
+    for name in [
+        Name::CALL_ID,
+        Name::CSEQ,
+        Name::FROM,
+        Name::TO,
+        Name::MAX_FORWARDS,
+        Name::CONTENT_TYPE,
+    ] {
+        if headers.get_raw(&name).count() > 1 {
+            return Err(Malformed::DuplicateHeader);
+        }
+    }
+    let via_elements: usize = headers
+        .get_raw(&Name::VIA)
+        .map(|value| value.split(',').count())
+        .sum();
+    if via_elements != base.via.len() {
+        return Err(Malformed::Via);
+    }
+    // Every Content-Length (a message may carry several, RFC 4475 mcl01) must match the body.
+    for length in headers.get_raw(&Name::CONTENT_LENGTH) {
         match length.trim().parse::<usize>() {
             Ok(n) if n == body.len() => {}
             _ => return Err(Malformed::ContentLength),
         }
     }
     Ok(())
+}
+
+/// The option tags of `Require` headers that we do not support (RFC 3261 8.2.2.3: answer 420
+/// with them in `Unsupported`). We support session timers (RFC 4028).
+pub fn unsupported_requirements(headers: &Headers) -> Vec<String> {
+    const SUPPORTED: [&str; 1] = ["timer"];
+    headers
+        .get_raw(&Name::REQUIRE)
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        .map(str::to_string)
+        .collect()
 }

@@ -56,10 +56,32 @@ impl SdpError {
 pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| SdpError::Parse(format!("body is not UTF-8: {e}")))?;
-    SessionDescription::parse(&BytesStr::from(text)).map_err(|e| {
-        let msg: String = e.to_string().chars().take(MAX_ERROR_CHARS).collect();
-        SdpError::Parse(msg)
-    })
+    SessionDescription::parse(&BytesStr::from(text))
+        .or_else(|e| {
+            // We decline every stream but audio: an attribute we cannot read there (RFC 4475
+            // esc01: `a=rtpmap:31 LPC` under m=video) must not cost the call.
+            let lenient = without_foreign_attributes(text);
+            SessionDescription::parse(&BytesStr::from(lenient.as_str())).map_err(|_| e)
+        })
+        .map_err(|e| {
+            let msg: String = e.to_string().chars().take(MAX_ERROR_CHARS).collect();
+            SdpError::Parse(msg)
+        })
+}
+
+/// `text` without the `a=` lines of media sections other than audio.
+fn without_foreign_attributes(text: &str) -> String {
+    let mut foreign = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("m=") {
+            foreign = !line.starts_with("m=audio ");
+        } else if foreign && line.starts_with("a=") {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// A media direction, always seen from dialbridge's side.
@@ -369,6 +391,18 @@ mod tests {
 
     fn neg(media: &str) -> Result<Negotiated, SdpError> {
         neg_with(&sdp("", media), &PREF)
+    }
+
+    #[test]
+    fn an_unreadable_attribute_of_a_declined_stream_is_ignored() {
+        // RFC 4475 3.1.1.3 (esc01): rtpmap without a clock rate under m=video.
+        let n = neg("m=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n")
+            .expect("the audio stream is still usable");
+        assert_eq!(n.codec, PCMU);
+        assert!(
+            neg("m=audio 49217 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n").is_err(),
+            "an unreadable audio attribute is still an error"
+        );
     }
 
     fn local() -> LocalMedia {

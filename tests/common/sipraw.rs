@@ -187,6 +187,39 @@ pub fn status_codes_in_stream(data: &[u8]) -> Vec<u16> {
         .collect()
 }
 
+/// Takes every complete SIP message off the front of `buf` (a TCP byte stream), framed by its
+/// Content-Length (long or compact form; none means no body). What is left is a partial message.
+pub fn take_stream_messages(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        // Keep-alive CRLFs between messages (RFC 5626) carry nothing.
+        let skip = buf
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        buf.drain(..skip);
+        let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return out;
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]);
+        let length = head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| {
+                let k = k.trim();
+                k.eq_ignore_ascii_case("Content-Length") || k.eq_ignore_ascii_case("l")
+            })
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let end = head_end + 4 + length;
+        if buf.len() < end {
+            return out;
+        }
+        out.push(buf.drain(..end).collect());
+    }
+}
+
 /// The parts of a request the tests vary; [`Request::build`] makes the text.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -335,6 +368,21 @@ mod tests {
         assert_eq!(to_tag(r.header("to").unwrap()).as_deref(), Some("abc"));
         assert_eq!(r.contact_uri().as_deref(), Some("sip:b@127.0.0.1:5070"));
         assert!(Response::parse(b"INVITE sip:x SIP/2.0\r\n").is_none());
+    }
+
+    #[test]
+    fn messages_taken_off_a_tcp_stream() {
+        let mut buf = b"\r\nSIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n\
+SIP/2.0 200 OK\r\nl: 3\r\n\r\nabcSIP/2.0 180 Ringing\r\nContent-Length: 5\r\n\r\nab"
+            .to_vec();
+        let msgs = take_stream_messages(&mut buf);
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs[0].starts_with(b"SIP/2.0 100") && msgs[0].ends_with(b"\r\n\r\n"));
+        assert!(msgs[1].ends_with(b"\r\n\r\nabc"));
+        assert!(buf.starts_with(b"SIP/2.0 180"), "the partial message stays");
+        buf.extend_from_slice(b"cde");
+        assert_eq!(take_stream_messages(&mut buf).len(), 1);
+        assert!(buf.is_empty());
     }
 
     #[test]
