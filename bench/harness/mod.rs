@@ -13,6 +13,7 @@ pub mod procstat;
 pub mod quality;
 pub mod steps;
 
+#[allow(unused_imports)] // used by benches/load.rs and bench_smoke, not by every includer
 pub use steps::run_all;
 
 use std::io::{BufRead, BufReader};
@@ -91,10 +92,10 @@ pub struct Step {
 }
 
 /// The bridge process, killed on drop.
-struct Bridge {
-    child: Child,
-    sip: SocketAddr,
-    signaling: SocketAddr,
+pub struct Bridge {
+    pub child: Child,
+    pub sip: SocketAddr,
+    pub signaling: SocketAddr,
 }
 
 impl Drop for Bridge {
@@ -134,10 +135,15 @@ fn bridge_config(calls: usize) -> String {
 }
 
 fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
-    let config = dir.join(format!("bench-{calls}.toml"));
-    std::fs::write(&config, bridge_config(calls)).map_err(|e| e.to_string())?;
-    let log =
-        std::fs::File::create(dir.join(format!("bench-{calls}.log"))).map_err(|e| e.to_string())?;
+    start_bridge_with(dir, &format!("bench-{calls}"), &bridge_config(calls))
+}
+
+/// Starts the bridge with `config` (TOML) written to `<dir>/<name>.toml`, its log in
+/// `<name>.log`, and waits for its READY line.
+pub fn start_bridge_with(dir: &Path, name: &str, config_text: &str) -> Result<Bridge, String> {
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(&config, config_text).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| e.to_string())?;
     // DIALBRIDGE_BIN: another build to compare (an A/B run with the same harness).
     let bin = std::env::var("DIALBRIDGE_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dialbridge").to_string());
