@@ -17,7 +17,8 @@ use common::tools;
 use flood::mutate::Mutator;
 use flood::pump::{Tally, pump};
 
-/// 64 × T1: how long a 200 OK is retransmitted waiting for its ACK before the call is given up.
+/// The longest an unACKed 200 OK may hold its call slot: 64 × T1 (RFC 3261 timer H; ezk's
+/// acceptor gives up sooner, after ~9 s of retransmissions).
 const TIMER_H: Duration = Duration::from_secs(32);
 
 /// Trunk mode open to all of loopback, with the per-source limits applied to it (by default the
@@ -160,7 +161,14 @@ fn one_flooding_source_leaves_the_bridge_to_others() {
     );
     let m = metrics::scrape(bridge.signaling);
     assert!(refused(&m, "source_rate") >= tally.sent as f64 * 0.9 - 50.0);
-    assert!(m.get("dialbridge_calls_active") <= 20.0);
+    let waiting = m.get("dialbridge_calls_active");
+    assert!(waiting <= 20.0);
+    assert!(waiting > 0.0, "the admitted flood INVITEs wait for their ACK");
+    assert_eq!(
+        m.get("dialbridge_pipelines_active"),
+        0.0,
+        "an INVITE costs no GStreamer pipeline until it is ACKed"
+    );
     assert!(
         limited_lines(&bridge) <= 4,
         "refusals are logged at most once per 10 s per reason"
