@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Bounded without a cap of its own: an entry exists only for an INVITE that passed admission
+/// control, between the entry layer and its call task, so there are never more than
+/// `limits.max_calls` plus the call queue's capacity.
 #[derive(Clone, Default)]
 pub struct EarlyInvites(Arc<Mutex<HashMap<String, bool>>>);
 
