@@ -56,11 +56,14 @@ impl Transactions {
             Err(map) => map,
         };
 
-        let (sender, receiver) = mpsc::unbounded_channel();
+        // dialbridge patch: the channel carries boxed messages. tokio allocates a channel's
+        // first block of 32 slots up front, ~10 KB of TsxMessage, for every transaction that
+        // then lingers 32 s; boxed it is ~300 bytes.
+        let (sender, receiver) = mpsc::unbounded_channel::<Box<TsxMessage>>();
 
         map.insert(
             tsx_key.clone(),
-            Box::new(move |msg| sender.send(msg).map_err(|e| e.0).err()),
+            Box::new(move |msg| sender.send(Box::new(msg)).map_err(|e| *e.0).err()),
         );
 
         Err(TsxRegistration {
