@@ -17,6 +17,14 @@ fn limits() -> LimitsConfig {
     }
 }
 
+/// [`limits`] with the calls per source out of the way, to look at the rates alone.
+fn rates_only() -> LimitsConfig {
+    LimitsConfig {
+        max_calls_per_source: 100,
+        ..limits()
+    }
+}
+
 fn admit_n(a: &mut Admission, source: IpAddr, n: usize, now: Instant) -> Vec<Decision> {
     (0..n).map(|_| a.admit(source, now)).collect()
 }
@@ -24,14 +32,7 @@ fn admit_n(a: &mut Admission, source: IpAddr, n: usize, now: Instant) -> Vec<Dec
 #[test]
 fn a_source_gets_its_burst_then_one_503_then_silence() {
     let t0 = Instant::now();
-    let mut a = Admission::new(
-        LimitsConfig {
-            max_calls_per_source: 100,
-            ..limits()
-        },
-        &[],
-        t0,
-    );
+    let mut a = Admission::new(rates_only(), &[], t0);
     let d = admit_n(&mut a, ip(1), 6, t0);
     assert!(d[..4].iter().all(|d| *d == Decision::Admit), "{d:?}");
     assert_eq!(
@@ -59,8 +60,7 @@ fn reject_policy_answers_every_excess_invite() {
     let mut a = Admission::new(
         LimitsConfig {
             over_limit: OverLimit::Reject,
-            max_calls_per_source: 100,
-            ..limits()
+            ..rates_only()
         },
         &[],
         t0,
@@ -114,14 +114,7 @@ fn calls_per_source_are_given_back() {
 #[test]
 fn the_global_rate_is_answered_never_dropped() {
     let t0 = Instant::now();
-    let mut a = Admission::new(
-        LimitsConfig {
-            max_calls_per_source: 100,
-            ..limits()
-        },
-        &[],
-        t0,
-    );
+    let mut a = Admission::new(rates_only(), &[], t0);
     let mut admitted = 0;
     for last in 1..=20 {
         for d in admit_n(&mut a, ip(last), 2, t0) {
@@ -142,8 +135,7 @@ fn configured_trusted_sources_replace_the_default() {
     let mut a = Admission::new(
         LimitsConfig {
             trusted_sources: Some(Vec::new()),
-            max_calls_per_source: 100,
-            ..limits()
+            ..rates_only()
         },
         &[trunk],
         t0,
