@@ -82,21 +82,16 @@ impl Layer for EntryLayer {
         ) {
             SIP_MALFORMED.inc(problem.label());
             crate::warn_limited!(problem.label(), %method, source = %request.tp_info.source, "malformed request: 400 ({})", problem.describe());
-            return respond(endpoint, request.take(), StatusCode::BAD_REQUEST, None).await;
+            return respond(
+                endpoint,
+                request.take(),
+                StatusCode::BAD_REQUEST,
+                Extra::None,
+            )
+            .await;
         }
-        if let Some((code, header)) = refusal(&request, in_dialog) {
-            let mut request = request.take();
-            let mut response = final_response(endpoint, &mut request, code, None);
-            match header {
-                Extra::Allow => {
-                    for allow in endpoint.allowed() {
-                        response.msg.headers.insert_named(allow);
-                    }
-                }
-                Extra::Header(name, value) => response.msg.headers.insert(name, value),
-                Extra::None => {}
-            }
-            return send_stateless(endpoint, request, response).await;
+        if let Some((code, extra)) = refusal(&request, in_dialog) {
+            return respond(endpoint, request.take(), code, extra).await;
         }
         match method {
             Method::OPTIONS if !in_dialog => {
@@ -132,86 +127,69 @@ impl EntryLayer {
             known = self.early.cancel(&branch);
         }
         if known {
-            respond(endpoint, request.take(), StatusCode::OK, None).await;
+            respond(endpoint, request.take(), StatusCode::OK, Extra::None).await;
         }
     }
 
     async fn invite(&self, endpoint: &Endpoint, invite: IncomingRequest) {
         let source = invite.tp_info.source;
-        let retry = self.options.retry_after;
+        let retry = Extra::RetryAfter(self.options.retry_after);
         let ticket = match self.options.admission.admit(source.ip()) {
             Ok(ticket) => ticket,
-            Err(Decision::Reject(why, retry)) => {
+            Err(Decision::Reject(why, after)) => {
                 SIP_INVITES_REFUSED.inc(why.label());
                 crate::warn_limited!(why.label(), %source, "INVITE over the limits: 503");
-                return respond(
-                    endpoint,
-                    invite,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some(retry),
-                )
-                .await;
+                let code = StatusCode::SERVICE_UNAVAILABLE;
+                return respond(endpoint, invite, code, Extra::RetryAfter(after)).await;
             }
             Err(Decision::Drop(why)) => return SIP_INVITES_REFUSED.inc(why.label()),
             Err(Decision::Admit) => unreachable!("admit() returns a ticket for Admit"),
         };
         let branch = invite.tsx_key.branch().to_string();
         self.early.insert(&branch);
-        let refused = match self.options.gate.admit(invite, ticket) {
+        let (invite, code, extra) = match self.options.gate.admit(invite, ticket) {
             Ok(admitted) => match self.options.calls.try_send(admitted) {
                 Ok(()) => return,
                 Err(e) => {
-                    let admitted = match e {
-                        mpsc::error::TrySendError::Full(a)
-                        | mpsc::error::TrySendError::Closed(a) => a,
-                    };
                     SIP_INVITES_REFUSED.inc("queue_full");
                     crate::warn_limited!("queue_full", %source, "call queue full or closed: 503");
                     (
-                        admitted.invite,
+                        e.into_inner().invite,
                         StatusCode::SERVICE_UNAVAILABLE,
-                        Some(retry),
-                        None,
+                        retry,
                     )
                 }
             },
             Err((invite, Refused::NotAllowed)) => {
                 SIP_INVITES_REFUSED.inc("not_allowed");
                 crate::warn_limited!("not_allowed", %source, "INVITE from a source outside sip.trunk.allow: 403");
-                (invite, StatusCode::FORBIDDEN, None, None)
+                (invite, StatusCode::FORBIDDEN, Extra::None)
             }
             Err((invite, Refused::Full)) => {
                 SIP_INVITES_REFUSED.inc("max_calls");
                 crate::warn_limited!("max_calls", %source, "call limit reached: 503");
-                (invite, StatusCode::SERVICE_UNAVAILABLE, Some(retry), None)
+                (invite, StatusCode::SERVICE_UNAVAILABLE, retry)
             }
             Err((invite, Refused::Challenge(challenge))) => {
                 tracing::debug!(%source, "INVITE needs digest authentication: 401");
-                (invite, StatusCode::UNAUTHORIZED, None, Some(challenge))
+                let header = Extra::Header(Name::WWW_AUTHENTICATE, challenge);
+                (invite, StatusCode::UNAUTHORIZED, header)
             }
         };
-        let (invite, code, retry, challenge) = refused;
         self.early.finish(&branch);
-        let mut invite = invite;
         if code != StatusCode::UNAUTHORIZED {
             crate::metrics::CALLS_REJECTED.inc();
         }
-        let mut response = final_response(endpoint, &mut invite, code, retry);
-        if let Some(challenge) = challenge {
-            response
-                .msg
-                .headers
-                .insert(Name::WWW_AUTHENTICATE, challenge);
-        }
-        send_stateless(endpoint, invite, response).await;
+        respond(endpoint, invite, code, extra).await;
     }
 }
 
 /// What a refusal carries besides its status.
-enum Extra {
+pub enum Extra {
     None,
     /// Our Allow list (405, 501: RFC 3261 21.4.6, RFC 4475 3.1.1.2).
     Allow,
+    RetryAfter(Duration),
     Header(Name, String),
 }
 
@@ -277,12 +255,11 @@ fn is_sdp(request: &IncomingRequest) -> bool {
 }
 
 /// A final response to `request` with a To tag that is the same for every retransmission (a
-/// stateless UAS must be able to answer them alike, RFC 3261 8.2.7), and Retry-After if given.
+/// stateless UAS must be able to answer them alike, RFC 3261 8.2.7).
 pub fn final_response(
     endpoint: &Endpoint,
     request: &mut IncomingRequest,
     code: StatusCode,
-    retry_after: Option<Duration>,
 ) -> ezk_sip_core::transport::OutgoingResponse {
     if request.base_headers.to.tag.is_none() && code != StatusCode::TRYING {
         let mut h = DefaultHasher::new();
@@ -290,27 +267,30 @@ pub fn final_response(
         request.tsx_key.branch().hash(&mut h);
         request.base_headers.to.tag = Some(format!("db{:016x}", h.finish()).into());
     }
-    let mut response = endpoint.create_response(request, code, None);
-    if let Some(retry) = retry_after {
-        response
-            .msg
-            .headers
-            .insert(Name::RETRY_AFTER, retry.as_secs().to_string());
-    }
-    response
+    endpoint.create_response(request, code, None)
 }
 
-/// Answers `request` with `code` and nothing else, statelessly.
+/// Answers `request` with `code` and what `extra` adds, statelessly.
 pub async fn respond(
     endpoint: &Endpoint,
     mut request: IncomingRequest,
     code: StatusCode,
-    retry_after: Option<Duration>,
+    extra: Extra,
 ) {
     if request.line.method == Method::ACK {
         return;
     }
-    let response = final_response(endpoint, &mut request, code, retry_after);
+    let mut response = final_response(endpoint, &mut request, code);
+    let headers = &mut response.msg.headers;
+    match extra {
+        Extra::None => {}
+        Extra::Allow => endpoint
+            .allowed()
+            .iter()
+            .for_each(|a| headers.insert_named(a)),
+        Extra::RetryAfter(after) => headers.insert(Name::RETRY_AFTER, after.as_secs().to_string()),
+        Extra::Header(name, value) => headers.insert(name, value),
+    }
     send_stateless(endpoint, request, response).await;
 }
 

@@ -24,5 +24,5 @@ use ezk_sip_core::{Endpoint, IncomingRequest};
 /// Answers an out-of-dialog request with a final status and nothing else, statelessly (see
 /// [`entry`]). Used for every early rejection (403, 488, 503 ...).
 pub async fn reject(endpoint: &Endpoint, request: IncomingRequest, code: u16) {
-    entry::respond(endpoint, request, code.into(), None).await
+    entry::respond(endpoint, request, code.into(), entry::Extra::None).await
 }
