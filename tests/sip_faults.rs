@@ -55,18 +55,20 @@ fn assert_clean(bridge: &mut Bridge, rest: (u64, u64), within: Duration) {
     metrics::wait_idle(bridge.signaling, within);
     let m = metrics::scrape(bridge.signaling);
     assert_eq!(m.get("dialbridge_panics_total"), 0.0);
-    // Threads end a moment after their pipeline; give them that moment.
+    // Threads end a moment after their pipeline; give them that moment. Fewer than at rest is
+    // fine: the rest figure may include the server side of a /metrics connection not yet closed.
+    let within_rest = |now: (u64, u64)| now.0 <= rest.0 && now.1 <= rest.1;
     let mut now = threads_and_fds(bridge.pid());
     for _ in 0..50 {
-        if now == rest {
+        if within_rest(now) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
         now = threads_and_fds(bridge.pid());
     }
-    assert_eq!(
-        now, rest,
-        "(threads, open files) after the fault vs at rest"
+    assert!(
+        within_rest(now),
+        "(threads, open files) after the fault {now:?} vs at rest {rest:?}"
     );
     bridge.assert_alive();
 }
