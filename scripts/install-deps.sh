@@ -2,7 +2,8 @@
 # Installs what dialbridge needs to build and to run its tests on Debian 12:
 # GStreamer (dev headers + plugins; G.722 needs gstreamer1.0-libav), the real SIP peers the
 # tests talk to (sipp from sip-tester, kamailio, Janus, Chromium), espeak-ng + sox to
-# regenerate prompts, and (last) the npm packages of the browser tests.
+# regenerate prompts, the npm packages of the browser tests, and (last) cargo-fuzz for the
+# fuzz smoke test (scripts/install-fuzz.sh).
 # Safe to run again; it only installs what is missing.
 set -eu
 
@@ -30,3 +31,4 @@ else
 fi
 
 "$(dirname "$0")/install-browser-deps.sh"
+"$(dirname "$0")/install-fuzz.sh"
