@@ -252,6 +252,23 @@ fn max_calls_zero() {
 }
 
 #[test]
+fn admission_limits_that_would_refuse_every_call() {
+    let mut c = Config::default();
+    c.limits.max_calls_per_source = 0;
+    c.limits.invite_rate = 0.0;
+    c.limits.invite_rate_per_source = f64::NAN;
+    c.limits.invite_burst_per_source = 0;
+    has(&c, "limits.max_calls_per_source", "503");
+    has(&c, "limits.invite_rate", "above 0");
+    has(&c, "limits.invite_rate_per_source", "above 0");
+    has(&c, "limits.invite_burst_per_source", "burst");
+    assert!(
+        problems(&Config::default()).is_empty(),
+        "the defaults are valid"
+    );
+}
+
+#[test]
 fn all_problems_are_reported_at_once() {
     let mut c = Config::default();
     c.limits.max_calls = 0;
