@@ -31,7 +31,7 @@ use harness::calls::Calls;
 /// The bridge's `limits.max_calls`; the flood sends ten times that many INVITEs a second.
 const MAX_CALLS: usize = 30;
 const FLOOD_SOURCES: [&str; 4] = ["10.99.0.11", "10.99.0.12", "10.99.0.13", "10.99.0.14"];
-const FLOOD_SECONDS: usize = 12;
+const FLOOD_SECONDS: usize = 20;
 /// How long the established calls are measured while the flood runs.
 const WINDOW: Duration = Duration::from_secs(5);
 const FIRST_ROOM: usize = 1000;
