@@ -17,6 +17,7 @@ use crate::media::prompts::PromptSet;
 use crate::metrics;
 use crate::sip::gate::Admitted;
 use crate::sip::identity::caller_id;
+use crate::sip::screen::has_sdp_body;
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
 use crate::sip::usage::CallUsage;
 use ezk_sip_core::{Endpoint, IncomingRequest};
@@ -137,7 +138,7 @@ async fn answer_and_run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<String, CallError> {
     let endpoint = ctx.endpoint.clone();
-    let has_sdp = is_sdp(&invite);
+    let has_sdp = has_sdp_body(&invite);
     let negotiated = if has_sdp {
         match sdp::parse(&invite.body).and_then(|offer| sdp::negotiate(&offer, &ctx.media.codecs)) {
             Ok(n) => Some(n),
@@ -452,7 +453,7 @@ impl ActiveCall<'_> {
 
     /// Hold/unhold and address changes. The codec stays: we answer only with the one in use.
     async fn handle_reinvite(&mut self, session: &mut InviteSession, reinvite: ReInviteReceived) {
-        let offer = if is_sdp(&reinvite.invite) {
+        let offer = if has_sdp_body(&reinvite.invite) {
             match sdp::parse(&reinvite.invite.body)
                 .and_then(|o| sdp::negotiate(&o, &[self.negotiated.codec]))
             {
@@ -522,14 +523,6 @@ async fn reject<T>(
     metrics::CALLS_REJECTED.inc();
     crate::sip::reject(endpoint, invite, code).await;
     Err(CallError::Rejected(code, why))
-}
-
-fn is_sdp(request: &IncomingRequest) -> bool {
-    !request.body.is_empty()
-        && request
-            .headers
-            .get_named::<ContentType>()
-            .is_ok_and(|ct| ct.0.to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 fn header_text(request: &IncomingRequest, name: &Name) -> Option<String> {

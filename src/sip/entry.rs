@@ -8,14 +8,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use ezk_sip_core::{Endpoint, IncomingRequest, Layer, MayTake};
-use ezk_sip_types::header::typed::{ContentType, MaxForwards};
+use ezk_sip_types::header::typed::MaxForwards;
 use ezk_sip_types::{Method, Name, StatusCode};
 use tokio::sync::mpsc;
 
 use super::admission::{AdmissionControl, Decision};
 use super::early::EarlyInvites;
 use super::gate::{Admitted, Gate, Refused};
-use super::screen::{check_request, unsupported_requirements};
+use super::screen::{check_request, has_sdp_body, unsupported_requirements};
 use crate::metrics::{SIP_INVITES_REFUSED, SIP_MALFORMED};
 
 /// What the entry layer needs besides the endpoint.
@@ -224,7 +224,7 @@ fn refusal(request: &IncomingRequest, in_dialog: bool) -> Option<(StatusCode, Ex
         // Our answer carries SDP (RFC 4475 sdp01: 406).
         return Some((StatusCode::NOT_ACCEPTABLE, Extra::None));
     }
-    if *method == Method::INVITE && !request.body.is_empty() && !is_sdp(request) {
+    if *method == Method::INVITE && !request.body.is_empty() && !has_sdp_body(request) {
         // We read only SDP bodies (RFC 3261 21.4.13: 415 with what we accept).
         let accept = Extra::Header(Name::ACCEPT, "application/sdp".into());
         return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, accept));
@@ -244,14 +244,6 @@ fn accepts_sdp(request: &IncomingRequest) -> bool {
             .iter()
             .any(|ok| range.eq_ignore_ascii_case(ok))
     })
-}
-
-/// Whether the body is SDP (Content-Type `application/sdp`, parameters allowed).
-fn is_sdp(request: &IncomingRequest) -> bool {
-    request
-        .headers
-        .get_named::<ContentType>()
-        .is_ok_and(|ct| ct.0.to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 /// A final response to `request` with a To tag that is the same for every retransmission (a

@@ -3,7 +3,8 @@
 //! behind ezk's own datagram parse). Each reason is a label of
 //! `dialbridge_sip_malformed_total`.
 
-use ezk_sip_core::BaseHeaders;
+use ezk_sip_core::{BaseHeaders, IncomingRequest};
+use ezk_sip_types::header::typed::ContentType;
 use ezk_sip_types::msg::RequestLine;
 use ezk_sip_types::{Headers, Name};
 
@@ -117,4 +118,13 @@ pub fn unsupported_requirements(headers: &Headers) -> Vec<String> {
         .filter(|tag| !tag.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
         .map(str::to_string)
         .collect()
+}
+
+/// Whether a request carries an SDP body (Content-Type `application/sdp`, parameters allowed).
+pub fn has_sdp_body(request: &IncomingRequest) -> bool {
+    !request.body.is_empty()
+        && request
+            .headers
+            .get_named::<ContentType>()
+            .is_ok_and(|ct| ct.0.to_ascii_lowercase().starts_with("application/sdp"))
 }
