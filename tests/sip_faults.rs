@@ -32,22 +32,14 @@ fn bridge() -> (Bridge, (u64, u64)) {
     warm.wait(ANSWER, |r| r.method() == "BYE")
         .expect("the warm-up call's BYE was answered");
     metrics::wait_idle(bridge.signaling, Duration::from_secs(10));
-    let rest = threads_and_fds(bridge.pid());
+    let rest = threads_and_fds(&bridge);
     bridge.assert_alive();
     (bridge, rest)
 }
 
-fn threads_and_fds(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let threads = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("Threads: in /proc status");
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("/proc fd folder")
-        .count() as u64;
-    (threads, fds)
+fn threads_and_fds(bridge: &Bridge) -> (u64, u64) {
+    let held = bridge.held();
+    (held.threads, held.fds)
 }
 
 /// No call, no pipeline, and threads and files as at rest.
@@ -58,13 +50,13 @@ fn assert_clean(bridge: &mut Bridge, rest: (u64, u64), within: Duration) {
     // Threads end a moment after their pipeline; give them that moment. Fewer than at rest is
     // fine: the rest figure may include the server side of a /metrics connection not yet closed.
     let within_rest = |now: (u64, u64)| now.0 <= rest.0 && now.1 <= rest.1;
-    let mut now = threads_and_fds(bridge.pid());
+    let mut now = threads_and_fds(&bridge);
     for _ in 0..50 {
         if within_rest(now) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        now = threads_and_fds(bridge.pid());
+        now = threads_and_fds(&bridge);
     }
     assert!(
         within_rest(now),
@@ -84,13 +76,19 @@ fn answered(call: &mut RawDialog) -> AudioSdp {
     AudioSdp::parse(&body).expect("the 200 carries an SDP answer")
 }
 
-#[test]
-fn rtp_that_stops_mid_call_ends_the_call_with_a_bye() {
-    let (mut bridge, rest) = bridge();
+/// An answered call whose RTP peer sends to the bridge's answer address.
+fn call_with_media(bridge: &Bridge) -> (RtpPeer, RawDialog) {
     let rtp = RtpPeer::new();
     let mut call = RawDialog::invite_udp(bridge.sip, LOCAL, rtp.port());
     let answer = answered(&mut call);
     rtp.set_remote(answer.addr);
+    (rtp, call)
+}
+
+#[test]
+fn rtp_that_stops_mid_call_ends_the_call_with_a_bye() {
+    let (mut bridge, rest) = bridge();
+    let (rtp, mut call) = call_with_media(&bridge);
     rtp.wait_sound(ANSWER); // the welcome prompt: media flows both ways
     rtp.set_sending(false);
     let bye = call.wait_request("BYE", Duration::from_secs(10));
@@ -168,10 +166,7 @@ fn bye_cancel_and_reinvite_races_leave_no_call() {
 #[test]
 fn a_reinvite_storm_on_one_call_leaves_it_working() {
     let (mut bridge, rest) = bridge();
-    let rtp = RtpPeer::new();
-    let mut call = RawDialog::invite_udp(bridge.sip, LOCAL, rtp.port());
-    let answer = answered(&mut call);
-    rtp.set_remote(answer.addr);
+    let (rtp, mut call) = call_with_media(&bridge);
     let storm = 50;
     let mut finals = 0;
     for _ in 0..storm {

@@ -43,17 +43,6 @@ fn call_from(source: Ipv4Addr, bridge: SocketAddr) -> Duration {
         .expect("a 200 was seen, so something came first")
 }
 
-/// Resident memory of a process, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Lines the bridge wrote about refused or malformed input (the rate-limited ones).
 fn limited_lines(bridge: &Bridge) -> usize {
     let log = std::fs::read_to_string(&bridge.log).unwrap_or_default();
@@ -163,7 +152,10 @@ fn one_flooding_source_leaves_the_bridge_to_others() {
     assert!(refused(&m, "source_rate") >= tally.sent as f64 * 0.9 - 50.0);
     let waiting = m.get("dialbridge_calls_active");
     assert!(waiting <= 20.0);
-    assert!(waiting > 0.0, "the admitted flood INVITEs wait for their ACK");
+    assert!(
+        waiting > 0.0,
+        "the admitted flood INVITEs wait for their ACK"
+    );
     assert_eq!(
         m.get("dialbridge_pipelines_active"),
         0.0,
@@ -194,7 +186,7 @@ fn a_mutation_flood_panics_nothing_fills_no_log_and_leaks_nothing() {
     // Warm-up call, so the memory before the flood includes one call's worth of set-up.
     call_from(Ipv4Addr::new(127, 0, 0, 3), bridge.sip);
     metrics::wait_idle(bridge.signaling, Duration::from_secs(10));
-    let rss_before = rss_kb(bridge.pid());
+    let rss_before = bridge.held().rss_kb;
 
     let target = bridge.sip;
     let flood = std::thread::spawn(move || {
@@ -237,7 +229,7 @@ fn a_mutation_flood_panics_nothing_fills_no_log_and_leaks_nothing() {
         tally.sent
     );
     metrics::wait_idle(bridge.signaling, TIMER_H + Duration::from_secs(10));
-    let rss_after = rss_kb(bridge.pid());
+    let rss_after = bridge.held().rss_kb;
     println!("RSS before the flood {rss_before} kB, after it {rss_after} kB");
     assert!(
         rss_after <= rss_before + 16 * 1024,

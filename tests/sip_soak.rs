@@ -24,35 +24,6 @@ fn env_or(name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// What a process holds: resident memory (kB), threads, open file descriptors.
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    rss_kb: u64,
-    threads: u64,
-    fds: u64,
-}
-
-fn held(pid: u32) -> Held {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the bridge's /proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("the bridge's /proc fd folder")
-        .count() as u64;
-    Held {
-        rss_kb: field("VmRSS:"),
-        threads: field("Threads:"),
-        fds,
-    }
-}
-
 fn within_10_percent(name: &str, reference: u64, now: u64) {
     let limit = reference + reference / 10;
     assert!(
@@ -93,9 +64,9 @@ fn many_short_calls_give_back_memory_threads_and_files() {
     let mut bridge = Bridge::start(&dir, &config);
 
     round(&dir, &bridge, "first_round", first, at_once);
-    let reference = held(bridge.pid());
+    let reference = bridge.held();
     round(&dir, &bridge, "second_round", total - first, at_once);
-    let after = held(bridge.pid());
+    let after = bridge.held();
     println!(
         "soak: {first} calls then {} more, {at_once} at a time: after the first round {reference:?}, at the end {after:?}",
         total - first

@@ -655,7 +655,13 @@ fn judge(expect: Expect, out: &Outcome) -> Option<String> {
         Closes(wanted) => out.closed && all_in(wanted),
         KnownGap(_) => out.codes.is_empty(),
     };
-    (!ok).then(|| format!("expected {expect:?}, got {:?}", out.codes))
+    (!ok).then(|| match expect {
+        KnownGap(gap) => format!(
+            "known gap \"{gap}\" is gone (got {:?}): update this row and docs/robustness.md",
+            out.codes
+        ),
+        _ => format!("expected {expect:?}, got {:?}", out.codes),
+    })
 }
 
 /// One bridge per transport, in a folder of its own (each writes `bridge.log`).

@@ -210,6 +210,11 @@ impl Bridge {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// What the bridge process holds now: RSS, threads, open files (from /proc).
+    pub fn held(&self) -> super::procstat::Sample {
+        super::procstat::sample(&self.pid().to_string()).expect("the bridge process is running")
+    }
 }
 
 /// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080`.

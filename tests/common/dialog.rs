@@ -5,6 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+use super::sip_message::SipMessage;
 use super::sipraw::{self, Request, Response};
 
 enum Wire {
@@ -162,11 +163,12 @@ impl RawDialog {
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             for message in self.receive(left.max(Duration::from_millis(1))) {
-                let text = String::from_utf8_lossy(&message).into_owned();
-                if text.starts_with(&format!("{method} ")) {
-                    let ok = ok_for(&text);
-                    self.send(ok.as_bytes());
-                    return Some(text);
+                let Some(request) = SipMessage::parse(&message) else {
+                    continue;
+                };
+                if request.method() == Some(method) {
+                    self.send(request.ok_response(None).as_bytes());
+                    return Some(String::from_utf8_lossy(&message).into_owned());
                 }
             }
         }
@@ -200,60 +202,13 @@ impl RawDialog {
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                     Err(_) => std::thread::sleep(wait),
                 }
-                split_stream(pending)
+                sipraw::take_stream_messages(pending)
             }
         }
     }
 
     /// Drops the transport without a BYE: the caller is gone.
     pub fn vanish(self) {}
-}
-
-/// Whole messages off the front of a TCP byte stream (by Content-Length).
-fn split_stream(pending: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
-            return out;
-        };
-        let head = String::from_utf8_lossy(&pending[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("content-length:")
-                    .or_else(|| l.strip_prefix("l:"))
-            })
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        let total = end + 4 + length;
-        if pending.len() < total {
-            return out;
-        }
-        out.push(pending.drain(..total).collect());
-    }
-}
-
-/// A 200 OK for a request the bridge sent us.
-fn ok_for(request: &str) -> String {
-    let head = request.split("\r\n\r\n").next().unwrap_or_default();
-    let mut out = String::from("SIP/2.0 200 OK\r\n");
-    for line in head.lines().skip(1) {
-        let name = line
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
-        ) {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
 }
 
 /// The number of a response's CSeq.

@@ -16,9 +16,15 @@ pub mod g722;
 pub mod kamailio;
 pub mod metrics;
 pub mod pcap;
+/// The load bench's /proc reader (RSS, threads, open files of the bridge).
+#[path = "../../bench/harness/procstat.rs"]
+pub mod procstat;
 pub mod rtp;
 pub mod rtp_send;
 pub mod sdp;
+/// SIP message text from the browser/bench harness (parsing, 200 OK to a request).
+#[path = "../e2e/sip_message.rs"]
+pub mod sip_message;
 pub mod sipp;
 pub mod sipp_run;
 pub mod sipraw;
