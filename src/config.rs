@@ -7,6 +7,7 @@
 mod limits;
 mod parse;
 mod redact;
+mod sip_tls;
 mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -20,6 +21,7 @@ use crate::media::codec::Codec;
 pub use limits::{LimitsConfig, OverLimit};
 pub use parse::ConfigError;
 use parse::{de_allow_list, parse};
+pub use sip_tls::SipTlsConfig;
 pub use validate::ConfigProblem;
 
 /// Environment variable that overrides `sip.register.password`.
@@ -79,6 +81,7 @@ pub struct SipConfig {
     pub session_expires_s: u32,
     pub trunk: TrunkConfig,
     pub register: RegisterConfig,
+    pub tls: SipTlsConfig,
 }
 
 impl Default for SipConfig {
@@ -92,6 +95,7 @@ impl Default for SipConfig {
             session_expires_s: 1800,
             trunk: TrunkConfig::default(),
             register: RegisterConfig::default(),
+            tls: SipTlsConfig::default(),
         }
     }
 }
@@ -417,6 +421,11 @@ impl Config {
     /// Like [`validate`](Self::validate), with a relative `ivr.prompts_dir` taken from `base`.
     pub fn validate_with_base(&self, base: &Path) -> Vec<ConfigProblem> {
         validate::validate(self, base)
+    }
+
+    /// What works but needs attention soon (a TLS certificate close to its expiry).
+    pub fn warnings(&self) -> Vec<ConfigProblem> {
+        validate::warnings(self)
     }
 
     /// The built-in config of `dialbridge demo`: everything on loopback. Trunk mode on

@@ -15,6 +15,8 @@
 //! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg and the prompt player.
 //! - [`conference`]: the `ConferenceBackend` trait and its backends.
 //! - [`signaling`]: the built-in room signaling server.
+//! - [`tls`]: certificates from PEM files (checked, reloaded on SIGHUP) and rustls settings for
+//!   SIP over TLS, wss:// and its clients.
 //! - [`logging`]: tracing set-up, ezk's log records and panics counted and rate-limited.
 //! - [`metrics`]: process-wide counters for `/metrics`.
 //! - [`ratelog`]: at most one log line per interval per kind of bad network input.
@@ -30,3 +32,4 @@ pub mod ratelog;
 pub mod server;
 pub mod signaling;
 pub mod sip;
+pub mod tls;

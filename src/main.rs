@@ -58,7 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let config = resolve_prompts(config, &base);
+    let config = resolve_paths(config, &base);
     let problems = config.validate();
     if !problems.is_empty() {
         eprintln!(
@@ -71,6 +71,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if let Command::CheckConfig = cli.command {
+        for warning in config.warnings() {
+            println!("warning: {warning}");
+        }
         println!(
             "configuration OK ({:?} mode, SIP on {})",
             config.sip.mode, config.sip.listen
@@ -96,10 +99,26 @@ fn demo_config() -> Config {
 
 /// A relative prompts folder is taken from the config file's folder when it is not in the
 /// working directory.
-fn resolve_prompts(mut config: Config, base: &Path) -> Config {
+/// Relative paths in the config are relative to its file (the prompts folder also to the
+/// working directory, where a checkout keeps it).
+fn resolve_paths(mut config: Config, base: &Path) -> Config {
     let dir = &config.ivr.prompts_dir;
     if dir.is_relative() && !dir.exists() && base.join(dir).exists() {
         config.ivr.prompts_dir = base.join(dir);
+    }
+    let tls = &mut config.sip.tls;
+    for path in [
+        &mut tls.cert,
+        &mut tls.key,
+        &mut tls.client_ca,
+        &mut tls.ca_file,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if path.is_relative() {
+            *path = base.join(&*path);
+        }
     }
     config
 }
@@ -110,7 +129,14 @@ fn announce(bound: Bound, demo: bool) {
         .signaling
         .map(|a| a.to_string())
         .unwrap_or_else(|| "-".into());
-    println!("READY sip={} signaling={signaling}", bound.sip);
+    let tls = bound
+        .sip_tls
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "READY sip={} signaling={signaling} sip_tls={tls}",
+        bound.sip
+    );
     if demo {
         println!(
             "\ndialbridge demo is running.\n  Call in:   baresip, then `/dial sip:1234@{sip}` (or linphonec: `call sip:1234@{sip}`)\n  Rooms:     1234 (no PIN), 5678 (PIN 2468) — type the room ID then #\n  Host page: http://{signaling}/\n  Stop:      Ctrl-C\n",

@@ -120,7 +120,7 @@ impl<const N: usize> Family<N> {
 }
 
 /// Malformed SIP by [`crate::sip::screen::Malformed`] label.
-pub static SIP_MALFORMED: Family<7> = Family::new(
+pub static SIP_MALFORMED: Family<8> = Family::new(
     "dialbridge_sip_malformed_total",
     "SIP messages dropped or answered 400 as malformed",
     "reason",
@@ -132,7 +132,16 @@ pub static SIP_MALFORMED: Family<7> = Family::new(
         "duplicate_header",
         "via",
         "orphan_response",
+        "tls_handshake",
     ],
+);
+
+/// Certificate reloads on SIGHUP ([`crate::tls::reload_on_sighup`]).
+pub static TLS_RELOADS: Family<2> = Family::new(
+    "dialbridge_tls_reloads_total",
+    "TLS certificate reloads on SIGHUP, by result",
+    "result",
+    ["ok", "failed"],
 );
 
 /// INVITEs turned away before they cost anything, by [`crate::sip::admission::Refusal`] label
@@ -172,6 +181,7 @@ pub fn render() -> String {
     }
     SIP_MALFORMED.render(&mut out);
     SIP_INVITES_REFUSED.render(&mut out);
+    TLS_RELOADS.render(&mut out);
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",

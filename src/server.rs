@@ -11,10 +11,11 @@ use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
 use crate::sip::admission::AdmissionControl;
-use crate::sip::endpoint::{self, EndpointOptions};
+use crate::sip::endpoint::{self, Contacts, EndpointOptions, TlsOptions};
 use crate::sip::entry::EntryOptions;
 use crate::sip::gate::Gate;
 use crate::sip::register::{self, RegisterOptions};
+use crate::tls::ServerCert;
 use crate::{media, metrics, signaling};
 use ezk_sip_types::uri::SipUriUserPart;
 use std::collections::HashMap;
@@ -47,12 +48,15 @@ pub enum ServerError {
     },
     #[error("invalid registrar URI {0:?}")]
     Registrar(String),
+    #[error("SIP over TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Where the running bridge can be reached; printed as the READY line.
 #[derive(Debug, Clone, Copy)]
 pub struct Bound {
     pub sip: SocketAddr,
+    pub sip_tls: Option<SocketAddr>,
     pub signaling: Option<SocketAddr>,
 }
 
@@ -90,17 +94,24 @@ pub async fn run(
         retry_after: Duration::from_secs(config.limits.retry_after_s.into()),
     };
     let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
+    let (tls, sip_cert) = sip_tls_options(&config.sip.tls)?;
     let sip = endpoint::start(
         EndpointOptions {
             listen: config.sip.listen,
             tcp: config.sip.tcp,
             public_host,
             user_agent: config.sip.user_agent.clone(),
+            tls: Some(tls),
         },
         entry,
     )
     .await?;
-    tracing::info!(addr = %sip.local, tcp = config.sip.tcp, mode = ?config.sip.mode, "SIP listening");
+    tracing::info!(addr = %sip.local, tcp = config.sip.tcp, tls = ?sip.tls_local, mode = ?config.sip.mode, "SIP listening");
+    let mut stop = stop_rx.clone();
+    let certs: Vec<_> = sip_cert.into_iter().collect();
+    tokio::spawn(crate::tls::reload_on_sighup(certs, async move {
+        stopped(&mut stop).await
+    }));
 
     let builtin = &config.conference.builtin;
     let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
@@ -151,7 +162,7 @@ pub async fn run(
 
     let mut background = JoinSet::new();
     if config.sip.mode == SipMode::Register {
-        let options = register_options(&config, &sip.contact)?;
+        let options = register_options(&config, &sip.contacts)?;
         background.spawn(register::run(
             sip.endpoint.clone(),
             options,
@@ -162,6 +173,7 @@ pub async fn run(
     let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
     ready(Bound {
         sip: sip.local,
+        sip_tls: sip.tls_local,
         signaling: signaling_addr,
     });
 
@@ -201,15 +213,41 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
-fn register_options(
-    config: &Config,
-    contact: &ezk_sip_types::header::typed::Contact,
-) -> Result<RegisterOptions, ServerError> {
+/// Outgoing TLS always (a `sips:` registrar needs it); the listener when a certificate is set.
+fn sip_tls_options(
+    t: &crate::config::SipTlsConfig,
+) -> Result<(TlsOptions, Option<Arc<ServerCert>>), ServerError> {
+    let client = crate::tls::client_config(t.ca_file.as_deref())?;
+    let Some(files) = t.listener() else {
+        return Ok((
+            TlsOptions {
+                listen: None,
+                client,
+            },
+            None,
+        ));
+    };
+    let cert = ServerCert::load(files)?;
+    let server = crate::tls::server_config(cert.clone(), t.client_ca.as_deref(), &[])?;
+    let listen = Some((server, t.port));
+    Ok((TlsOptions { listen, client }, Some(cert)))
+}
+
+fn register_options(config: &Config, contacts: &Contacts) -> Result<RegisterOptions, ServerError> {
     let r = &config.sip.register;
-    let registrar = r
+    let registrar: ezk_sip_types::uri::SipUri = r
         .registrar
         .parse()
         .map_err(|_| ServerError::Registrar(r.registrar.clone()))?;
+    let over_tls = registrar.sips
+        || registrar
+            .uri_params
+            .get_val("transport")
+            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+    let contact = match &contacts.tls {
+        Some(tls) if over_tls => tls,
+        _ => &contacts.plain,
+    };
     let auth_username = if r.auth_username.is_empty() {
         r.username.clone()
     } else {
@@ -239,7 +277,7 @@ fn call_context(
     let i = &config.ivr;
     CallContext {
         endpoint: sip.endpoint.clone(),
-        contact: sip.contact.clone(),
+        contacts: sip.contacts.clone(),
         early: sip.early.clone(),
         media: MediaSettings {
             rtp_bind: m.rtp_bind,

@@ -15,13 +15,14 @@ use crate::media::codec::Codec;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
 use crate::media::prompts::PromptSet;
 use crate::metrics;
+use crate::sip::endpoint::Contacts;
 use crate::sip::gate::Admitted;
 use crate::sip::identity::caller_id;
 use crate::sip::screen::has_sdp_body;
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
 use crate::sip::usage::CallUsage;
 use ezk_sip_core::{Endpoint, IncomingRequest};
-use ezk_sip_types::header::typed::{Contact, ContentType};
+use ezk_sip_types::header::typed::ContentType;
 use ezk_sip_types::{Name, StatusCode};
 use ezk_sip_ua::dialog::Dialog;
 use ezk_sip_ua::invite::acceptor::InviteAcceptor;
@@ -56,7 +57,7 @@ pub struct MediaSettings {
 /// Everything a call needs that outlives it.
 pub struct CallContext {
     pub endpoint: Endpoint,
-    pub contact: Contact,
+    pub contacts: Contacts,
     pub media: MediaSettings,
     pub ivr: IvrConfig,
     /// Prompt sets by language.
@@ -189,7 +190,13 @@ async fn answer_and_run(
         session_version: 1,
     };
 
-    let dialog = match Dialog::new_server(endpoint.clone(), &invite, ctx.contact.clone()) {
+    let dialog = match Dialog::new_server(
+        endpoint.clone(),
+        &invite,
+        ctx.contacts
+            .for_transport(&invite.tp_info.transport)
+            .clone(),
+    ) {
         Ok(d) => d,
         Err(e) => return reject(&endpoint, invite, 400, e.to_string()).await,
     };

@@ -51,7 +51,59 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
         );
     }
     limits(&c.limits, &mut p);
+    sip_tls(&c.sip.tls, &mut p);
     p.0
+}
+
+/// What works today but needs an admin soon (a certificate about to expire).
+pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
+    let mut p = Problems::default();
+    if let Some(files) = c.sip.tls.listener() {
+        for finding in crate::tls::check_files(&files, std::time::SystemTime::now()) {
+            if let crate::tls::CertFinding::Warning(message) = finding {
+                p.add("sip.tls.cert", message);
+            }
+        }
+    }
+    p.0
+}
+
+fn sip_tls(t: &super::SipTlsConfig, p: &mut Problems) {
+    match (&t.cert, &t.key) {
+        (Some(_), None) => p.add(
+            "sip.tls.key",
+            "a TLS certificate needs its private key file",
+        ),
+        (None, Some(_)) => p.add(
+            "sip.tls.cert",
+            "a TLS private key needs its certificate file",
+        ),
+        _ => {}
+    }
+    if let Some(files) = t.listener() {
+        for finding in crate::tls::check_files(&files, std::time::SystemTime::now()) {
+            if let crate::tls::CertFinding::Problem(message) = finding {
+                p.add("sip.tls.cert", message);
+            }
+        }
+    }
+    if t.listener().is_none() && t.client_ca.is_some() {
+        p.add(
+            "sip.tls.client_ca",
+            "client certificates are checked by the TLS listener, which needs sip.tls.cert and \
+             sip.tls.key",
+        );
+    }
+    for (field, path) in [
+        ("sip.tls.client_ca", &t.client_ca),
+        ("sip.tls.ca_file", &t.ca_file),
+    ] {
+        if let Some(path) = path
+            && let Err(e) = crate::tls::read_certs(path)
+        {
+            p.add(field, e.to_string());
+        }
+    }
 }
 
 fn sip(c: &Config, p: &mut Problems) {

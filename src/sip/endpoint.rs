@@ -1,15 +1,17 @@
-//! The ezk SIP endpoint (UDP + TCP) with the dialog and invite layers and our entry layer
-//! ([`super::entry`]) for requests outside any dialog.
+//! The ezk SIP endpoint (UDP + TCP, and TLS when a certificate is configured) with the dialog
+//! and invite layers and our entry layer ([`super::entry`]) for requests outside any dialog.
 
 use super::early::EarlyInvites;
 use super::entry::{EntryLayer, EntryOptions};
 use ezk_sip_core::Endpoint;
+use ezk_sip_core::transport::TpHandle;
 use ezk_sip_types::Method;
 use ezk_sip_types::header::typed::Contact;
 use ezk_sip_types::uri::{NameAddr, SipUri};
 use ezk_sip_ua::dialog::DialogLayer;
 use ezk_sip_ua::invite::InviteLayer;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
@@ -23,6 +25,11 @@ pub enum EndpointError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen for SIP on TLS {addr}: {source}")]
+    BindTls {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running endpoint and the address callers reach it on.
@@ -30,8 +37,10 @@ pub struct SipEndpoint {
     pub endpoint: Endpoint,
     /// The bound UDP address (TCP listens on the same port when enabled).
     pub local: SocketAddr,
-    /// Our Contact for dialogs: the public address when configured, else the bound one.
-    pub contact: Contact,
+    /// The TLS listener's address, when it runs.
+    pub tls_local: Option<SocketAddr>,
+    /// Our Contacts for dialogs and registration.
+    pub contacts: Contacts,
     /// INVITEs queued for the server, for CANCELs that overtake them.
     pub early: EarlyInvites,
 }
@@ -43,6 +52,35 @@ pub struct EndpointOptions {
     /// Host (IP or name) to put in Contact instead of the bound IP (NAT).
     pub public_host: Option<String>,
     pub user_agent: String,
+    pub tls: Option<TlsOptions>,
+}
+
+/// SIP over TLS: the listener (when a certificate is configured) and outgoing connections.
+pub struct TlsOptions {
+    /// Server settings and port of the listener; `None` = outgoing TLS only.
+    pub listen: Option<(Arc<rustls::ServerConfig>, u16)>,
+    /// Client settings for `sips:` / `;transport=tls` targets (the registrar).
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+/// The Contact to put in a dialog or REGISTER: one per transport family.
+#[derive(Debug, Clone)]
+pub struct Contacts {
+    /// For UDP and TCP: the public address when configured, else the bound one.
+    pub plain: Contact,
+    /// For TLS (`;transport=tls` on the TLS port), when the listener runs.
+    pub tls: Option<Contact>,
+}
+
+impl Contacts {
+    /// The Contact for a dialog whose request came on `transport`: a TLS call must be reached
+    /// over TLS again.
+    pub fn for_transport(&self, transport: &TpHandle) -> &Contact {
+        match &self.tls {
+            Some(tls) if transport.name() == "TLS" => tls,
+            _ => &self.plain,
+        }
+    }
 }
 
 /// Binds the transports and starts the endpoint; admitted INVITEs go where `entry` says.
@@ -78,19 +116,50 @@ pub async fn start(
                 source,
             })?;
     }
+    let mut tls_local = None;
+    if let Some(tls) = options.tls {
+        builder.use_rustls_connector(tokio_rustls::TlsConnector::from(tls.client));
+        if let Some((config, port)) = tls.listen {
+            let addr = SocketAddr::new(local.ip(), port);
+            let bound = bind_tls(&mut builder, addr, config).await?;
+            tls_local = Some(bound);
+        }
+    }
     let endpoint = builder.build();
 
-    let contact_uri = match &options.public_host {
-        Some(host) => format!("sip:{host}:{}", local.port())
-            .parse::<SipUri>()
-            .unwrap_or_else(|_| SipUri::new(local.into())),
-        None => SipUri::new(local.into()),
+    let host = options.public_host.clone();
+    let contacts = Contacts {
+        plain: contact(host.as_deref(), local, ""),
+        tls: tls_local.map(|tls| contact(host.as_deref(), tls, ";transport=tls")),
     };
-    let contact = Contact::new(NameAddr::uri(contact_uri));
     Ok(SipEndpoint {
         endpoint,
         local,
-        contact,
+        tls_local,
+        contacts,
         early,
     })
+}
+
+/// Listens for TLS on `addr` and returns the bound address.
+async fn bind_tls(
+    builder: &mut ezk_sip_core::EndpointBuilder,
+    addr: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<SocketAddr, EndpointError> {
+    builder
+        .listen_rustls(addr, tokio_rustls::TlsAcceptor::from(config))
+        .await
+        .map_err(|source| EndpointError::BindTls { addr, source })
+}
+
+fn contact(public_host: Option<&str>, bound: SocketAddr, params: &str) -> Contact {
+    let uri = match public_host {
+        Some(host) => format!("sip:{host}:{}{params}", bound.port()),
+        None => format!("sip:{bound}{params}"),
+    };
+    let uri = uri
+        .parse::<SipUri>()
+        .unwrap_or_else(|_| SipUri::new(bound.into()));
+    Contact::new(NameAddr::uri(uri))
 }

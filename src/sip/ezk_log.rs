@@ -51,6 +51,9 @@ pub fn classify(target: &str, message: &str) -> Option<Malformed> {
     {
         return Some(Malformed::Unparsable);
     }
+    if module.starts_with("::transport::streaming") && message.contains("TLS handshake") {
+        return Some(Malformed::TlsHandshake);
+    }
     if module.starts_with("::endpoint") {
         if message.starts_with("Failed to get base headers")
             || message.starts_with("Failed to get tsx key")
@@ -88,6 +91,13 @@ mod tests {
                 "the received message is an orphaned response"
             ),
             Some(Malformed::OrphanResponse)
+        );
+        assert_eq!(
+            classify(
+                "ezk_sip_core::transport::streaming",
+                "Error accepting connection, TLS handshake with 10.0.0.1:4000 timed out"
+            ),
+            Some(Malformed::TlsHandshake)
         );
         assert_eq!(
             classify(

@@ -26,10 +26,12 @@ pub enum Malformed {
     Via,
     /// A response nobody asked for (no transaction matches it).
     OrphanResponse,
+    /// A TLS connection whose handshake failed or did not finish in time.
+    TlsHandshake,
 }
 
 impl Malformed {
-    pub const ALL: [Malformed; 7] = [
+    pub const ALL: [Malformed; 8] = [
         Malformed::Unparsable,
         Malformed::BaseHeaders,
         Malformed::CseqMethod,
@@ -37,6 +39,7 @@ impl Malformed {
         Malformed::DuplicateHeader,
         Malformed::Via,
         Malformed::OrphanResponse,
+        Malformed::TlsHandshake,
     ];
 
     /// The metric label.
@@ -49,6 +52,7 @@ impl Malformed {
             Malformed::DuplicateHeader => "duplicate_header",
             Malformed::Via => "via",
             Malformed::OrphanResponse => "orphan_response",
+            Malformed::TlsHandshake => "tls_handshake",
         }
     }
 
@@ -64,6 +68,7 @@ impl Malformed {
             Malformed::DuplicateHeader => "a header that may appear once appears more often",
             Malformed::Via => "a Via list with elements that do not parse",
             Malformed::OrphanResponse => "SIP response that matches no transaction",
+            Malformed::TlsHandshake => "TLS connection whose handshake failed or timed out",
         }
     }
 }

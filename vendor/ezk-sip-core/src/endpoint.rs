@@ -568,12 +568,14 @@ impl EndpointBuilder {
     }
 
     /// Listen for TLS connections using rustls on the given address
+    ///
+    /// dialbridge patch: returns the bound address (port 0 picks a free port).
     #[cfg(feature = "tls-rustls")]
     pub async fn listen_rustls(
         &mut self,
         addr: SocketAddr,
         acceptor: tokio_rustls::TlsAcceptor,
-    ) -> io::Result<()> {
+    ) -> io::Result<SocketAddr> {
         self.transports
             .listen_rustls(self.subscribe(), addr, acceptor)
             .await

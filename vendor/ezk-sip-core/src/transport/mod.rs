@@ -46,7 +46,9 @@ pub struct TpHandle {
 }
 
 impl TpHandle {
-    pub(crate) fn name(&self) -> &'static str {
+    /// dialbridge patch: public, so a dialog answers with a Contact of the transport the request
+    /// came on ("UDP", "TCP" or "TLS").
+    pub fn name(&self) -> &'static str {
         match &self.transport {
             Transport::Udp(..) => "UDP",
             Transport::Connection(connection) => match connection {
@@ -780,7 +782,7 @@ impl TransportsBuilder {
         endpoint: broadcast::Receiver<Endpoint>,
         addr: SocketAddr,
         acceptor: tokio_rustls::TlsAcceptor,
-    ) -> io::Result<()> {
+    ) -> io::Result<SocketAddr> {
         streaming::bind_rustls(endpoint, addr, acceptor).await
     }
 

@@ -293,13 +293,14 @@ pub(super) async fn bind_rustls(
     endpoint: broadcast::Receiver<Endpoint>,
     addr: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
-) -> io::Result<()> {
+) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
     tokio::spawn(task_accept(
         endpoint,
         rustls::TlsAcceptStream::new(acceptor, listener),
     ));
-    Ok(())
+    Ok(bound)
 }
 
 #[cfg(feature = "tls-native-tls")]
