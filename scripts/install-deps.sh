@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what dialbridge needs to build and to run its tests on Debian 12:
 # GStreamer (dev headers + plugins; G.722 needs gstreamer1.0-libav), the real SIP peers the
-# tests talk to (sipp from sip-tester, kamailio, Janus, Chromium), espeak-ng + sox to
+# tests talk to (sipp from sip-tester, kamailio with its TLS module, baresip for TLS + SRTP
+# calls, Janus, Chromium; socat and openssl to put Debian's TLS-less sipp behind TLS and make
+# test certificates), espeak-ng + sox to
 # regenerate prompts, the npm packages of the browser tests, and (last) cargo-fuzz for the
 # fuzz smoke test (scripts/install-fuzz.sh).
 # Safe to run again; it only installs what is missing.
@@ -11,7 +13,8 @@ PACKAGES="pkg-config
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
-sip-tester kamailio janus
+sip-tester kamailio kamailio-tls-modules baresip-core janus
+socat openssl
 espeak-ng sox
 iproute2
 chromium"

@@ -127,6 +127,8 @@ pub struct Bridge {
     pub sip: SocketAddr,
     /// The signaling server, which also serves `/metrics`.
     pub signaling: SocketAddr,
+    /// SIP over TLS, when `[sip.tls]` is configured.
+    pub sip_tls: Option<SocketAddr>,
     pub log: PathBuf,
     pub dir: PathBuf,
 }
@@ -164,15 +166,17 @@ impl Bridge {
             child,
             sip: "0.0.0.0:0".parse().expect("a literal address"),
             signaling: "0.0.0.0:0".parse().expect("a literal address"),
+            sip_tls: None,
             log,
             dir: dir.to_path_buf(),
         };
         loop {
             match lines_rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
-                    if let Some((sip, signaling)) = parse_ready(&line) {
-                        bridge.sip = sip;
-                        bridge.signaling = signaling;
+                    if let Some(ready) = parse_ready(&line) {
+                        bridge.sip = ready.sip;
+                        bridge.signaling = ready.signaling;
+                        bridge.sip_tls = ready.sip_tls;
                         return bridge;
                     }
                 }
@@ -217,19 +221,33 @@ impl Bridge {
     }
 }
 
-/// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080`.
-fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+/// The listeners a READY line names.
+struct Ready {
+    sip: SocketAddr,
+    signaling: SocketAddr,
+    sip_tls: Option<SocketAddr>,
+}
+
+/// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080 sip_tls=127.0.0.1:5061` (`sip_tls=-`
+/// without TLS).
+fn parse_ready(line: &str) -> Option<Ready> {
     let rest = line.trim().strip_prefix("READY ")?;
     let mut sip = None;
     let mut signaling = None;
+    let mut sip_tls = None;
     for part in rest.split_whitespace() {
         match part.split_once('=') {
             Some(("sip", v)) => sip = v.parse().ok(),
             Some(("signaling", v)) => signaling = v.parse().ok(),
+            Some(("sip_tls", v)) => sip_tls = v.parse().ok(),
             _ => {}
         }
     }
-    Some((sip?, signaling?))
+    Some(Ready {
+        sip: sip?,
+        signaling: signaling?,
+        sip_tls,
+    })
 }
 
 impl Drop for Bridge {
@@ -252,9 +270,12 @@ mod tests {
 
     #[test]
     fn ready_line() {
-        let (sip, sig) = parse_ready("READY sip=127.0.0.1:5070 signaling=127.0.0.1:8081").unwrap();
-        assert_eq!(sip.port(), 5070);
-        assert_eq!(sig.port(), 8081);
+        let r = parse_ready("READY sip=127.0.0.1:5070 signaling=127.0.0.1:8081 sip_tls=-").unwrap();
+        assert_eq!(r.sip.port(), 5070);
+        assert_eq!(r.signaling.port(), 8081);
+        assert_eq!(r.sip_tls, None);
+        let r = parse_ready("READY sip=127.0.0.1:1 signaling=127.0.0.1:2 sip_tls=127.0.0.1:3");
+        assert_eq!(r.unwrap().sip_tls, Some("127.0.0.1:3".parse().unwrap()));
         assert!(parse_ready("READY sip=127.0.0.1:5070").is_none());
         assert!(parse_ready("hello").is_none());
     }

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::sipraw::{self, Request, Response};
+use super::tls::Issued;
 use super::tools;
 
 pub struct Kamailio {
@@ -15,6 +16,8 @@ pub struct Kamailio {
     pub port: u16,
     bin: PathBuf,
     cfg: PathBuf,
+    /// `-A` defines for the config's preprocessor (`WITH_TLS`).
+    defines: Vec<String>,
     dir: PathBuf,
     runs: u32,
     log: PathBuf,
@@ -23,14 +26,45 @@ pub struct Kamailio {
 impl Kamailio {
     /// Writes the config for `port` into `dir`, validates it and starts kamailio.
     pub fn start(dir: &Path, port: u16) -> Kamailio {
+        Kamailio::start_with(dir, port, None)
+    }
+
+    /// Like [`start`](Self::start), with a TLS listener (kamailio's tls module) on `tls_port`
+    /// serving `server` and trusting `ca` for the certificates of peers it connects to.
+    pub fn start_tls(dir: &Path, port: u16, tls_port: u16, server: &Issued, ca: &Path) -> Kamailio {
+        let tls_cfg = dir.join("kamailio-tls.cfg");
+        let section = |role: &str, verify: &str| {
+            format!(
+                "[{role}:default]\nmethod = TLSv1.2+\nverify_certificate = {verify}\n\
+                 require_certificate = {verify}\nprivate_key = {key}\ncertificate = {cert}\n\
+                 ca_list = {ca}\n\n",
+                key = server.key.display(),
+                cert = server.cert.display(),
+                ca = ca.display(),
+            )
+        };
+        let text = section("server", "no") + &section("client", "yes");
+        std::fs::write(&tls_cfg, text).expect("writing kamailio's tls config");
+        Kamailio::start_with(dir, port, Some((tls_port, tls_cfg)))
+    }
+
+    fn start_with(dir: &Path, port: u16, tls: Option<(u16, PathBuf)>) -> Kamailio {
         let bin = tools::require_tool("kamailio", "install kamailio (scripts/install-deps.sh)");
         let template = super::sipp::data_dir().join("kamailio.cfg");
         let text = std::fs::read_to_string(&template)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", template.display()));
         let cfg = dir.join("kamailio.cfg");
-        std::fs::write(&cfg, text.replace("@PORT@", &port.to_string()))
-            .expect("writing kamailio.cfg");
+        let mut text = text.replace("@PORT@", &port.to_string());
+        let mut defines = Vec::new();
+        if let Some((tls_port, tls_cfg)) = &tls {
+            text = text
+                .replace("@TLS_PORT@", &tls_port.to_string())
+                .replace("@TLS_CFG@", &tls_cfg.display().to_string());
+            defines.push("WITH_TLS".to_string());
+        }
+        std::fs::write(&cfg, text).expect("writing kamailio.cfg");
         let check = Command::new(&bin)
+            .args(defines.iter().flat_map(|d| ["-A", d]))
             .arg("-c")
             .arg("-f")
             .arg(&cfg)
@@ -48,6 +82,7 @@ impl Kamailio {
             port,
             bin,
             cfg,
+            defines,
             dir: dir.to_path_buf(),
             runs: 0,
             log: PathBuf::new(),
@@ -72,6 +107,7 @@ impl Kamailio {
         self.log = self.dir.join(format!("kamailio-{}.log", self.runs));
         let log = std::fs::File::create(&self.log).expect("creating the kamailio log");
         let child = Command::new(&self.bin)
+            .args(self.defines.iter().flat_map(|d| ["-A", d]))
             .args(["-DD", "-E", "-f"])
             .arg(&self.cfg)
             .arg("-Y")

@@ -28,4 +28,5 @@ pub mod sip_message;
 pub mod sipp;
 pub mod sipp_run;
 pub mod sipraw;
+pub mod tls;
 pub mod tools;
