@@ -46,7 +46,9 @@ fn registers_over_tls_and_takes_a_call() {
         Duration::from_secs(15),
         |v| v == 1.0,
     );
-    let tls = bridge.sip_tls.expect("the READY line names the TLS listener");
+    let tls = bridge
+        .sip_tls
+        .expect("the READY line names the TLS listener");
     let log = std::fs::read_to_string(kamailio.log()).unwrap_or_default();
     assert!(
         log.lines().any(|l| l.contains("REGISTER for")
@@ -96,7 +98,10 @@ fn registrar_with_an_unknown_certificate_is_refused() {
         Duration::from_secs(15),
         |v| v >= 1.0,
     );
-    assert_eq!(metrics::scrape(bridge.signaling).get("dialbridge_registered"), 0.0);
+    assert_eq!(
+        metrics::scrape(bridge.signaling).get("dialbridge_registered"),
+        0.0
+    );
     let log = std::fs::read_to_string(kamailio.log()).unwrap_or_default();
     assert!(
         !log.contains("REGISTER for"),

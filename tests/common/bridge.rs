@@ -36,6 +36,10 @@ pub struct Config {
     pub extra_toml: String,
     /// Extra lines of the `[media]` section (which the launcher writes itself).
     pub media_toml: String,
+    /// Extra lines of the `[sip.trunk]` section in trunk mode (inbound digest auth).
+    pub trunk_toml: String,
+    /// Environment variables for the bridge process (secrets given the way the docs suggest).
+    pub env: Vec<(String, String)>,
 }
 
 impl Config {
@@ -47,6 +51,8 @@ impl Config {
             inter_digit_timeout_s: 3,
             extra_toml: String::new(),
             media_toml: String::new(),
+            trunk_toml: String::new(),
+            env: Vec::new(),
         }
     }
 
@@ -78,8 +84,9 @@ impl Config {
                 let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"trunk\"\nlisten = \"127.0.0.1:0\"\n\n[sip.trunk]\nallow = [{}]\n\n",
-                    list.join(", ")
+                    "[sip]\nmode = \"trunk\"\nlisten = \"127.0.0.1:0\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
+                    list.join(", "),
+                    self.trunk_toml
                 );
             }
             Mode::Register {
@@ -146,6 +153,7 @@ impl Bridge {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
+        cmd.envs(config.env.iter().map(|(k, v)| (k, v)));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
