@@ -18,7 +18,6 @@ use common::sipp::Sipp;
 use common::tls::{Issued, TestCa, TlsRelay, Validity, served_subject};
 use common::tools;
 
-const PROMPT: Duration = Duration::from_secs(15);
 const SETTLE: Duration = Duration::from_secs(5);
 
 /// The test config with a TLS listener on a free port serving `server`.
@@ -53,20 +52,7 @@ fn sipp_over_tls_completes_the_ivr() {
 
     let call = Caller::dial(&dir, "uac_call.xml", relay.addr, &[0], Sipp::tcp);
     call.assert_answer(0, true);
-    let welcome = call.rtp.expect_prompt("welcome", PROMPT);
-    assert!(
-        welcome.peak_rms() > 2000.0,
-        "the welcome prompt is too quiet"
-    );
-    call.rtp.send_digits("1234#");
-    call.rtp.expect_prompt("joining", PROMPT);
-    metrics::wait_for(
-        bridge.signaling,
-        "dialbridge_calls_joined_total",
-        "1",
-        SETTLE,
-        |v| v == 1.0,
-    );
+    call.join_room("1234", bridge.signaling);
     call.hang_up();
     metrics::wait_idle(bridge.signaling, SETTLE);
 
@@ -146,23 +132,10 @@ fn sighup_reloads_the_certificate_without_dropping_calls() {
 
     let relay = TlsRelay::start(&dir, tls, &ca.cert, None);
     let call = Caller::dial(&dir, "uac_call.xml", relay.addr, &[0], Sipp::tcp);
-    call.rtp.expect_prompt("welcome", PROMPT);
-    call.rtp.send_digits("1234#");
-    call.rtp.expect_prompt("joining", PROMPT);
+    call.join_room("1234", bridge.signaling);
 
     install(&ca.server("second", "127.0.0.1"), &live);
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
-    metrics::wait_for(
-        bridge.signaling,
-        "dialbridge_tls_reloads_total{result=\"ok\"}",
-        "1",
-        SETTLE,
-        |v| v == 1.0,
-    );
+    reload(&bridge, "ok");
     assert_eq!(served_subject(tls, &ca.cert), "CN = second");
 
     // The call that began under the old certificate is still up and ends normally.
@@ -172,18 +145,7 @@ fn sighup_reloads_the_certificate_without_dropping_calls() {
 
     // A broken renewal keeps the certificate in use and says so.
     std::fs::write(&live.key, "not a key").expect("breaking the key file");
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
-    metrics::wait_for(
-        bridge.signaling,
-        "dialbridge_tls_reloads_total{result=\"failed\"}",
-        "1",
-        SETTLE,
-        |v| v == 1.0,
-    );
+    reload(&bridge, "failed");
     assert_eq!(served_subject(tls, &ca.cert), "CN = second");
 }
 
@@ -241,6 +203,22 @@ fn check_config(dir: &Path, name: &str, files: &Issued) -> std::process::Output 
         .arg("check-config")
         .output()
         .expect("running dialbridge check-config")
+}
+
+/// Sends SIGHUP and waits until the bridge counts the first reload with `result`.
+fn reload(bridge: &Bridge, result: &str) {
+    let hup = Command::new("kill")
+        .args(["-HUP", &bridge.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(hup.success());
+    metrics::wait_for(
+        bridge.signaling,
+        &format!("dialbridge_tls_reloads_total{{result=\"{result}\"}}"),
+        "1",
+        SETTLE,
+        |v| v == 1.0,
+    );
 }
 
 /// Copies a certificate and key over the files the bridge was configured with (a renewal).

@@ -9,6 +9,9 @@ use super::rtp::RtpPeer;
 use super::sdp::AudioSdp;
 use super::sipp::{Offer, Sipp, SippOutcome, SippRun};
 
+/// Longest wait for one prompt to be heard completely (welcome is 5.8 s).
+pub const PROMPT: Duration = Duration::from_secs(15);
+
 /// How long the bridge may take to answer an INVITE.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -89,6 +92,28 @@ impl Caller {
                 a.text
             );
         }
+    }
+
+    /// Through the IVR into a room without PIN: hears the welcome prompt (louder than silence),
+    /// types `room` and `#` by RFC 4733, hears "joining", and waits until the bridge behind
+    /// `signaling` counts one call joined (the first of the test).
+    pub fn join_room(&self, room: &str, signaling: SocketAddr) {
+        let welcome = self.rtp.expect_prompt("welcome", PROMPT);
+        // The prompts peak around RMS 7000; silence through G.711/G.722 is near 0.
+        assert!(
+            welcome.peak_rms() > 2000.0,
+            "the welcome prompt is too quiet: peak RMS {:.0}",
+            welcome.peak_rms()
+        );
+        self.rtp.send_digits(&format!("{room}#"));
+        self.rtp.expect_prompt("joining", PROMPT);
+        super::metrics::wait_for(
+            signaling,
+            "dialbridge_calls_joined_total",
+            "1",
+            Duration::from_secs(5),
+            |v| v == 1.0,
+        );
     }
 
     /// Lets sipp send BYE and waits for the scenario to end successfully.
