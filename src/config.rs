@@ -348,8 +348,8 @@ impl Default for BuiltinConfig {
     }
 }
 
-/// A `[[conference.builtin.rooms]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A `[[conference.builtin.rooms]]` entry. `Debug` hides the PIN and host key.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomConfig {
     /// Numeric room ID callers type. Required.
@@ -360,6 +360,11 @@ pub struct RoomConfig {
     /// Numeric PIN; absent = no PIN.
     #[serde(default)]
     pub pin: Option<String>,
+    /// The key that makes a web participant host of this room (`?host_key=` on the host page);
+    /// at least 16 characters. Absent = a random key nobody is told (hosts then create their
+    /// own rooms on the page). Never logged.
+    #[serde(default)]
+    pub host_key: Option<String>,
 }
 
 /// A `[[routes]]` entry: what to do with calls to one called number.
@@ -447,11 +452,13 @@ impl Config {
                 id: "1234".into(),
                 name: "Demo room".into(),
                 pin: None,
+                host_key: None,
             },
             RoomConfig {
                 id: "5678".into(),
                 name: "Demo room with PIN".into(),
                 pin: Some("2468".into()),
+                host_key: None,
             },
         ];
         c

@@ -80,7 +80,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let demo = matches!(cli.command, Command::Demo);
+    // The demo's host link (stdout, never the log): room 1234's host key.
+    let demo = matches!(cli.command, Command::Demo).then(|| {
+        config.conference.builtin.rooms[0]
+            .host_key
+            .clone()
+            .unwrap_or_default()
+    });
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(server::run(config, shutdown_signal(), move |bound| {
         announce(bound, demo)
@@ -88,9 +94,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo config, with prompts found even when started outside the source tree.
+/// The demo config, with prompts found even when started outside the source tree and a fresh
+/// host key for each room (printed with the host page's address).
 fn demo_config() -> Config {
     let mut config = Config::demo();
+    for room in &mut config.conference.builtin.rooms {
+        room.host_key = Some(dialbridge::signaling::rooms::new_host_key());
+    }
     if !config.ivr.prompts_dir.exists() {
         config.ivr.prompts_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
     }
@@ -123,8 +133,9 @@ fn resolve_paths(mut config: Config, base: &Path) -> Config {
     config
 }
 
-/// Prints the machine-readable READY line (tests wait for it) and, for the demo, how to call.
-fn announce(bound: Bound, demo: bool) {
+/// Prints the machine-readable READY line (tests wait for it) and, for the demo (given room
+/// 1234's host key), how to call.
+fn announce(bound: Bound, demo: Option<String>) {
     let signaling = bound
         .signaling
         .map(|a| a.to_string())
@@ -137,9 +148,9 @@ fn announce(bound: Bound, demo: bool) {
         "READY sip={} signaling={signaling} sip_tls={tls}",
         bound.sip
     );
-    if demo {
+    if let Some(host_key) = demo {
         println!(
-            "\ndialbridge demo is running.\n  Call in:   baresip, then `/dial sip:1234@{sip}` (or linphonec: `call sip:1234@{sip}`)\n  Rooms:     1234 (no PIN), 5678 (PIN 2468) — type the room ID then #\n  Host page: http://{signaling}/\n  Stop:      Ctrl-C\n",
+            "\ndialbridge demo is running.\n  Call in:   baresip, then `/dial sip:1234@{sip}` (or linphonec: `call sip:1234@{sip}`)\n  Rooms:     1234 (no PIN), 5678 (PIN 2468) — type the room ID then #\n  Host page: http://{signaling}/\n  As host:   http://{signaling}/?room=1234&name=Host&host_key={host_key}\n  Stop:      Ctrl-C\n",
             sip = bound.sip
         );
     }

@@ -239,13 +239,13 @@ fn register_options(config: &Config, contacts: &Contacts) -> Result<RegisterOpti
         .registrar
         .parse()
         .map_err(|_| ServerError::Registrar(r.registrar.clone()))?;
-    let over_tls = registrar.sips
-        || registrar
-            .uri_params
-            .get_val("transport")
-            .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
-    let contact = match &contacts.tls {
-        Some(tls) if over_tls => tls,
+    let over_tls = registrar
+        .uri_params
+        .get_val("transport")
+        .is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+    let contact = match (&contacts.sips, &contacts.tls) {
+        (Some(sips), _) if registrar.sips => sips,
+        (_, Some(tls)) if over_tls => tls,
         _ => &contacts.plain,
     };
     let auth_username = if r.auth_username.is_empty() {

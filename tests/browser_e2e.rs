@@ -231,7 +231,7 @@ fn host_page_shows_phone_kicks_it_and_sees_hangup() {
     let start = Instant::now();
     let dir = tools::test_dir("host_page");
     let bridge = start_bridge(&dir, "bridge", None);
-    let key = bridge.host_key("1234");
+    let key = bridge.host_key();
     let mut driver = Driver::start(&dir);
     let query = format!("room=1234&name=Host&host_key={key}");
     let (_, host) = join_page(&mut driver, &dir, &bridge, "a", None, "host", &query);

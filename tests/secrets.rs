@@ -1,7 +1,7 @@
 //! Secrets stay out of the log. One run touches every secret the bridge handles: a trunk
 //! password (sipp authenticates its INVITE), the signaling secret (the bridge's own connection
-//! presents it), a room PIN and a host key (a web host creates the room over the signaling
-//! WebSocket, the caller types the PIN), and a full caller number. The bridge runs at DEBUG;
+//! presents it), a configured room's host key, a room PIN and a host key (a web host creates the
+//! room over the signaling WebSocket, the caller types the PIN), and a full caller number. The bridge runs at DEBUG;
 //! no line at INFO or above may hold any of them, and the number appears only masked.
 
 mod common;
@@ -23,6 +23,7 @@ const PROMPT: Duration = Duration::from_secs(15);
 const TRUNK_PASSWORD: &str = "Tr-unk-Pa55word-81";
 const SIGNALING_SECRET: &str = "Sig-Secret-7c1f4e";
 const PIN: &str = "90817263";
+const CONFIGURED_HOST_KEY: &str = "Configured-Host-Key-5b2e";
 const CALLER: &str = "+4930123456789";
 /// The number as `caller_id` masks it (two visible digits at the end).
 const CALLER_MASKED: &str = "+49 30 ••• 89";
@@ -34,6 +35,9 @@ fn no_secret_reaches_the_log_at_info_or_above() {
     config.trunk_toml = format!("username = \"trunk\"\npassword = \"{TRUNK_PASSWORD}\"\n");
     // The trunk password comes from the config file, the signaling secret from the
     // environment: both ways an admin hands a secret over.
+    config.extra_toml = format!(
+        "[[conference.builtin.rooms]]\nid = \"4321\"\nhost_key = \"{CONFIGURED_HOST_KEY}\"\n"
+    );
     config.env = vec![(
         "DIALBRIDGE_SIGNALING_SECRET".into(),
         SIGNALING_SECRET.into(),
@@ -96,6 +100,7 @@ fn no_secret_reaches_the_log_at_info_or_above() {
         ("signaling secret", SIGNALING_SECRET),
         ("room PIN", PIN),
         ("host key", host_key.as_str()),
+        ("configured host key", CONFIGURED_HOST_KEY),
         ("full caller number", CALLER),
         ("caller number without +", &CALLER[1..]),
     ] {

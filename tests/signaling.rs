@@ -28,11 +28,13 @@ fn rooms() -> Vec<RoomConfig> {
             id: "1234".into(),
             name: "Demo".into(),
             pin: None,
+            host_key: None,
         },
         RoomConfig {
             id: "5678".into(),
             name: "With PIN".into(),
             pin: Some("2468".into()),
+            host_key: None,
         },
     ]
 }

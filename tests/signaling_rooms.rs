@@ -84,11 +84,13 @@ fn state() -> SignalingState {
             id: "1234".into(),
             name: "Demo".into(),
             pin: None,
+            host_key: None,
         },
         RoomConfig {
             id: "5678".into(),
             name: "With PIN".into(),
             pin: Some("2468".into()),
+            host_key: None,
         },
     ];
     SignalingState::new(&rooms, Arc::new(String::new))

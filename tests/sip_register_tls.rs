@@ -18,6 +18,27 @@ const PROMPT: Duration = Duration::from_secs(15);
 
 #[test]
 fn registers_over_tls_and_takes_a_call() {
+    registers_and_takes_a_call(
+        |port| format!("sip:127.0.0.1:{port};transport=tls"),
+        |tls| format!("sip:bridge@{tls};transport=tls"),
+    );
+}
+
+/// A `sips:` registrar gets a `sips:` Contact (RFC 3261 8.1.1.8).
+#[test]
+fn sips_registrar_gets_a_sips_contact() {
+    registers_and_takes_a_call(
+        |port| format!("sips:127.0.0.1:{port}"),
+        |tls| format!("sips:bridge@{tls}"),
+    );
+}
+
+/// Registers to the registrar URI `registrar(tls port)`, checks kamailio saved the contact
+/// `contact(bridge's TLS listener)`, and takes a call kamailio relays there.
+fn registers_and_takes_a_call(
+    registrar: impl Fn(u16) -> String,
+    contact: impl Fn(std::net::SocketAddr) -> String,
+) {
     let dir = tools::test_dir();
     let ca = TestCa::new(&dir, "test-ca");
     let tls_port = tools::free_port();
@@ -28,7 +49,7 @@ fn registers_over_tls_and_takes_a_call() {
         &ca.server("registrar", "127.0.0.1"),
         &ca.cert,
     );
-    let registrar = format!("sip:127.0.0.1:{tls_port};transport=tls");
+    let registrar = registrar(tls_port);
     let bridge_cert = ca.server("bridge", "127.0.0.1");
     let mut config = Config::register(&registrar, "bridge", "secret", 60);
     config.extra_toml = format!(
@@ -50,11 +71,11 @@ fn registers_over_tls_and_takes_a_call() {
         .sip_tls
         .expect("the READY line names the TLS listener");
     let log = std::fs::read_to_string(kamailio.log()).unwrap_or_default();
+    let contact = contact(tls);
     assert!(
-        log.lines().any(|l| l.contains("REGISTER for")
-            && l.contains("saved")
-            && l.contains(&format!("{tls};transport=tls"))),
-        "kamailio should have saved the bridge's TLS contact ({tls};transport=tls):\n{}",
+        log.lines()
+            .any(|l| l.contains("REGISTER for") && l.contains(&format!("contact <{contact}>"))),
+        "kamailio should have saved the bridge's TLS contact {contact}:\n{}",
         tools::tail(kamailio.log(), 40)
     );
 

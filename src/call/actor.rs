@@ -194,7 +194,7 @@ async fn answer_and_run(
         endpoint.clone(),
         &invite,
         ctx.contacts
-            .for_transport(&invite.tp_info.transport)
+            .for_request(&invite.tp_info.transport, &invite.line.uri)
             .clone(),
     ) {
         Ok(d) => d,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{BuiltinConfig, RegisterConfig, TrunkConfig};
+use super::{BuiltinConfig, RegisterConfig, RoomConfig, TrunkConfig};
 
 /// Passwords must not end up in logs, so `Debug` shows whether one is set, not its value.
 fn redact(s: &str) -> &'static str {
@@ -43,6 +43,18 @@ impl fmt::Debug for BuiltinConfig {
             .field("url", &self.url)
             .field("secret", &redact(&self.secret))
             .field("rooms", &self.rooms)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RoomConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |s: &Option<String>| s.as_deref().map(redact);
+        f.debug_struct("RoomConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("pin", &hidden(&self.pin))
+            .field("host_key", &hidden(&self.host_key))
             .finish()
     }
 }

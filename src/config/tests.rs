@@ -39,6 +39,7 @@ fn example_file_is_the_default_plus_its_demo_room() {
         id: "1234".into(),
         name: "Demo room".into(),
         pin: None,
+        host_key: None,
     }];
     assert_eq!(parsed, expected);
 }
@@ -214,6 +215,13 @@ fn debug_hides_secrets() {
     c.sip.register.password = "hunter2".into();
     c.sip.trunk.password = "hunter3".into();
     c.conference.builtin.secret = "hunter4".into();
+    c.conference.janus.api_secret = "hunter5".into();
+    c.conference.builtin.rooms = vec![RoomConfig {
+        id: "1234".into(),
+        name: "Board".into(),
+        pin: Some("hunter6".into()),
+        host_key: Some("hunter7".into()),
+    }];
     let text = format!("{c:?}");
     assert!(!text.contains("hunter"), "{text}");
     assert!(text.contains("<redacted>"));

@@ -344,6 +344,16 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
                     ),
                 );
             }
+            if room
+                .host_key
+                .as_ref()
+                .is_some_and(|k| k.chars().count() < 16)
+            {
+                p.add(
+                    format!("{f}.host_key"),
+                    "a host key needs at least 16 characters, or it can be guessed",
+                );
+            }
             if !ids.insert(room.id.as_str()) {
                 p.add(
                     format!("{f}.id"),

@@ -197,6 +197,7 @@ fn rooms_ids_and_pins() {
         id: id.into(),
         name: String::new(),
         pin: pin.map(str::to_string),
+        host_key: None,
     };
     let mut c = Config::default();
     c.conference.builtin.rooms = vec![
@@ -213,6 +214,16 @@ fn rooms_ids_and_pins() {
     has(&c, "conference.builtin.rooms[3].id", "could not reach it");
     has(&c, "conference.builtin.rooms[4].pin", "at most 10");
     assert_eq!(problems(&c).len(), 6);
+
+    let mut short_key = room("4321", None);
+    short_key.host_key = Some("abc".into());
+    c.conference.builtin.rooms = vec![short_key];
+    has(
+        &c,
+        "conference.builtin.rooms[0].host_key",
+        "at least 16 characters",
+    );
+    assert_eq!(problems(&c).len(), 1);
 }
 
 #[test]

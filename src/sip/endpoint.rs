@@ -70,14 +70,17 @@ pub struct Contacts {
     pub plain: Contact,
     /// For TLS (`;transport=tls` on the TLS port), when the listener runs.
     pub tls: Option<Contact>,
+    /// For requests to a `sips:` URI, which want a `sips:` Contact (RFC 3261 12.1.1).
+    pub sips: Option<Contact>,
 }
 
 impl Contacts {
-    /// The Contact for a dialog whose request came on `transport`: a TLS call must be reached
-    /// over TLS again.
-    pub fn for_transport(&self, transport: &TpHandle) -> &Contact {
-        match &self.tls {
-            Some(tls) if transport.name() == "TLS" => tls,
+    /// The Contact for a dialog whose request came on `transport` for `request_uri`: a TLS
+    /// call must be reached over TLS again.
+    pub fn for_request(&self, transport: &TpHandle, request_uri: &SipUri) -> &Contact {
+        match (&self.tls, &self.sips) {
+            (_, Some(sips)) if request_uri.sips => sips,
+            (Some(tls), _) if transport.name() == "TLS" => tls,
             _ => &self.plain,
         }
     }
@@ -129,8 +132,9 @@ pub async fn start(
 
     let host = options.public_host.clone();
     let contacts = Contacts {
-        plain: contact(host.as_deref(), local, ""),
-        tls: tls_local.map(|tls| contact(host.as_deref(), tls, ";transport=tls")),
+        plain: contact("sip", host.as_deref(), local, ""),
+        tls: tls_local.map(|tls| contact("sip", host.as_deref(), tls, ";transport=tls")),
+        sips: tls_local.map(|tls| contact("sips", host.as_deref(), tls, "")),
     };
     Ok(SipEndpoint {
         endpoint,
@@ -153,10 +157,10 @@ async fn bind_tls(
         .map_err(|source| EndpointError::BindTls { addr, source })
 }
 
-fn contact(public_host: Option<&str>, bound: SocketAddr, params: &str) -> Contact {
+fn contact(scheme: &str, public_host: Option<&str>, bound: SocketAddr, params: &str) -> Contact {
     let uri = match public_host {
-        Some(host) => format!("sip:{host}:{}{params}", bound.port()),
-        None => format!("sip:{bound}{params}"),
+        Some(host) => format!("{scheme}:{host}:{}{params}", bound.port()),
+        None => format!("{scheme}:{bound}{params}"),
     };
     let uri = uri
         .parse::<SipUri>()

@@ -113,7 +113,8 @@ fn valid_name(s: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn new_host_key() -> String {
+/// A fresh random host key: 22 letters and digits from the thread's CSPRNG.
+pub fn new_host_key() -> String {
     rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
         .take(HOST_KEY_CHARS)
@@ -122,15 +123,18 @@ fn new_host_key() -> String {
 }
 
 impl Registry {
-    /// Starts with the configured rooms, each with a fresh host key that is logged (info) so
-    /// the operator can open the host page as host. Invalid entries are kept as they are;
+    /// Starts with the configured rooms, each with its configured host key or else a fresh
+    /// one nobody is told. Keys are never logged. Invalid entries are kept as they are;
     /// `check-config` reports them.
     pub fn new(rooms: &[RoomConfig]) -> Registry {
         let rooms = rooms
             .iter()
             .map(|r| {
-                let room = Room::new(&r.name, r.pin.as_deref(), None);
-                tracing::info!(room = %r.id, host_key = %room.host_key, "configured room ready; its host key makes a web participant host");
+                let mut room = Room::new(&r.name, r.pin.as_deref(), None);
+                if let Some(key) = &r.host_key {
+                    room.host_key = key.clone();
+                }
+                tracing::info!(room = %r.id, host_key_configured = r.host_key.is_some(), "configured room ready");
                 (r.id.clone(), room)
             })
             .collect();

@@ -9,11 +9,13 @@ fn registry() -> Registry {
             id: "1234".into(),
             name: "Demo".into(),
             pin: None,
+            host_key: None,
         },
         RoomConfig {
             id: "5678".into(),
             name: "Pin".into(),
             pin: Some("2468".into()),
+            host_key: None,
         },
     ])
 }

@@ -344,6 +344,13 @@ impl Transports {
                 .await;
         }
 
+        // A sips: URI must be reached over TLS (RFC 3261 26.2.2), never plain UDP or TCP.
+        if uri.sips {
+            return self
+                .select_transport_by_uri_param(endpoint, uri, &BytesStr::from_static("tls"))
+                .await;
+        }
+
         let servers = self.resolve_uri(uri).await?;
 
         {
