@@ -242,11 +242,13 @@ fn start_signaling(
     })
 }
 
-fn spawn_signaling<L>(listener: L, state: signaling::SignalingState, mut stop: watch::Receiver<bool>)
-where
+fn spawn_signaling<L>(
+    listener: L,
+    state: signaling::SignalingState,
+    mut stop: watch::Receiver<bool>,
+) where
     L: axum::serve::Listener<Addr = SocketAddr>,
-    for<'a> SocketAddr:
-        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+    for<'a> SocketAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     tokio::spawn(async move {
         let shutdown = async move { stopped(&mut stop).await };

@@ -21,6 +21,9 @@ mod goertzel;
 #[allow(dead_code)]
 #[path = "janus_sip/bridge.rs"]
 mod janus_bridge;
+#[allow(dead_code)]
+#[path = "common/metrics.rs"]
+mod metrics;
 #[path = "netns/mod.rs"]
 mod netns;
 #[allow(dead_code)]
@@ -29,11 +32,11 @@ mod participant;
 #[allow(dead_code)]
 #[path = "janus/server.rs"]
 mod server;
-#[path = "janus/tone.rs"]
-mod tone;
 #[allow(dead_code)]
 #[path = "common/tls.rs"]
 mod tls;
+#[path = "janus/tone.rs"]
+mod tone;
 #[allow(dead_code)]
 #[path = "common/tools.rs"]
 mod tools;
@@ -299,7 +302,9 @@ fn builtin_room_over_wss_caller_and_participant_hear_each_other() {
         cert.key.display().to_string()
     );
     let bridge = e2e::setup::start_bridge_with(&dir, "bridge", None, tls);
-    let signaling = bridge.signaling.expect("the bridge serves the signaling server");
+    let signaling = bridge
+        .signaling
+        .expect("the bridge serves the signaling server");
     let client_tls = dialbridge::tls::client_config(Some(&ca.cert)).expect("the test CA loads");
     let backend = BuiltinBackend::new(format!("wss://{signaling}/ws"), None).with_tls(client_tls);
 

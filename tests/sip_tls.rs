@@ -15,7 +15,7 @@ use common::bridge::{Bridge, Config};
 use common::call::Caller;
 use common::metrics;
 use common::sipp::Sipp;
-use common::tls::{Issued, TestCa, TlsRelay, Validity, served_subject};
+use common::tls::{Issued, TestCa, TlsRelay, Validity, install, served_subject};
 use common::tools;
 
 const PROMPT: Duration = Duration::from_secs(15);
@@ -241,12 +241,6 @@ fn check_config(dir: &Path, name: &str, files: &Issued) -> std::process::Output 
         .arg("check-config")
         .output()
         .expect("running dialbridge check-config")
-}
-
-/// Copies a certificate and key over the files the bridge was configured with (a renewal).
-fn install(from: &Issued, to: &Issued) {
-    std::fs::copy(&from.cert, &to.cert).expect("copying the certificate");
-    std::fs::copy(&from.key, &to.key).expect("copying the key");
 }
 
 fn handshake_failures(bridge: &Bridge) -> f64 {

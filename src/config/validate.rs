@@ -60,7 +60,10 @@ pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
     let mut p = Problems::default();
     let servers = [
         ("sip.tls.cert", c.sip.tls.listener()),
-        ("conference.builtin.tls.cert", c.conference.builtin.tls.listener()),
+        (
+            "conference.builtin.tls.cert",
+            c.conference.builtin.tls.listener(),
+        ),
     ];
     for (field, files) in servers {
         for finding in files.iter().flat_map(|f| check_now(f)) {
@@ -94,7 +97,10 @@ fn cert_pair(
         ),
         _ => {}
     }
-    for finding in crate::tls::CertFiles::pair(cert, key).iter().flat_map(check_now) {
+    for finding in crate::tls::CertFiles::pair(cert, key)
+        .iter()
+        .flat_map(check_now)
+    {
         if let crate::tls::CertFinding::Problem(message) = finding {
             p.add(format!("{section}.cert"), message);
         }

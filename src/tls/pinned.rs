@@ -41,7 +41,9 @@ impl ServerCertVerifier for Pinned {
         if self.cert.leaf().as_ref() == end_entity.as_ref() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+            Err(Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
 

@@ -145,7 +145,11 @@ impl Janus {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         let ports = std::iter::once(self.port).chain(self.wss_port);
-        let all_open = || ports.clone().all(|p| TcpStream::connect(("127.0.0.1", p)).is_ok());
+        let all_open = || {
+            ports
+                .clone()
+                .all(|p| TcpStream::connect(("127.0.0.1", p)).is_ok())
+        };
         while !all_open() {
             if let Some(status) = self
                 .child

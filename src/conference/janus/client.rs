@@ -309,13 +309,12 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let result =
-            Client::connect(
-                &format!("ws://127.0.0.1:{port}"),
-                Credentials::default(),
-                None,
-            )
-            .await;
+        let result = Client::connect(
+            &format!("ws://127.0.0.1:{port}"),
+            Credentials::default(),
+            None,
+        )
+        .await;
         assert!(matches!(result, Err(JanusError::Unreachable(_))));
     }
 }

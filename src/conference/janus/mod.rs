@@ -180,8 +180,7 @@ impl JanusBackend {
         let deadline = self.options.timeout;
         let mut session = None;
         let attempt = async {
-            let mut client =
-                self.connect().await?;
+            let mut client = self.connect().await?;
             let result = async {
                 let id = client.create_session().await?;
                 session = Some(id);
@@ -231,8 +230,7 @@ impl ConferenceBackend for JanusBackend {
         };
         let (deadline, plugin) = (self.options.timeout, self.options.plugin);
         let joining = async {
-            let mut client =
-                self.connect().await?;
+            let mut client = self.connect().await?;
             let session = client.create_session().await?;
             match access::join(&mut client, session, plugin, room, &request).await {
                 Ok((machine, joined)) => Ok((client, machine, joined)),
