@@ -151,11 +151,7 @@ fn sighup_reloads_the_certificate_without_dropping_calls() {
     call.rtp.expect_prompt("joining", PROMPT);
 
     install(&ca.server("second", "127.0.0.1"), &live);
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
+    bridge.sighup();
     metrics::wait_for(
         bridge.signaling,
         "dialbridge_tls_reloads_total{result=\"ok\"}",
@@ -172,11 +168,7 @@ fn sighup_reloads_the_certificate_without_dropping_calls() {
 
     // A broken renewal keeps the certificate in use and says so.
     std::fs::write(&live.key, "not a key").expect("breaking the key file");
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
+    bridge.sighup();
     metrics::wait_for(
         bridge.signaling,
         "dialbridge_tls_reloads_total{result=\"failed\"}",

@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use common::bridge::{Bridge, Config};
@@ -61,6 +60,18 @@ fn wait_metric(bridge: &Bridge, ca: &std::path::Path, name: &str, ok: impl Fn(f6
     );
 }
 
+/// A caller types room 1234 and joins it: the bridge's own wss:// connection to its server works.
+fn call_joins_room_1234(dir: &std::path::Path, bridge: &Bridge, ca: &TestCa) {
+    let call = Caller::dial(dir, "uac_call.xml", bridge.sip, &[0], |s| s);
+    call.rtp.expect_prompt("welcome", PROMPT);
+    call.rtp.send_digits("1234#");
+    call.rtp.expect_prompt("joining", PROMPT);
+    wait_metric(bridge, &ca.cert, "dialbridge_calls_joined_total", |v| {
+        v == 1.0
+    });
+    call.hang_up();
+}
+
 /// The host page and `/metrics` come over HTTPS while TCP clients sit silent on the port; a
 /// client trusting the test CA looks up rooms over wss://; a caller joins room 1234 through the
 /// bridge's own wss:// connection; plain ws:// to the TLS port gets nowhere.
@@ -91,14 +102,7 @@ fn https_page_wss_lookups_and_a_call_joining_over_wss() {
         "plain ws:// must not reach a TLS-only server"
     );
 
-    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
-    call.rtp.expect_prompt("welcome", PROMPT);
-    call.rtp.send_digits("1234#");
-    call.rtp.expect_prompt("joining", PROMPT);
-    wait_metric(&bridge, &ca.cert, "dialbridge_calls_joined_total", |v| {
-        v == 1.0
-    });
-    call.hang_up();
+    call_joins_room_1234(&dir, &bridge, &ca);
 }
 
 /// Verification is on by default: a server whose certificate comes from a CA the client was not
@@ -155,11 +159,7 @@ fn sighup_renews_the_signaling_certificate_and_the_bridge_follows() {
     assert_eq!(served_subject(bridge.signaling, &ca.cert), "CN = first");
 
     install(&ca.server("second", "127.0.0.1"), &live);
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
+    bridge.sighup();
     wait_metric(
         &bridge,
         &ca.cert,
@@ -168,12 +168,5 @@ fn sighup_renews_the_signaling_certificate_and_the_bridge_follows() {
     );
     assert_eq!(served_subject(bridge.signaling, &ca.cert), "CN = second");
 
-    let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
-    call.rtp.expect_prompt("welcome", PROMPT);
-    call.rtp.send_digits("1234#");
-    call.rtp.expect_prompt("joining", PROMPT);
-    wait_metric(&bridge, &ca.cert, "dialbridge_calls_joined_total", |v| {
-        v == 1.0
-    });
-    call.hang_up();
+    call_joins_room_1234(&dir, &bridge, &ca);
 }

@@ -66,7 +66,7 @@ pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
         ),
     ];
     for (field, files) in servers {
-        for finding in files.iter().flat_map(|f| check_now(f)) {
+        for finding in files.iter().flat_map(check_now) {
             if let crate::tls::CertFinding::Warning(message) = finding {
                 p.add(field, message);
             }
