@@ -7,6 +7,7 @@
 mod limits;
 mod parse;
 mod redact;
+mod signaling_tls;
 mod sip_tls;
 mod validate;
 
@@ -21,6 +22,7 @@ use crate::media::codec::Codec;
 pub use limits::{LimitsConfig, OverLimit};
 pub use parse::ConfigError;
 use parse::{de_allow_list, parse};
+pub use signaling_tls::SignalingTlsConfig;
 pub use sip_tls::SipTlsConfig;
 pub use validate::ConfigProblem;
 
@@ -277,6 +279,11 @@ pub enum ConferenceBackendKind {
 pub struct ConferenceConfig {
     /// Default: `builtin`.
     pub backend: ConferenceBackendKind,
+    /// PEM file of extra CA certificates to trust, next to the system's roots, when the bridge
+    /// connects to a `wss://` server (`conference.builtin.url` or `conference.janus.url`) whose
+    /// certificate comes from a private CA. Verification is always on. Relative paths are
+    /// relative to the config file. Default: none.
+    pub ca_file: Option<PathBuf>,
     pub builtin: BuiltinConfig,
     pub janus: JanusConfig,
 }
@@ -296,7 +303,8 @@ pub enum JanusPluginKind {
 #[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JanusConfig {
-    /// `ws://host:port` of Janus's websockets transport. Required with `backend = "janus"`.
+    /// `ws://host:port` or `wss://host:port` of Janus's websockets transport. Required with
+    /// `backend = "janus"`.
     pub url: String,
     /// `videoroom` or `audiobridge`. Default: `videoroom`.
     pub plugin: JanusPluginKind,
@@ -327,13 +335,15 @@ pub struct BuiltinConfig {
     pub listen: SocketAddr,
     /// Run the server in this process; false = connect to `url`. Default: true.
     pub serve: bool,
-    /// `ws://` URL of a signaling server run elsewhere (when `serve` is false). Default: empty.
+    /// `ws://` or `wss://` URL of a signaling server run elsewhere (when `serve` is false).
+    /// Default: empty.
     pub url: String,
     /// Shared secret presented to the signaling server; `DIALBRIDGE_SIGNALING_SECRET` wins.
     /// Default: empty = none.
     pub secret: String,
     /// Rooms that exist at start. Default: none.
     pub rooms: Vec<RoomConfig>,
+    pub tls: SignalingTlsConfig,
 }
 
 impl Default for BuiltinConfig {
@@ -344,6 +354,7 @@ impl Default for BuiltinConfig {
             url: String::new(),
             secret: String::new(),
             rooms: Vec::new(),
+            tls: SignalingTlsConfig::default(),
         }
     }
 }

@@ -117,11 +117,15 @@ fn resolve_paths(mut config: Config, base: &Path) -> Config {
         config.ivr.prompts_dir = base.join(dir);
     }
     let tls = &mut config.sip.tls;
+    let conference = &mut config.conference;
     for path in [
         &mut tls.cert,
         &mut tls.key,
         &mut tls.client_ca,
         &mut tls.ca_file,
+        &mut conference.ca_file,
+        &mut conference.builtin.tls.cert,
+        &mut conference.builtin.tls.key,
     ]
     .into_iter()
     .flatten()

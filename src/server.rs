@@ -48,7 +48,7 @@ pub enum ServerError {
     },
     #[error("invalid registrar URI {0:?}")]
     Registrar(String),
-    #[error("SIP over TLS: {0}")]
+    #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
 }
 
@@ -107,46 +107,31 @@ pub async fn run(
     )
     .await?;
     tracing::info!(addr = %sip.local, tcp = config.sip.tcp, tls = ?sip.tls_local, mode = ?config.sip.mode, "SIP listening");
+    let builtin = &config.conference.builtin;
+    let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
+    let client_tls = crate::tls::client_config(config.conference.ca_file.as_deref())?;
+    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
+    let (signaling_addr, builtin_client, signaling_cert) = if builtin.serve && builtin_backend {
+        let dial_in = format!("sip:{}", sip.local);
+        let served = start_signaling(builtin, dial_in, stop_rx.clone())?;
+        let client = BuiltinBackend::new(served.url, secret);
+        let client = match &served.cert {
+            // Our own server: trust exactly the certificate it serves (see tls::pinned).
+            Some(cert) => client.with_tls(crate::tls::pinned_client_config(cert.clone())?),
+            None => client,
+        };
+        (Some(served.addr), client, served.cert)
+    } else {
+        let client = BuiltinBackend::new(builtin.url.clone(), secret).with_tls(client_tls.clone());
+        (None, client, None)
+    };
     let mut stop = stop_rx.clone();
-    let certs: Vec<_> = sip_cert.into_iter().collect();
+    let certs: Vec<_> = sip_cert.into_iter().chain(signaling_cert).collect();
     tokio::spawn(crate::tls::reload_on_sighup(certs, async move {
         stopped(&mut stop).await
     }));
-
-    let builtin = &config.conference.builtin;
-    let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
-    let (signaling_addr, backend_url) = if builtin.serve && builtin_backend {
-        let listener =
-            signaling::bind(builtin.listen).map_err(|source| ServerError::Signaling {
-                addr: builtin.listen,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Signaling {
-                addr: builtin.listen,
-                source,
-            })?;
-        let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-        let dial_in = format!("sip:{}", sip.local);
-        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
-            .with_secret(secret)
-            .with_dial_in(dial_in);
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let shutdown = async move { stopped(&mut stop).await };
-            if let Err(e) = signaling::serve(listener, state, shutdown).await {
-                tracing::error!(error = %e, "signaling server stopped");
-            }
-        });
-        tracing::info!(%addr, "signaling server and host page listening");
-        (Some(addr), signaling::ws_url(addr))
-    } else {
-        (None, builtin.url.clone())
-    };
-    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
     let backend: Arc<dyn ConferenceBackend> = match config.conference.backend {
-        ConferenceBackendKind::Builtin => Arc::new(BuiltinBackend::new(backend_url, secret)),
+        ConferenceBackendKind::Builtin => Arc::new(builtin_client),
         ConferenceBackendKind::Janus => {
             let janus = &config.conference.janus;
             let plugin = match janus.plugin {
@@ -155,7 +140,8 @@ pub async fn run(
             };
             tracing::info!(url = %janus.url, ?plugin, "rooms are Janus rooms");
             let options = JanusOptions::new(janus.url.clone(), plugin)
-                .with_credentials(&janus.api_secret, &janus.token);
+                .with_credentials(&janus.api_secret, &janus.token)
+                .with_tls(client_tls);
             Arc::new(JanusBackend::new(options))
         }
     };
@@ -205,6 +191,71 @@ pub async fn run(
         tracing::warn!("some calls did not end in time; aborting them");
     }
     Ok(())
+}
+
+/// The built-in signaling server this process runs.
+struct ServedSignaling {
+    addr: SocketAddr,
+    /// Where the bridge itself connects: `ws://` or, with a certificate, `wss://`.
+    url: String,
+    /// The HTTPS/wss certificate, reloaded on SIGHUP.
+    cert: Option<Arc<ServerCert>>,
+}
+
+/// Binds and spawns the built-in signaling server and host page; with
+/// `[conference.builtin.tls]` they are served over HTTPS and `wss://` only.
+fn start_signaling(
+    builtin: &crate::config::BuiltinConfig,
+    dial_in: String,
+    stop: watch::Receiver<bool>,
+) -> Result<ServedSignaling, ServerError> {
+    let io_error = |source| ServerError::Signaling {
+        addr: builtin.listen,
+        source,
+    };
+    let listener = signaling::bind(builtin.listen).map_err(io_error)?;
+    let addr = listener.local_addr().map_err(io_error)?;
+    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
+    let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
+        .with_secret(secret)
+        .with_dial_in(dial_in);
+    let Some(files) = builtin.tls.listener() else {
+        spawn_signaling(listener, state, stop);
+        tracing::info!(%addr, "signaling server and host page listening (http, ws)");
+        let url = signaling::ws_url(addr);
+        return Ok(ServedSignaling {
+            addr,
+            url,
+            cert: None,
+        });
+    };
+    let cert = ServerCert::load(files)?;
+    // axum here speaks HTTP/1.1 only; browsers that offer h2 fall back to it.
+    let tls = crate::tls::server_config(cert.clone(), None, &[b"http/1.1"])?;
+    let listener = signaling::tls_listener::listen(listener, tls).map_err(io_error)?;
+    spawn_signaling(listener, state, stop);
+    tracing::info!(%addr, "signaling server and host page listening (https, wss)");
+    Ok(ServedSignaling {
+        addr,
+        url: signaling::wss_url(addr),
+        cert: Some(cert),
+    })
+}
+
+fn spawn_signaling<L>(
+    listener: L,
+    state: signaling::SignalingState,
+    mut stop: watch::Receiver<bool>,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> SocketAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    tokio::spawn(async move {
+        let shutdown = async move { stopped(&mut stop).await };
+        if let Err(e) = signaling::serve(listener, state, shutdown).await {
+            tracing::error!(error = %e, "signaling server stopped");
+        }
+    });
 }
 
 /// Completes once the stop flag is set (or its sender is gone).

@@ -1,7 +1,8 @@
 //! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from `tests/e2e`)
 //! calls the real `dialbridge` binary configured with `backend = "janus"`, types a Janus room ID
 //! (and PIN), and talks to a Janus participant (`tests/janus/participant.rs`: the backend plus a
-//! conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found both ways. Each
+//! conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found both ways. The same
+//! over `wss://` (certificates from a test CA), to Janus and to the built-in signaling server. Each
 //! test runs in its own network namespace with its own Janus (`tests/janus/server.rs`), one at a
 //! time. Needs root (unshare -n), Janus (apt `janus`). Logs: target/tmp/browser_e2e/janus_sip_*/.
 //! Run: `cargo test --test janus_sip -- --nocapture`.
@@ -20,6 +21,9 @@ mod goertzel;
 #[allow(dead_code)]
 #[path = "janus_sip/bridge.rs"]
 mod janus_bridge;
+#[allow(dead_code)]
+#[path = "common/metrics.rs"]
+mod metrics;
 #[path = "netns/mod.rs"]
 mod netns;
 #[allow(dead_code)]
@@ -28,11 +32,18 @@ mod participant;
 #[allow(dead_code)]
 #[path = "janus/server.rs"]
 mod server;
+#[allow(dead_code)]
+#[path = "common/tls.rs"]
+mod tls;
 #[path = "janus/tone.rs"]
 mod tone;
+#[allow(dead_code)]
+#[path = "common/tools.rs"]
+mod tools;
 
 use std::time::{Duration, Instant};
 
+use dialbridge::conference::builtin::BuiltinBackend;
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use e2e::phone::{MASKED_NUMBER, Phone};
 use e2e::rtp::Source;
@@ -41,7 +52,8 @@ use e2e::spectrum::Spectrum;
 use janus_bridge::{JanusBridge, janus_toml};
 use participant::{Participant, display_names, wait_hears};
 use serde_json::{Value, json};
-use server::{API_SECRET, Janus, ROOM_SECRET};
+use server::{API_SECRET, Janus, ROOM_SECRET, WssCert};
+use tls::TestCa;
 
 /// Janus drops sessions idle this long; the bridge keeps alive well within it.
 const SESSION_TIMEOUT_S: u32 = 30;
@@ -65,22 +77,39 @@ struct Rig {
 
 impl Rig {
     fn start(test: &str, plugin: JanusPlugin) -> Rig {
+        Rig::start_with(test, plugin, false)
+    }
+
+    /// With `wss`, Janus also serves `wss://` with a certificate from a test CA, and both the
+    /// bridge (`conference.ca_file`) and our own backend reach it only that way.
+    fn start_with(test: &str, plugin: JanusPlugin, wss: bool) -> Rig {
         let started = Instant::now();
         dialbridge::media::init().expect("GStreamer is installed");
         let rt = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
         let dir = e2e::tools::test_dir(&format!("janus_sip_{test}"));
-        let janus = Janus::start(netns::IFACE_A, SESSION_TIMEOUT_S);
+        let ca = wss.then(|| TestCa::new(&dir, "test-ca"));
+        let cert = ca.as_ref().map(|ca| ca.server("janus", "127.0.0.1"));
+        let wss_cert = cert.as_ref().map(|c| WssCert {
+            cert: &c.cert,
+            key: &c.key,
+        });
+        let janus = Janus::start_with(netns::IFACE_A, SESSION_TIMEOUT_S, wss_cert);
+        let url = if wss { janus.wss_url() } else { janus.url() };
         let name = match plugin {
             JanusPlugin::VideoRoom => "videoroom",
             JanusPlugin::AudioBridge => "audiobridge",
         };
         let ip = e2e::setup::bridge_ip();
         let allow = format!("{}/32", netns::ADDR_B);
-        let toml = janus_toml(ip, &allow, &janus.url(), name, API_SECRET);
+        let ca_file = ca.as_ref().map(|ca| ca.cert.as_path());
+        let toml = janus_toml(ip, &allow, &url, name, API_SECRET, ca_file);
         let bridge = JanusBridge::start(&dir, &toml);
-        let backend = JanusBackend::new(
-            JanusOptions::new(janus.url(), plugin).with_credentials(API_SECRET, ""),
-        );
+        let mut options = JanusOptions::new(url, plugin).with_credentials(API_SECRET, "");
+        if let Some(ca) = ca_file {
+            let tls = dialbridge::tls::client_config(Some(ca)).expect("the test CA loads");
+            options = options.with_tls(tls);
+        }
+        let backend = JanusBackend::new(options);
         eprintln!(
             "TIMING {test}: Janus and bridge ready after {:?}",
             started.elapsed()
@@ -227,6 +256,69 @@ fn videoroom_caller_and_janus_participant_hear_each_other() {
     phone.sip.bye(Duration::from_secs(5));
     rig.leave(bob);
     eprintln!("TIMING videoroom test {:?}", rig.started.elapsed());
+}
+
+/// Acceptance: the bridge reaches Janus over wss:// (Janus's own TLS websockets transport, a
+/// certificate from a private CA given as `conference.ca_file`), and audio crosses both ways.
+#[test]
+fn videoroom_over_wss_caller_and_janus_participant_hear_each_other() {
+    if !inside_netns("videoroom_over_wss_caller_and_janus_participant_hear_each_other") {
+        return;
+    }
+    let rig = Rig::start_with("videoroom_wss", JanusPlugin::VideoRoom, true);
+    let mut phone = rig.call();
+    enter(&mut phone, "1234", None);
+    let bob = rig.join("1234", None, "Bob", 440.0);
+    two_way(&rig, &phone, &bob);
+    assert!(
+        !rig.bridge
+            .log_lines(&["connected to Janus", "wss://127.0.0.1"])
+            .is_empty(),
+        "the bridge's log should show its connection to the wss:// Janus"
+    );
+    phone.sip.bye(Duration::from_secs(5));
+    rig.leave(bob);
+    eprintln!("TIMING videoroom over wss test {:?}", rig.started.elapsed());
+}
+
+/// Acceptance: the bridge's built-in signaling server serves wss:// with a certificate from a
+/// test CA; the bridge joins its own room over wss:// (pinning the served certificate), a
+/// participant of our own joins over wss:// verifying against the CA, and a caller and the
+/// participant hear each other.
+#[test]
+fn builtin_room_over_wss_caller_and_participant_hear_each_other() {
+    if !inside_netns("builtin_room_over_wss_caller_and_participant_hear_each_other") {
+        return;
+    }
+    dialbridge::media::init().expect("GStreamer is installed");
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let dir = e2e::tools::test_dir("janus_sip_builtin_wss");
+    let ca = TestCa::new(&dir, "test-ca");
+    let ip = e2e::setup::bridge_ip();
+    let cert = ca.server("signaling", &ip.to_string());
+    let tls = format!(
+        "[conference.builtin.tls]\ncert = {:?}\nkey = {:?}\n",
+        cert.cert.display().to_string(),
+        cert.key.display().to_string()
+    );
+    let bridge = e2e::setup::start_bridge_with(&dir, "bridge", None, tls);
+    let signaling = bridge
+        .signaling
+        .expect("the bridge serves the signaling server");
+    let client_tls = dialbridge::tls::client_config(Some(&ca.cert)).expect("the test CA loads");
+    let backend = BuiltinBackend::new(format!("wss://{signaling}/ws"), None).with_tls(client_tls);
+
+    let mut phone = Phone::call(phone_ip(), bridge.sip);
+    phone.rtp.wait_prompt("welcome", PROMPT);
+    enter(&mut phone, "1234", None);
+    let bob = rt
+        .block_on(Participant::join(&backend, "1234", None, "Bob", 440.0))
+        .unwrap_or_else(|e| panic!("Bob cannot join over wss: {e}"));
+    phone.rtp.set_source(PHONE_TONE);
+    rt.block_on(wait_hears(&bob, 1000.0));
+    assert_phone_hears(&phone, 440.0);
+    phone.sip.bye(Duration::from_secs(5));
+    rt.block_on(bob.leave());
 }
 
 #[test]

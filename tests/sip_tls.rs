@@ -15,7 +15,7 @@ use common::bridge::{Bridge, Config};
 use common::call::Caller;
 use common::metrics;
 use common::sipp::Sipp;
-use common::tls::{Issued, TestCa, TlsRelay, Validity, served_subject};
+use common::tls::{Issued, TestCa, TlsRelay, Validity, install, served_subject};
 use common::tools;
 
 const SETTLE: Duration = Duration::from_secs(5);
@@ -207,11 +207,7 @@ fn check_config(dir: &Path, name: &str, files: &Issued) -> std::process::Output 
 
 /// Sends SIGHUP and waits until the bridge counts the first reload with `result`.
 fn reload(bridge: &Bridge, result: &str) {
-    let hup = Command::new("kill")
-        .args(["-HUP", &bridge.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(hup.success());
+    bridge.sighup();
     metrics::wait_for(
         bridge.signaling,
         &format!("dialbridge_tls_reloads_total{{result=\"{result}\"}}"),
@@ -219,12 +215,6 @@ fn reload(bridge: &Bridge, result: &str) {
         SETTLE,
         |v| v == 1.0,
     );
-}
-
-/// Copies a certificate and key over the files the bridge was configured with (a renewal).
-fn install(from: &Issued, to: &Issued) {
-    std::fs::copy(&from.cert, &to.cert).expect("copying the certificate");
-    std::fs::copy(&from.key, &to.key).expect("copying the key");
 }
 
 fn handshake_failures(bridge: &Bridge) -> f64 {

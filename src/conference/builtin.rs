@@ -8,16 +8,16 @@
 //! answer in time yields [`ConferenceError::Unreachable`], never a hang.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use rustls::ClientConfig;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
 use crate::signaling::protocol::{ClientMessage, Envelope, RequestId, ServerMessage};
@@ -36,7 +36,7 @@ const MAX_REPLY_BYTES: usize = 1024 * 1024;
 const AUTH_REQUEST_ID: RequestId = 0;
 
 type Reply = Result<ServerMessage, ConferenceError>;
-pub(super) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) use super::ws::Ws;
 
 struct Request {
     id: RequestId,
@@ -49,6 +49,8 @@ struct Request {
 pub struct BuiltinBackend {
     url: String,
     secret: Option<String>,
+    /// Verifies a `wss://` server; `None`: the system's CA roots.
+    tls: Option<Arc<ClientConfig>>,
     timeout: Duration,
     next_id: AtomicU64,
     /// The queue into the current connection's task; `None` or closed means reconnect. An async
@@ -63,10 +65,18 @@ impl BuiltinBackend {
         BuiltinBackend {
             url,
             secret: secret.filter(|s| !s.is_empty()),
+            tls: None,
             timeout: REQUEST_TIMEOUT,
             next_id: AtomicU64::new(AUTH_REQUEST_ID + 1),
             conn: Mutex::new(None),
         }
+    }
+
+    /// How a `wss://` server's certificate is verified (default: against the system's CA
+    /// roots, see [`crate::tls::client_config`]). Verification cannot be turned off.
+    pub fn with_tls(mut self, tls: Arc<ClientConfig>) -> BuiltinBackend {
+        self.tls = Some(tls);
+        self
     }
 
     /// Changes the per-request deadline (default [`REQUEST_TIMEOUT`]).
@@ -136,7 +146,7 @@ impl BuiltinBackend {
             return Ok(queue.clone());
         }
         *conn = None;
-        let ws = connect(&self.url, self.secret.as_deref()).await?;
+        let ws = connect(&self.url, self.secret.as_deref(), self.tls.as_ref()).await?;
         let (queue, requests) = mpsc::channel(REQUEST_QUEUE);
         tokio::spawn(run_connection(ws, requests));
         *conn = Some(queue.clone());
@@ -149,11 +159,15 @@ pub(super) fn unexpected(msg: &ServerMessage) -> ConferenceError {
 }
 
 /// Opens the WebSocket and, with a secret, authenticates before any request is sent.
-pub(super) async fn connect(url: &str, secret: Option<&str>) -> Result<Ws, ConferenceError> {
+pub(super) async fn connect(
+    url: &str,
+    secret: Option<&str>,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<Ws, ConferenceError> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REPLY_BYTES))
         .max_frame_size(Some(MAX_REPLY_BYTES));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+    let mut ws = super::ws::open(url, config, tls)
         .await
         .map_err(|e| ConferenceError::Unreachable(format!("cannot connect to {url}: {e}")))?;
     tracing::debug!(url, "connected to the signaling server");
@@ -285,7 +299,8 @@ impl ConferenceBackend for BuiltinBackend {
     }
 
     async fn join(&self, request: JoinRequest) -> Result<ConferenceSession, ConferenceError> {
-        super::builtin_session::join(&self.url, self.secret.as_deref(), request, self.timeout).await
+        let (url, secret, tls) = (&self.url, self.secret.as_deref(), self.tls.as_ref());
+        super::builtin_session::join(url, secret, tls, request, self.timeout).await
     }
 }
 

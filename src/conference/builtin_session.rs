@@ -6,9 +6,11 @@
 //! Signal payloads follow the page's convention (docs/signaling-protocol.md):
 //! `{"sdp":{"type":"offer","sdp":"…"}}` and `{"ice":{"candidate":"…","sdpMLineIndex":0}}`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::ClientConfig;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,10 +34,11 @@ const JOIN_REQUEST_ID: u64 = 1;
 pub(super) async fn join(
     url: &str,
     secret: Option<&str>,
+    tls: Option<&Arc<ClientConfig>>,
     request: JoinRequest,
     timeout: Duration,
 ) -> Result<ConferenceSession, ConferenceError> {
-    let joined = tokio::time::timeout(timeout, connect_and_join(url, secret, request)).await;
+    let joined = tokio::time::timeout(timeout, connect_and_join(url, secret, tls, request)).await;
     let (ws, me, peers) =
         joined.map_err(|_| ConferenceError::Unreachable(format!("{url}: join timed out")))??;
     let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
@@ -58,9 +61,10 @@ pub(super) async fn join(
 async fn connect_and_join(
     url: &str,
     secret: Option<&str>,
+    tls: Option<&Arc<ClientConfig>>,
     request: JoinRequest,
 ) -> Result<(Ws, ClientId, Vec<ClientId>), ConferenceError> {
-    let mut ws = connect(url, secret).await?;
+    let mut ws = connect(url, secret, tls).await?;
     let join = ClientMessage::Join {
         room: request.room,
         pin: request.pin,

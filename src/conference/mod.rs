@@ -6,6 +6,7 @@
 pub mod builtin;
 mod builtin_session;
 pub mod janus;
+mod ws;
 
 use async_trait::async_trait;
 

@@ -43,6 +43,7 @@ impl fmt::Debug for BuiltinConfig {
             .field("url", &self.url)
             .field("secret", &redact(&self.secret))
             .field("rooms", &self.rooms)
+            .field("tls", &self.tls)
             .finish()
     }
 }

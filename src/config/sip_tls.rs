@@ -44,9 +44,6 @@ impl Default for SipTlsConfig {
 impl SipTlsConfig {
     /// The listener's certificate files, when both are set.
     pub fn listener(&self) -> Option<CertFiles> {
-        Some(CertFiles {
-            cert: self.cert.clone()?,
-            key: self.key.clone()?,
-        })
+        CertFiles::pair(&self.cert, &self.key)
     }
 }

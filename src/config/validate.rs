@@ -58,35 +58,66 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
 /// What works today but needs an admin soon (a certificate about to expire).
 pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
     let mut p = Problems::default();
-    if let Some(files) = c.sip.tls.listener() {
-        for finding in crate::tls::check_files(&files, std::time::SystemTime::now()) {
+    let servers = [
+        ("sip.tls.cert", c.sip.tls.listener()),
+        (
+            "conference.builtin.tls.cert",
+            c.conference.builtin.tls.listener(),
+        ),
+    ];
+    for (field, files) in servers {
+        for finding in files.iter().flat_map(check_now) {
             if let crate::tls::CertFinding::Warning(message) = finding {
-                p.add("sip.tls.cert", message);
+                p.add(field, message);
             }
         }
     }
     p.0
 }
 
-fn sip_tls(t: &super::SipTlsConfig, p: &mut Problems) {
-    match (&t.cert, &t.key) {
+fn check_now(files: &crate::tls::CertFiles) -> Vec<crate::tls::CertFinding> {
+    crate::tls::check_files(files, std::time::SystemTime::now())
+}
+
+/// A server certificate and key: both or neither, and usable.
+fn cert_pair(
+    section: &str,
+    cert: &Option<std::path::PathBuf>,
+    key: &Option<std::path::PathBuf>,
+    p: &mut Problems,
+) {
+    match (cert, key) {
         (Some(_), None) => p.add(
-            "sip.tls.key",
+            format!("{section}.key"),
             "a TLS certificate needs its private key file",
         ),
         (None, Some(_)) => p.add(
-            "sip.tls.cert",
+            format!("{section}.cert"),
             "a TLS private key needs its certificate file",
         ),
         _ => {}
     }
-    if let Some(files) = t.listener() {
-        for finding in crate::tls::check_files(&files, std::time::SystemTime::now()) {
-            if let crate::tls::CertFinding::Problem(message) = finding {
-                p.add("sip.tls.cert", message);
-            }
+    for finding in crate::tls::CertFiles::pair(cert, key)
+        .iter()
+        .flat_map(check_now)
+    {
+        if let crate::tls::CertFinding::Problem(message) = finding {
+            p.add(format!("{section}.cert"), message);
         }
     }
+}
+
+/// A CA file must hold at least one certificate.
+fn ca_file(field: &str, path: &Option<std::path::PathBuf>, p: &mut Problems) {
+    if let Some(path) = path
+        && let Err(e) = crate::tls::read_certs(path)
+    {
+        p.add(field, e.to_string());
+    }
+}
+
+fn sip_tls(t: &super::SipTlsConfig, p: &mut Problems) {
+    cert_pair("sip.tls", &t.cert, &t.key, p);
     if t.listener().is_none() && t.client_ca.is_some() {
         p.add(
             "sip.tls.client_ca",
@@ -94,16 +125,8 @@ fn sip_tls(t: &super::SipTlsConfig, p: &mut Problems) {
              sip.tls.key",
         );
     }
-    for (field, path) in [
-        ("sip.tls.client_ca", &t.client_ca),
-        ("sip.tls.ca_file", &t.ca_file),
-    ] {
-        if let Some(path) = path
-            && let Err(e) = crate::tls::read_certs(path)
-        {
-            p.add(field, e.to_string());
-        }
-    }
+    ca_file("sip.tls.client_ca", &t.client_ca, p);
+    ca_file("sip.tls.ca_file", &t.ca_file, p);
 }
 
 fn sip(c: &Config, p: &mut Problems) {
@@ -404,21 +427,26 @@ fn rooms_and_routes(c: &Config, p: &mut Problems) {
     }
 }
 
+fn is_ws_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("ws://") || lower.starts_with("wss://")
+}
+
 fn conference(c: &Config, p: &mut Problems) {
+    ca_file("conference.ca_file", &c.conference.ca_file, p);
+    let tls = &c.conference.builtin.tls;
+    cert_pair("conference.builtin.tls", &tls.cert, &tls.key, p);
     if c.conference.backend == super::ConferenceBackendKind::Janus {
-        let url = c.conference.janus.url.trim().to_ascii_lowercase();
-        if url.is_empty() {
+        let url = &c.conference.janus.url;
+        if url.trim().is_empty() {
             p.add(
                 "conference.janus.url",
                 "backend = \"janus\" needs the WebSocket address of Janus, e.g. \"ws://10.0.0.7:8188\"",
             );
-        } else if !url.starts_with("ws://") {
+        } else if !is_ws_url(url) {
             p.add(
                 "conference.janus.url",
-                format!(
-                    "{:?} is not a ws:// URL (wss:// is not supported by this build)",
-                    c.conference.janus.url
-                ),
+                format!("{url:?} is not a WebSocket URL; it starts with ws:// or wss://"),
             );
         }
         return; // the built-in server is not used
@@ -430,19 +458,14 @@ fn conference(c: &Config, p: &mut Problems) {
             "serve = false means the signaling server runs elsewhere, so its WebSocket URL is \
              needed, e.g. \"ws://10.0.0.5:8080/ws\"",
         );
-    } else if !b.url.is_empty() {
-        let lower = b.url.to_ascii_lowercase();
-        if lower.starts_with("wss://") {
-            p.add(
-                "conference.builtin.url",
-                "wss:// is not supported by this build; use ws:// (e.g. to a local TLS proxy)",
-            );
-        } else if !lower.starts_with("ws://") {
-            p.add(
-                "conference.builtin.url",
-                format!("{:?} is not a WebSocket URL; it starts with ws://", b.url),
-            );
-        }
+    } else if !b.url.is_empty() && !is_ws_url(&b.url) {
+        p.add(
+            "conference.builtin.url",
+            format!(
+                "{:?} is not a WebSocket URL; it starts with ws:// or wss://",
+                b.url
+            ),
+        );
     }
 }
 
@@ -464,6 +487,11 @@ mod janus_tests {
         assert!(
             problems.iter().any(|p| p.field == "conference.janus.url"),
             "{problems:?}"
+        );
+        c.conference.janus.url = "wss://janus.example:8989".into();
+        assert_eq!(
+            c.validate_with_base(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))),
+            vec![]
         );
         c.conference.janus.url = "ws://127.0.0.1:8188".into();
         assert_eq!(

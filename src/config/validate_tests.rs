@@ -234,9 +234,21 @@ fn builtin_url_when_not_serving() {
     c.conference.builtin.url = "http://x:8080".into();
     has(&c, "conference.builtin.url", "not a WebSocket URL");
     c.conference.builtin.url = "wss://x:8080/ws".into();
-    has(&c, "conference.builtin.url", "not supported");
+    assert!(problems(&c).is_empty());
     c.conference.builtin.url = "ws://10.0.0.5:8080/ws".into();
     assert!(problems(&c).is_empty());
+}
+
+#[test]
+fn signaling_tls_files_and_ca_file() {
+    let mut c = Config::default();
+    c.conference.builtin.tls.cert = Some("/nonexistent/signaling.pem".into());
+    has(&c, "conference.builtin.tls.key", "needs its private key");
+    c.conference.builtin.tls.key = Some("/nonexistent/signaling.key".into());
+    has(&c, "conference.builtin.tls.cert", "does not exist");
+    let mut c = Config::default();
+    c.conference.ca_file = Some("/nonexistent/ca.pem".into());
+    has(&c, "conference.ca_file", "/nonexistent/ca.pem");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod connection;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
+pub mod tls_listener;
 pub mod web;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::connect_info::Connected;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -165,12 +167,21 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 /// The WebSocket URL of a server listening on `addr`; a wildcard address becomes loopback.
 pub fn ws_url(addr: SocketAddr) -> String {
+    url_with_scheme("ws", addr)
+}
+
+/// [`ws_url`] for a server behind [`tls_listener`].
+pub fn wss_url(addr: SocketAddr) -> String {
+    url_with_scheme("wss", addr)
+}
+
+fn url_with_scheme(scheme: &str, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("ws://{}{WS_PATH}", SocketAddr::new(ip, addr.port()))
+    format!("{scheme}://{}{WS_PATH}", SocketAddr::new(ip, addr.port()))
 }
 
 #[derive(Clone)]
@@ -181,13 +192,18 @@ struct AppState {
     drain: mpsc::Sender<()>,
 }
 
-/// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then closes every open
-/// WebSocket (close code 1001) and waits up to 5 s for the connections to finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves HTTP and WebSocket on `listener` (a `TcpListener`, or HTTPS and wss:// with
+/// [`tls_listener::listen`]) until `shutdown` completes, then closes every open WebSocket (close
+/// code 1001) and waits up to 5 s for the connections to finish.
+pub async fn serve<L>(
+    listener: L,
     state: SignalingState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> SocketAddr: Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let (stop_tx, stop_rx) = watch::channel(false);
     let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
     let sweeper = tokio::spawn(sweep_rooms(state.clone()));
@@ -268,6 +284,10 @@ mod tests {
         assert_eq!(
             ws_url("10.0.0.5:80".parse().unwrap()),
             "ws://10.0.0.5:80/ws"
+        );
+        assert_eq!(
+            wss_url("0.0.0.0:443".parse().unwrap()),
+            "wss://127.0.0.1:443/ws"
         );
     }
 

@@ -8,16 +8,20 @@
 //!   by a given CA (trunks that authenticate with certificates).
 //! - [`client_config`]: verification on by default, against the system's roots plus an optional
 //!   private CA file.
+//! - [`pinned_client_config`]: the bridge's own `wss://` connection to its in-process
+//!   signaling server, trusting exactly the certificate that server serves.
 //! - [`check_files`]: what `check-config` says about a certificate/key pair, in words.
 //!
 //! One crypto provider (ring) for everything; secrets (keys) never reach a log line.
 
 mod check;
 mod files;
+mod pinned;
 mod reload;
 
 pub use check::{CertFinding, check_files};
 pub use files::{read_certs, read_key};
+pub use pinned::pinned_client_config;
 pub use reload::reload_on_sighup;
 
 use rustls::RootCertStore;
@@ -64,6 +68,14 @@ pub struct CertFiles {
 }
 
 impl CertFiles {
+    /// Both paths, or `None` when either is unset.
+    pub fn pair(cert: &Option<PathBuf>, key: &Option<PathBuf>) -> Option<CertFiles> {
+        Some(CertFiles {
+            cert: cert.clone()?,
+            key: key.clone()?,
+        })
+    }
+
     /// Reads and pairs the chain and key; the key must sign for the leaf certificate.
     pub fn load(&self) -> Result<Arc<CertifiedKey>, TlsError> {
         let chain = read_certs(&self.cert)?;
@@ -104,6 +116,16 @@ impl ServerCert {
 
     pub fn files(&self) -> &CertFiles {
         &self.files
+    }
+
+    /// The leaf certificate served now.
+    pub fn leaf(&self) -> rustls_pki_types::CertificateDer<'static> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current
+            .cert
+            .first()
+            .cloned()
+            .expect("read_certs refuses a file without certificates, so a leaf exists")
     }
 }
 

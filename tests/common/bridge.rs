@@ -223,6 +223,15 @@ impl Bridge {
         self.child.id()
     }
 
+    /// Sends SIGHUP (reload the TLS certificates).
+    pub fn sighup(&self) {
+        let hup = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(hup.success(), "kill -HUP {} failed", self.pid());
+    }
+
     /// What the bridge process holds now: RSS, threads, open files (from /proc).
     pub fn held(&self) -> super::procstat::Sample {
         super::procstat::sample(&self.pid().to_string()).expect("the bridge process is running")

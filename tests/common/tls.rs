@@ -127,6 +127,12 @@ impl TestCa {
     }
 }
 
+/// Copies a certificate and key over the files a server was configured with (a renewal).
+pub fn install(from: &Issued, to: &Issued) {
+    std::fs::copy(&from.cert, &to.cert).expect("copying the certificate");
+    std::fs::copy(&from.key, &to.key).expect("copying the key");
+}
+
 fn openssl_bin() -> PathBuf {
     tools::require_tool("openssl", "apt install openssl (scripts/install-deps.sh)")
 }
@@ -242,4 +248,31 @@ pub fn served_subject(server: std::net::SocketAddr, ca: &Path) -> String {
             panic!("openssl s_client to {server} showed no peer certificate:\n{text}")
         })
         .to_string()
+}
+
+/// `GET path` over HTTPS (HTTP/1.0), verifying the server against `ca` with the bridge's own
+/// client settings. Returns the status code and body.
+pub fn https_get(
+    server: std::net::SocketAddr,
+    path: &str,
+    ca: &Path,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let config = dialbridge::tls::client_config(Some(ca)).map_err(std::io::Error::other)?;
+    let name = rustls::pki_types::ServerName::IpAddress(server.ip().into());
+    let connection = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let tcp = std::net::TcpStream::connect_timeout(&server, std::time::Duration::from_secs(2))?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {server}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    match stream.read_to_end(&mut raw) {
+        // A server that closes without TLS close_notify: what came before is the response.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        other => {
+            other?;
+        }
+    }
+    super::metrics::parse_response(&raw)
 }

@@ -25,6 +25,8 @@ pub struct BridgeConfig {
     pub allow: Vec<String>,
     /// Run the signaling server in this process; `None`: use the one at this ws:// URL.
     pub signaling_url: Option<String>,
+    /// TOML appended to the config (e.g. `[conference.builtin.tls]`).
+    pub extra_toml: String,
 }
 
 impl BridgeConfig {
@@ -41,10 +43,11 @@ impl BridgeConfig {
              codecs = [\"PCMU\"]\n\n\
              [ivr]\nprompts_dir = {prompts:?}\ninter_digit_timeout_s = 3\n\n\
              [conference.builtin]\nlisten = \"{ip}:0\"\nserve = {serve}\nurl = {url:?}\n\n\
-             [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"E2E room\"\nhost_key = {HOST_KEY:?}\n",
+             [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"E2E room\"\nhost_key = {HOST_KEY:?}\n\n{extra}",
             ip = self.ip,
             allow = allow.join(", "),
             prompts = prompts.display().to_string(),
+            extra = self.extra_toml,
         )
     }
 }
@@ -229,6 +232,7 @@ mod tests {
                 ip,
                 allow: vec!["10.99.0.2/32".into()],
                 signaling_url: url,
+                extra_toml: String::new(),
             };
             let text = c.to_toml();
             let parsed = dialbridge::config::Config::from_toml_str(&text)

@@ -35,10 +35,21 @@ pub fn inside_netns(test: &str) -> bool {
 }
 
 pub fn start_bridge(dir: &Path, name: &str, signaling_url: Option<String>) -> Bridge {
+    start_bridge_with(dir, name, signaling_url, String::new())
+}
+
+/// [`start_bridge`] with `extra_toml` appended to its config.
+pub fn start_bridge_with(
+    dir: &Path,
+    name: &str,
+    signaling_url: Option<String>,
+    extra_toml: String,
+) -> Bridge {
     let config = BridgeConfig {
         ip: bridge_ip(),
         allow: vec![format!("{}/32", netns::ADDR_B)],
         signaling_url,
+        extra_toml,
     };
     Bridge::start(dir, name, &config)
 }

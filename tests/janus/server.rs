@@ -26,6 +26,14 @@ pub struct Janus {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
+    /// The secure WebSocket port, when started with a certificate.
+    wss_port: Option<u16>,
+}
+
+/// A certificate and key (PEM) for Janus's secure WebSocket.
+pub struct WssCert<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
 }
 
 /// Where Debian installs Janus's modules (`/usr/lib/<triplet>/janus`).
@@ -53,11 +61,27 @@ impl Janus {
     /// Configures and starts Janus; returns once its WebSocket port accepts connections.
     /// `session_timeout_s`: Janus drops sessions idle that long (keepalives count).
     pub fn start(iface: &str, session_timeout_s: u32) -> Janus {
+        Janus::start_with(iface, session_timeout_s, None)
+    }
+
+    /// [`start`](Self::start), plus the API over `wss://` on a second loopback port with `wss`'s
+    /// certificate ([`wss_url`](Self::wss_url)).
+    pub fn start_with(iface: &str, session_timeout_s: u32, wss: Option<WssCert>) -> Janus {
         let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("dialbridge-janus-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("the temp dir is writable");
         let port = free_port();
+        let wss_port = wss.as_ref().map(|_| free_port());
+        let certificates = wss
+            .map(|w| {
+                format!(
+                    "\tcert_pem = \"{}\"\n\tcert_key = \"{}\"",
+                    w.cert.display(),
+                    w.key.display()
+                )
+            })
+            .unwrap_or_default();
         let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/janus");
         for entry in fs::read_dir(&templates)
             .expect("tests/data/janus exists")
@@ -69,7 +93,10 @@ impl Janus {
                 .replace("{ws_port}", &port.to_string())
                 .replace("{iface}", iface)
                 .replace("{api_secret}", API_SECRET)
-                .replace("{session_timeout}", &session_timeout_s.to_string());
+                .replace("{session_timeout}", &session_timeout_s.to_string())
+                .replace("{wss}", &wss_port.is_some().to_string())
+                .replace("{wss_port}", &wss_port.unwrap_or(0).to_string())
+                .replace("{certificates}", &certificates);
             fs::write(dir.join(entry.file_name()), text).expect("the temp dir is writable");
         }
         let modules = module_dir();
@@ -92,6 +119,7 @@ impl Janus {
             child: None,
             dir,
             port,
+            wss_port,
         };
         janus.spawn();
         janus
@@ -116,7 +144,13 @@ impl Janus {
             .expect("janus is installed");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        let ports = std::iter::once(self.port).chain(self.wss_port);
+        let all_open = || {
+            ports
+                .clone()
+                .all(|p| TcpStream::connect(("127.0.0.1", p)).is_ok())
+        };
+        while !all_open() {
             if let Some(status) = self
                 .child
                 .as_mut()
@@ -135,6 +169,11 @@ impl Janus {
 
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    pub fn wss_url(&self) -> String {
+        let port = self.wss_port.expect("Janus was started with a certificate");
+        format!("wss://127.0.0.1:{port}")
     }
 
     /// Stops Janus (SIGTERM, then SIGKILL after 3 s). Its exit status is not checked: Janus

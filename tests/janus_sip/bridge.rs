@@ -14,15 +14,26 @@ use crate::e2e::tools;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The config: SIP trunk on `ip` for calls from `allow`, rooms on the Janus at `url`.
-pub fn janus_toml(ip: IpAddr, allow: &str, url: &str, plugin: &str, api_secret: &str) -> String {
+/// The config: SIP trunk on `ip` for calls from `allow`, rooms on the Janus at `url` (a `wss://`
+/// Janus verified against `ca_file` when given).
+pub fn janus_toml(
+    ip: IpAddr,
+    allow: &str,
+    url: &str,
+    plugin: &str,
+    api_secret: &str,
+    ca_file: Option<&Path>,
+) -> String {
     let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+    let ca_file = ca_file
+        .map(|p| format!("ca_file = {:?}\n", p.display().to_string()))
+        .unwrap_or_default();
     format!(
         "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:0\"\n\n[sip.trunk]\nallow = [{allow:?}]\n\n\
          [media]\nrtp_bind = \"{ip}\"\npublic_address = \"{ip}\"\nrtp_port_min = 0\nrtp_port_max = 0\n\
          codecs = [\"PCMU\"]\n\n\
          [ivr]\nprompts_dir = {prompts:?}\ninter_digit_timeout_s = 3\n\n\
-         [conference]\nbackend = \"janus\"\n\n\
+         [conference]\nbackend = \"janus\"\n{ca_file}\n\
          [conference.builtin]\nlisten = \"{ip}:0\"\n\n\
          [conference.janus]\nurl = {url:?}\nplugin = {plugin:?}\napi_secret = {api_secret:?}\n",
         prompts = prompts.display().to_string(),
@@ -121,7 +132,8 @@ mod tests {
     fn the_config_is_a_valid_janus_config() {
         let ip: IpAddr = "10.99.0.1".parse().unwrap();
         for plugin in ["videoroom", "audiobridge"] {
-            let text = janus_toml(ip, "10.99.0.2/32", "ws://127.0.0.1:8188", plugin, "s");
+            let ca = Some(Path::new("/etc/ssl/certs/ca-certificates.crt"));
+            let text = janus_toml(ip, "10.99.0.2/32", "wss://127.0.0.1:8188", plugin, "s", ca);
             let parsed = dialbridge::config::Config::from_toml_str(&text)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert!(

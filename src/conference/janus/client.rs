@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures_util::{SinkExt, StreamExt};
+use rustls::ClientConfig;
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::JanusError;
 use super::protocol::{Envelope, Incoming, Jsep, PluginData, Request, SUBPROTOCOL, plugin_error};
@@ -20,7 +21,7 @@ use super::protocol::{Envelope, Incoming, Jsep, PluginData, Request, SUBPROTOCOL
 /// Largest message accepted from Janus, in bytes (an SDP is a few KiB, a room list more).
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
-pub(super) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) use crate::conference::ws::Ws;
 
 /// The API secret and token Janus wants in every request (`None`: not configured).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -90,7 +91,12 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub async fn connect(url: &str, credentials: Credentials) -> Result<Client, JanusError> {
+    /// `tls` verifies a `wss://` Janus (`None`: the system's CA roots).
+    pub async fn connect(
+        url: &str,
+        credentials: Credentials,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<Client, JanusError> {
         let unreachable =
             |e: String| JanusError::Unreachable(format!("cannot connect to {url}: {e}"));
         let mut request = url
@@ -103,9 +109,9 @@ impl Client {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE_BYTES))
             .max_frame_size(Some(MAX_MESSAGE_BYTES));
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        let ws = crate::conference::ws::open(request, config, tls)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(unreachable)?;
         tracing::debug!(url, "connected to Janus");
         Ok(Client {
             ws,
@@ -303,8 +309,12 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let result =
-            Client::connect(&format!("ws://127.0.0.1:{port}"), Credentials::default()).await;
+        let result = Client::connect(
+            &format!("ws://127.0.0.1:{port}"),
+            Credentials::default(),
+            None,
+        )
+        .await;
         assert!(matches!(result, Err(JanusError::Unreachable(_))));
     }
 }

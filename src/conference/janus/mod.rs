@@ -20,6 +20,7 @@ mod protocol;
 mod session;
 mod videoroom;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -86,12 +87,14 @@ impl JanusPlugin {
 }
 
 /// How to reach Janus.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct JanusOptions {
-    /// `ws://host:port` of the websockets transport.
+    /// `ws://host:port` or `wss://host:port` of the websockets transport.
     pub url: String,
     pub plugin: JanusPlugin,
     pub credentials: Credentials,
+    /// Verifies a `wss://` Janus; `None`: the system's CA roots. Never switched off.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Deadline of a lookup, PIN check or join. Default [`REQUEST_TIMEOUT`].
     pub timeout: Duration,
     /// Keepalive period of a joined session; keep it under Janus's `session_timeout`.
@@ -105,9 +108,17 @@ impl JanusOptions {
             url: url.into(),
             plugin,
             credentials: Credentials::default(),
+            tls: None,
             timeout: REQUEST_TIMEOUT,
             keepalive: KEEPALIVE,
         }
+    }
+
+    /// How a `wss://` Janus's certificate is verified, e.g. [`crate::tls::client_config`] with
+    /// a private CA.
+    pub fn with_tls(mut self, tls: Arc<rustls::ClientConfig>) -> JanusOptions {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets the API secret and token; empty strings count as none.
@@ -143,6 +154,11 @@ impl JanusBackend {
         &self.options
     }
 
+    async fn connect(&self) -> Result<Client, JanusError> {
+        let o = &self.options;
+        Client::connect(&o.url, o.credentials.clone(), o.tls.as_ref()).await
+    }
+
     /// Sends one synchronous plugin request (`create`, `destroy`, `list`, `listparticipants`,
     /// `kick`, …) on a short-lived session and returns the plugin's data.
     pub async fn plugin_request(&self, body: Value) -> Result<Value, JanusError> {
@@ -164,8 +180,7 @@ impl JanusBackend {
         let deadline = self.options.timeout;
         let mut session = None;
         let attempt = async {
-            let mut client =
-                Client::connect(&self.options.url, self.options.credentials.clone()).await?;
+            let mut client = self.connect().await?;
             let result = async {
                 let id = client.create_session().await?;
                 session = Some(id);
@@ -215,8 +230,7 @@ impl ConferenceBackend for JanusBackend {
         };
         let (deadline, plugin) = (self.options.timeout, self.options.plugin);
         let joining = async {
-            let mut client =
-                Client::connect(&self.options.url, self.options.credentials.clone()).await?;
+            let mut client = self.connect().await?;
             let session = client.create_session().await?;
             match access::join(&mut client, session, plugin, room, &request).await {
                 Ok((machine, joined)) => Ok((client, machine, joined)),
