@@ -151,6 +151,30 @@ pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
     ],
 );
 
+/// Wrong room IDs and PINs, by side: `sip` (phone callers) or `web` (signaling clients).
+pub static GUESS_WRONG: Family<2> = Family::new(
+    "dialbridge_guess_wrong_total",
+    "Wrong room IDs and PINs entered (phone callers: sip; signaling clients: web)",
+    "side",
+    ["sip", "web"],
+);
+
+/// Caller numbers and source addresses locked out for guessing, by side.
+pub static GUESS_LOCKOUTS: Family<2> = Family::new(
+    "dialbridge_guess_lockouts_total",
+    "Caller numbers or source addresses locked out after too many wrong entries",
+    "side",
+    ["sip", "web"],
+);
+
+/// Calls and signaling requests turned away because their number or address is locked out.
+pub static GUESS_REFUSED: Family<2> = Family::new(
+    "dialbridge_guess_refused_total",
+    "Calls (sip) and room or PIN requests (web) refused during a guessing lockout",
+    "side",
+    ["sip", "web"],
+);
+
 const ALL: [&Metric; 10] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
@@ -172,6 +196,9 @@ pub fn render() -> String {
     }
     SIP_MALFORMED.render(&mut out);
     SIP_INVITES_REFUSED.render(&mut out);
+    for family in [&GUESS_WRONG, &GUESS_LOCKOUTS, &GUESS_REFUSED] {
+        family.render(&mut out);
+    }
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",
