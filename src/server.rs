@@ -3,6 +3,7 @@
 //! semaphore (503 beyond `limits.max_calls`) and on shutdown hangs up every call, unregisters
 //! and waits for the call tasks to finish.
 
+use crate::call::guard::SipGuessing;
 use crate::call::{self, CallContext, MediaSettings};
 use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
@@ -83,6 +84,11 @@ pub async fn run(
         SipMode::Trunk => config.sip.trunk.allow.clone(),
         SipMode::Register => Vec::new(),
     };
+    let guess_trusted = config.limits.trusted_sources.clone();
+    let guessing = SipGuessing::new(
+        &config.guessing,
+        guess_trusted.unwrap_or_else(|| trusted.clone()),
+    );
     let entry = EntryOptions {
         admission: AdmissionControl::new(config.limits.clone(), &trusted),
         gate: Gate::new(&config, slots.clone()),
@@ -104,7 +110,15 @@ pub async fn run(
 
     let builtin = &config.conference.builtin;
     let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
-    let (signaling_addr, backend_url) = if builtin.serve && builtin_backend {
+    let serve_signaling = builtin.serve && builtin_backend;
+    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
+    // What the bridge authenticates with: the secret, or for our own server without one a
+    // random token, so the guessing limit of web clients never counts the bridge's requests.
+    let bridge_token = match &secret {
+        None if serve_signaling => Some(random_token()),
+        other => other.clone(),
+    };
+    let (signaling_addr, backend_url) = if serve_signaling {
         let listener =
             signaling::bind(builtin.listen).map_err(|source| ServerError::Signaling {
                 addr: builtin.listen,
@@ -116,10 +130,11 @@ pub async fn run(
                 addr: builtin.listen,
                 source,
             })?;
-        let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
         let dial_in = format!("sip:{}", sip.local);
         let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
             .with_secret(secret)
+            .with_bridge_token(bridge_token.clone())
+            .with_guessing_limit(&config.guessing)
             .with_dial_in(dial_in);
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -133,9 +148,8 @@ pub async fn run(
     } else {
         (None, builtin.url.clone())
     };
-    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
     let backend: Arc<dyn ConferenceBackend> = match config.conference.backend {
-        ConferenceBackendKind::Builtin => Arc::new(BuiltinBackend::new(backend_url, secret)),
+        ConferenceBackendKind::Builtin => Arc::new(BuiltinBackend::new(backend_url, bridge_token)),
         ConferenceBackendKind::Janus => {
             let janus = &config.conference.janus;
             let plugin = match janus.plugin {
@@ -159,7 +173,7 @@ pub async fn run(
         ));
     }
 
-    let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
+    let ctx = Arc::new(call_context(&config, &sip, prompts, backend, guessing));
     ready(Bound {
         sip: sip.local,
         signaling: signaling_addr,
@@ -193,6 +207,12 @@ pub async fn run(
         tracing::warn!("some calls did not end in time; aborting them");
     }
     Ok(())
+}
+
+/// 128 random bits as hex: the bridge token of our own signaling server.
+fn random_token() -> String {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
 }
 
 /// Completes once the stop flag is set (or its sender is gone).
@@ -234,6 +254,7 @@ fn call_context(
     sip: &endpoint::SipEndpoint,
     prompts: HashMap<String, Arc<PromptSet>>,
     backend: Arc<dyn ConferenceBackend>,
+    guessing: Arc<SipGuessing>,
 ) -> CallContext {
     let m = &config.media;
     let i = &config.ivr;
@@ -265,5 +286,6 @@ fn call_context(
         session_expires_s: config.sip.session_expires_s,
         mask_caller_id: config.caller_id.mask,
         caller_id_visible_tail: config.caller_id.visible_tail as usize,
+        guessing,
     }
 }

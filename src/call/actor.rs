@@ -4,10 +4,12 @@
 //! and the call slot released).
 
 use super::backend::{self, BackendFuture, BackendReply, poll_pending};
+use super::guard::{CallGuard, SipGuessing};
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::ports;
 use super::room::RoomLink;
 use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest};
+use crate::config::LockedCall;
 use crate::ivr::dtmf::DtmfSource;
 use crate::ivr::machine::IvrConfig;
 use crate::media::MediaEvent;
@@ -67,6 +69,8 @@ pub struct CallContext {
     pub session_expires_s: u32,
     pub mask_caller_id: bool,
     pub caller_id_visible_tail: usize,
+    /// The room-ID and PIN guessing limit, shared by all calls.
+    pub guessing: Arc<SipGuessing>,
 }
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call
@@ -171,6 +175,18 @@ async fn answer_and_run(
     tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
 
     let source = invite.tp_info.source;
+    let guard = ctx.guessing.guard(caller.number.as_deref(), source.ip());
+    let locked_out = guard.locked(Instant::now());
+    if let Some(remaining) = locked_out {
+        tracing::info!(
+            caller = %shown,
+            lockout_s = remaining.as_secs(),
+            "caller is locked out for guessing"
+        );
+        if guard.locked_call() == LockedCall::Reject {
+            return reject(&endpoint, invite, 403, "locked out for guessing".into()).await;
+        }
+    }
     let socket = match ports::bind_rtp(ctx.media.rtp_bind, ctx.media.port_min, ctx.media.port_max) {
         Ok(s) => s,
         Err(e) => return reject(&endpoint, invite, 503, e.to_string()).await,
@@ -257,7 +273,11 @@ async fn answer_and_run(
         leg,
         negotiated,
         local: &mut local,
-        machine: CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
+        machine: match locked_out {
+            Some(_) => CallMachine::locked_out(ctx.ivr.clone(), Instant::now()),
+            None => CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
+        },
+        guard,
         pending: None,
         room: None,
         shown: shown.clone(),
@@ -309,6 +329,7 @@ struct ActiveCall<'a> {
     shown: String,
     /// The masked number for the phone marking.
     caller_number: Option<String>,
+    guard: CallGuard,
 }
 
 impl ActiveCall<'_> {
@@ -359,7 +380,10 @@ impl ActiveCall<'_> {
                 reply = poll_pending(&mut self.pending) => {
                     self.pending = None;
                     match reply {
-                        BackendReply::Input(input) => self.input(input),
+                        BackendReply::Input(input) => {
+                            let input = self.guard.screen(&self.machine, input, Instant::now());
+                            self.input(input)
+                        }
                         BackendReply::Joined(joined) => self.joined(joined),
                     }
                 }
