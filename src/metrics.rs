@@ -159,10 +159,11 @@ pub static GUESS_WRONG: Family<2> = Family::new(
     ["sip", "web"],
 );
 
-/// Caller numbers and source addresses locked out for guessing, by side.
+/// Guessers locked out, by side: one per wrong entry that started a lockout (of the caller's
+/// number, source address, or both).
 pub static GUESS_LOCKOUTS: Family<2> = Family::new(
     "dialbridge_guess_lockouts_total",
-    "Caller numbers or source addresses locked out after too many wrong entries",
+    "Lockouts started by too many wrong room IDs or PINs (of a number, an address, or both)",
     "side",
     ["sip", "web"],
 );

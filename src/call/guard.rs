@@ -87,7 +87,7 @@ impl CallGuard {
                 remaining,
                 new_lockouts,
             } => {
-                for _ in 0..new_lockouts {
+                if new_lockouts > 0 {
                     metrics::GUESS_LOCKOUTS.inc(SIDE);
                 }
                 tracing::info!(
