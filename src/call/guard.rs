@@ -90,7 +90,9 @@ impl CallGuard {
                 if new_lockouts > 0 {
                     metrics::GUESS_LOCKOUTS.inc(SIDE);
                 }
+                // Key's Debug masks the number.
                 tracing::info!(
+                    keys = ?self.keys,
                     lockout_s = remaining.as_secs(),
                     "too many wrong room IDs or PINs: caller locked out"
                 );
