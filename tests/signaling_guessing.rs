@@ -105,10 +105,10 @@ async fn a_web_pin_guesser_is_locked_out_but_not_the_bridge_or_other_addresses()
     // The bridge connects from 127.0.0.1 as well: a phone caller still gets into room 5678.
     let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
     call.rtp.expect_prompt("welcome", PROMPT);
-    call.rtp.send_digits("5678#");
-    call.rtp.expect_prompt("enter_pin", PROMPT);
-    call.rtp.send_digits("2468#");
-    call.rtp.expect_prompt("joining", PROMPT);
+    for (keys, answer) in [("5678#", "enter_pin"), ("2468#", "joining")] {
+        call.rtp.send_digits(keys);
+        call.rtp.expect_prompt(answer, PROMPT);
+    }
     // In the room next to the web client from 127.0.0.2.
     metrics::wait_for(bridge.signaling, "signaling_participants", "2", WAIT, |v| {
         v == 2.0

@@ -52,24 +52,28 @@ impl Default for GuessingConfig {
 impl GuessingConfig {
     /// The checks of `[guessing]`, for `Config::validate`.
     pub(super) fn validate(&self, p: &mut Problems) {
-        if self.max_wrong == 0 {
-            p.add(
+        let zeros = [
+            (
                 "guessing.max_wrong",
+                self.max_wrong,
                 "0 would lock every caller out before the first try; allow at least 1 wrong \
                  entry (5 is usual)",
-            );
-        }
-        if self.window_s == 0 {
-            p.add(
+            ),
+            (
                 "guessing.window_s",
+                self.window_s,
                 "wrong entries must add up over some time; 600 seconds is usual",
-            );
-        }
-        if self.lockout_s == 0 {
-            p.add(
+            ),
+            (
                 "guessing.lockout_s",
+                self.lockout_s,
                 "a lockout of 0 seconds stops nobody; 60 is usual",
-            );
+            ),
+        ];
+        for (field, value, why) in zeros {
+            if value == 0 {
+                p.add(field, why);
+            }
         }
         if self.lockout_max_s < self.lockout_s {
             p.add(

@@ -13,6 +13,14 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// `Verdict::Locked` for `remaining_s` seconds with `new_lockouts`.
+fn locked(remaining_s: u64, new_lockouts: u32) -> Verdict {
+    Verdict::Locked {
+        remaining: secs(remaining_s),
+        new_lockouts,
+    }
+}
+
 fn source(last: u8) -> Key {
     Key::Source(IpAddr::from([192, 0, 2, last]))
 }
@@ -42,13 +50,7 @@ fn locks_after_max_wrong_and_a_right_entry_resets_nothing() {
     );
     assert_eq!(l.check(&keys, t0 + secs(1)), None);
     // There is no "right entry" that could clear the count: the third wrong one locks.
-    assert_eq!(
-        l.record_wrong(&keys, t0 + secs(2)),
-        Verdict::Locked {
-            remaining: secs(60),
-            new_lockouts: 2
-        }
-    );
+    assert_eq!(l.record_wrong(&keys, t0 + secs(2)), locked(60, 2));
     assert_eq!(l.check(&keys, t0 + secs(12)), Some(secs(50)));
     // Each key on its own is locked.
     assert_eq!(l.check(&keys[..1], t0 + secs(12)), Some(secs(50)));
@@ -56,19 +58,19 @@ fn locks_after_max_wrong_and_a_right_entry_resets_nothing() {
     assert_eq!(l.check(&keys, t0 + secs(62)), None, "the lockout ended");
 }
 
-#[test]
-fn a_wrong_entry_while_locked_adds_no_lockout() {
+/// A limiter where `key` got its first lockout (60 s) at t0 + 2 s.
+fn locked_once(key: Key) -> (Instant, GuessLimiter, [Key; 1]) {
     let t0 = Instant::now();
     let mut l = GuessLimiter::new(limits());
-    let keys = [source(1)];
+    let keys = [key];
     wrong_n(&mut l, &keys, t0, 3);
-    assert_eq!(
-        l.record_wrong(&keys, t0 + secs(10)),
-        Verdict::Locked {
-            remaining: secs(52),
-            new_lockouts: 0
-        }
-    );
+    (t0, l, keys)
+}
+
+#[test]
+fn a_wrong_entry_while_locked_adds_no_lockout() {
+    let (t0, mut l, keys) = locked_once(source(1));
+    assert_eq!(l.record_wrong(&keys, t0 + secs(10)), locked(52, 0));
 }
 
 #[test]
@@ -79,13 +81,7 @@ fn cool_down_doubles_up_to_the_maximum() {
     let mut t = t0;
     for expected in [60, 120, 200, 200] {
         let verdict = wrong_n(&mut l, &keys, t, 3);
-        assert_eq!(
-            verdict,
-            Verdict::Locked {
-                remaining: secs(expected),
-                new_lockouts: 1
-            }
-        );
+        assert_eq!(verdict, locked(expected, 1));
         // Come back just after the lockout ended.
         t += secs(2 + expected);
         assert_eq!(l.check(&keys, t), None);
@@ -94,19 +90,10 @@ fn cool_down_doubles_up_to_the_maximum() {
 
 #[test]
 fn escalation_is_forgotten_long_after_the_last_lockout() {
-    let t0 = Instant::now();
-    let mut l = GuessLimiter::new(limits());
-    let keys = [source(3)];
-    wrong_n(&mut l, &keys, t0, 3);
+    let (t0, mut l, keys) = locked_once(source(3));
     // The lockout (60 s) ended, then lockout_max (200 s) passed: a fresh start.
     let later = t0 + secs(2 + 60 + 200 + 1);
-    assert_eq!(
-        wrong_n(&mut l, &keys, later, 3),
-        Verdict::Locked {
-            remaining: secs(60),
-            new_lockouts: 1
-        }
-    );
+    assert_eq!(wrong_n(&mut l, &keys, later, 3), locked(60, 1));
 }
 
 #[test]
