@@ -168,10 +168,11 @@ pub static GUESS_LOCKOUTS: Family<2> = Family::new(
     ["sip", "web"],
 );
 
-/// Calls and signaling requests turned away because their number or address is locked out.
+/// Calls, room lookups and PIN checks turned away because their number or address is locked
+/// out, by side.
 pub static GUESS_REFUSED: Family<2> = Family::new(
     "dialbridge_guess_refused_total",
-    "Calls (sip) and room or PIN requests (web) refused during a guessing lockout",
+    "Calls and lookups of calls in progress (sip), room or PIN requests (web) refused during a guessing lockout",
     "side",
     ["sip", "web"],
 );

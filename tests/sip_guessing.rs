@@ -1,8 +1,9 @@
 //! Room-ID guessing over the phone is stopped (`[guessing]`, docs/security-guessing.md): sipp
 //! calls in and types unknown room IDs by RFC 4733 until the bridge says goodbye and hangs up,
 //! although the IVR would allow more attempts. The next call from that number or that source
-//! hears the `locked` prompt (or gets 403), while another number from another source still
-//! reaches the IVR. `/metrics` counts it all.
+//! hears the `locked` prompt (or gets 403), a call of the guesser already waiting in the IVR gets
+//! no further try, while another number from another source still reaches the IVR. `/metrics`
+//! counts it all.
 
 mod common;
 
@@ -22,9 +23,11 @@ const SETTLE: Duration = Duration::from_secs(5);
 const MAX_WRONG: u32 = 3;
 
 /// Trunk calls from 127.0.0.1 and 127.0.0.2, both keyed by source address (no trusted
-/// sources), a lockout that outlasts the test, and `locked_call`.
+/// sources), a lockout that outlasts the test, and `locked_call`. A quiet caller is asked again
+/// only after 30 s, so a call can wait in the IVR while another one guesses.
 fn config(locked_call: &str) -> Config {
     let mut c = Config::trunk().allow(&["127.0.0.1/32", "127.0.0.2/32"]);
+    c.inter_digit_timeout_s = 30;
     c.ivr_toml = "max_attempts = 10\n".into();
     c.extra_toml = format!(
         "[limits]\ntrusted_sources = []\n\n\
@@ -67,16 +70,27 @@ fn hears_locked(bridge: &Bridge, dir: &std::path::Path, number: &str, source: &s
 fn a_room_id_guessing_run_is_stopped_and_the_number_hears_locked() {
     let dir = tools::test_dir();
     let bridge = Bridge::start(&dir, &config("announce"));
+    // A second call of the guesser waits in the IVR meanwhile.
+    let parallel = Caller::dial(&dir, "uac_bridge_hangs_up.xml", bridge.sip, &[0], |s| {
+        s.caller("4930111").log_name("parallel")
+    });
+    parallel.rtp.expect_prompt("welcome", PROMPT);
 
     guess_until_hung_up(&bridge, &dir, "4930111", MAX_WRONG);
     assert_eq!(sip_metric(&bridge, "dialbridge_guess_wrong_total"), 3.0);
     assert_eq!(sip_metric(&bridge, "dialbridge_guess_lockouts_total"), 1.0);
     assert_eq!(sip_metric(&bridge, "dialbridge_guess_refused_total"), 0.0);
 
+    // The waiting call may not try even a room that exists: goodbye, and the bridge hangs up.
+    parallel.rtp.send_digits("1234#");
+    parallel.rtp.expect_prompt("goodbye", PROMPT);
+    parallel.sipp.finish().assert_success();
+    assert_eq!(sip_metric(&bridge, "dialbridge_guess_refused_total"), 1.0);
+
     // The same number again, and the same number from another source: locked by number.
     hears_locked(&bridge, &dir, "4930111", "127.0.0.1", "again_same_source");
     hears_locked(&bridge, &dir, "4930111", "127.0.0.2", "again_other_source");
-    assert_eq!(sip_metric(&bridge, "dialbridge_guess_refused_total"), 2.0);
+    assert_eq!(sip_metric(&bridge, "dialbridge_guess_refused_total"), 3.0);
 
     // Another number from another source reaches the IVR and may join.
     let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| {
@@ -89,7 +103,7 @@ fn a_room_id_guessing_run_is_stopped_and_the_number_hears_locked() {
     metrics::wait_idle(bridge.signaling, SETTLE);
     let m = metrics::scrape(bridge.signaling);
     assert_eq!(m.get("dialbridge_calls_joined_total"), 1.0);
-    assert_eq!(m.get("dialbridge_guess_refused_total{side=\"sip\"}"), 2.0);
+    assert_eq!(m.get("dialbridge_guess_refused_total{side=\"sip\"}"), 3.0);
     assert_eq!(m.get("dialbridge_guess_wrong_total{side=\"web\"}"), 0.0);
 }
 

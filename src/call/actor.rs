@@ -440,6 +440,12 @@ impl ActiveCall<'_> {
             match action {
                 CallAction::Play(prompt) => self.leg.play(prompt),
                 CallAction::StopPrompt => self.leg.stop_prompt(),
+                CallAction::LookupRoom { .. } | CallAction::CheckPin { .. }
+                    if self.guard.locked(Instant::now()).is_some() =>
+                {
+                    // Locked out meanwhile by this caller's other calls: no further guess.
+                    self.machine.handle(CallInput::LockedOut, Instant::now());
+                }
                 CallAction::LookupRoom { room } => {
                     self.pending = Some(backend::lookup(self.ctx.backend.clone(), room))
                 }

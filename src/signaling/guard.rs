@@ -67,15 +67,16 @@ impl WebGuessing {
     }
 }
 
-/// Requests whose answer tells whether a room ID or PIN is right.
+/// Requests whose answer tells whether a room ID or PIN is right. `join_or_create` without a
+/// room only makes a fresh room, so a locked-out address may still do that.
 pub(super) fn probes(message: &ClientMessage) -> bool {
-    matches!(
-        message,
+    match message {
         ClientMessage::LookupRoom { .. }
-            | ClientMessage::CheckPin { .. }
-            | ClientMessage::Join { .. }
-            | ClientMessage::JoinOrCreate { .. }
-    )
+        | ClientMessage::CheckPin { .. }
+        | ClientMessage::Join { .. } => true,
+        ClientMessage::JoinOrCreate { room, .. } => room.is_some(),
+        _ => false,
+    }
 }
 
 fn is_wrong_guess(answer: &Result<Option<ServerMessage>, (Refusal, bool)>) -> bool {
