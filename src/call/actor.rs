@@ -165,17 +165,19 @@ async fn answer_and_run(
     // With `Privacy: id` the asserted identity is for the network, not for display.
     let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
         .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
-    let pai = header_text(
+    let asserted = header_text(
         &invite,
         &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]),
-    )
-    .filter(|_| !private);
+    );
+    let pai = asserted.clone().filter(|_| !private);
     let caller = caller_id(&from, pai.as_deref());
+    // Guesses count against the asserted number even when it is withheld: it is never shown.
+    let counted = caller_id(&from, asserted.as_deref()).number;
     let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
     tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
 
     let source = invite.tp_info.source;
-    let guard = ctx.guessing.guard(caller.number.as_deref(), source.ip());
+    let guard = ctx.guessing.guard(counted.as_deref(), source.ip());
     let locked_out = guard.locked(Instant::now());
     if let Some(remaining) = locked_out {
         tracing::info!(
