@@ -46,6 +46,7 @@ say en en-us ended "The conference has ended. Goodbye."
 say en en-us muted "You are muted. Press star six to unmute."
 say en en-us unmuted "You are unmuted."
 say en en-us removed "You have been removed from the conference. Goodbye."
+say en en-us locked "Too many wrong entries. Please try again later."
 
 # German (voice de). "Rautetaste" is what German phone menus call the hash key.
 say de de welcome "Willkommen bei dialbridge. Bitte geben Sie die Nummer des Konferenzraums ein, gefolgt von der Rautetaste."
@@ -60,3 +61,4 @@ say de de ended "Die Konferenz wurde beendet. Auf Wiederhören."
 say de de muted "Ihr Mikrofon ist stummgeschaltet. Drücken Sie Stern sechs, um es wieder einzuschalten."
 say de de unmuted "Ihr Mikrofon ist wieder eingeschaltet."
 say de de removed "Sie wurden aus der Konferenz entfernt. Auf Wiederhören."
+say de de locked "Zu viele falsche Eingaben. Bitte versuchen Sie es später noch einmal."

@@ -4,6 +4,7 @@
 //! ([`Config::apply_env`]). [`Config::validate`] explains everything that is wrong at once, in
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
+mod guessing;
 mod limits;
 mod parse;
 mod redact;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 use crate::media::codec::Codec;
 
+pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
 pub use parse::ConfigError;
 use parse::{de_allow_list, parse};
@@ -47,6 +49,7 @@ pub struct Config {
     pub ivr: IvrConfig,
     pub caller_id: CallerIdConfig,
     pub limits: LimitsConfig,
+    pub guessing: GuessingConfig,
     pub conference: ConferenceConfig,
     /// Called-number routing; the first route whose `number` equals the called number wins.
     /// Default: none (every call goes to the IVR in `ivr.language`).

@@ -20,6 +20,7 @@
 //! - [`logging`]: tracing set-up, ezk's log records and panics counted and rate-limited.
 //! - [`metrics`]: process-wide counters for `/metrics`.
 //! - [`ratelog`]: at most one log line per interval per kind of bad network input.
+//! - [`security`]: limits on guessing room IDs and PINs, shared by SIP and the signaling server.
 
 pub mod call;
 pub mod conference;
@@ -29,6 +30,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod ratelog;
+pub mod security;
 pub mod server;
 pub mod signaling;
 pub mod sip;

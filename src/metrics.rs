@@ -160,6 +160,32 @@ pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
     ],
 );
 
+/// Wrong room IDs and PINs, by side: `sip` (phone callers) or `web` (signaling clients).
+pub static GUESS_WRONG: Family<2> = Family::new(
+    "dialbridge_guess_wrong_total",
+    "Wrong room IDs and PINs entered (phone callers: sip; signaling clients: web)",
+    "side",
+    ["sip", "web"],
+);
+
+/// Guessers locked out, by side: one per wrong entry that started a lockout (of the caller's
+/// number, source address, or both).
+pub static GUESS_LOCKOUTS: Family<2> = Family::new(
+    "dialbridge_guess_lockouts_total",
+    "Lockouts started by too many wrong room IDs or PINs (of a number, an address, or both)",
+    "side",
+    ["sip", "web"],
+);
+
+/// Calls, room lookups and PIN checks turned away because their number or address is locked
+/// out, by side.
+pub static GUESS_REFUSED: Family<2> = Family::new(
+    "dialbridge_guess_refused_total",
+    "Calls and lookups of calls in progress (sip), room or PIN requests (web) refused during a guessing lockout",
+    "side",
+    ["sip", "web"],
+);
+
 const ALL: [&Metric; 10] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
@@ -182,6 +208,9 @@ pub fn render() -> String {
     SIP_MALFORMED.render(&mut out);
     SIP_INVITES_REFUSED.render(&mut out);
     TLS_RELOADS.render(&mut out);
+    for family in [&GUESS_WRONG, &GUESS_LOCKOUTS, &GUESS_REFUSED] {
+        family.render(&mut out);
+    }
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",

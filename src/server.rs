@@ -3,6 +3,7 @@
 //! semaphore (503 beyond `limits.max_calls`) and on shutdown hangs up every call, unregisters
 //! and waits for the call tasks to finish.
 
+use crate::call::guard::SipGuessing;
 use crate::call::{self, CallContext, MediaSettings};
 use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
@@ -87,6 +88,11 @@ pub async fn run(
         SipMode::Trunk => config.sip.trunk.allow.clone(),
         SipMode::Register => Vec::new(),
     };
+    let guess_trusted = config.limits.trusted_sources.clone();
+    let guessing = SipGuessing::new(
+        &config.guessing,
+        guess_trusted.unwrap_or_else(|| trusted.clone()),
+    );
     let entry = EntryOptions {
         admission: AdmissionControl::new(config.limits.clone(), &trusted),
         gate: Gate::new(&config, slots.clone()),
@@ -110,11 +116,23 @@ pub async fn run(
     let builtin = &config.conference.builtin;
     let builtin_backend = config.conference.backend == ConferenceBackendKind::Builtin;
     let client_tls = crate::tls::client_config(config.conference.ca_file.as_deref())?;
+    let serve_signaling = builtin.serve && builtin_backend;
     let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-    let (signaling_addr, builtin_client, signaling_cert) = if builtin.serve && builtin_backend {
+    // What the bridge authenticates with: the secret, or for our own server without one a
+    // random token, so the guessing limit of web clients never counts the bridge's requests.
+    let bridge_token = match &secret {
+        None if serve_signaling => Some(random_token()),
+        other => other.clone(),
+    };
+    let (signaling_addr, builtin_client, signaling_cert) = if serve_signaling {
         let dial_in = format!("sip:{}", sip.local);
-        let served = start_signaling(builtin, dial_in, stop_rx.clone())?;
-        let client = BuiltinBackend::new(served.url, secret);
+        let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
+            .with_secret(secret)
+            .with_bridge_token(bridge_token.clone())
+            .with_guessing_limit(&config.guessing)
+            .with_dial_in(dial_in);
+        let served = start_signaling(builtin, state, stop_rx.clone())?;
+        let client = BuiltinBackend::new(served.url, bridge_token);
         let client = match &served.cert {
             // Our own server: trust exactly the certificate it serves (see tls::pinned).
             Some(cert) => client.with_tls(crate::tls::pinned_client_config(cert.clone())?),
@@ -156,7 +174,7 @@ pub async fn run(
         ));
     }
 
-    let ctx = Arc::new(call_context(&config, &sip, prompts, backend));
+    let ctx = Arc::new(call_context(&config, &sip, prompts, backend, guessing));
     ready(Bound {
         sip: sip.local,
         sip_tls: sip.tls_local,
@@ -206,7 +224,7 @@ struct ServedSignaling {
 /// `[conference.builtin.tls]` they are served over HTTPS and `wss://` only.
 fn start_signaling(
     builtin: &crate::config::BuiltinConfig,
-    dial_in: String,
+    state: signaling::SignalingState,
     stop: watch::Receiver<bool>,
 ) -> Result<ServedSignaling, ServerError> {
     let io_error = |source| ServerError::Signaling {
@@ -215,10 +233,6 @@ fn start_signaling(
     };
     let listener = signaling::bind(builtin.listen).map_err(io_error)?;
     let addr = listener.local_addr().map_err(io_error)?;
-    let secret = Some(builtin.secret.clone()).filter(|s| !s.is_empty());
-    let state = signaling::SignalingState::new(&builtin.rooms, Arc::new(metrics::render))
-        .with_secret(secret)
-        .with_dial_in(dial_in);
     let Some(files) = builtin.tls.listener() else {
         spawn_signaling(listener, state, stop);
         tracing::info!(%addr, "signaling server and host page listening (http, ws)");
@@ -256,6 +270,12 @@ fn spawn_signaling<L>(
             tracing::error!(error = %e, "signaling server stopped");
         }
     });
+}
+
+/// 128 random bits as hex: the bridge token of our own signaling server.
+fn random_token() -> String {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
 }
 
 /// Completes once the stop flag is set (or its sender is gone).
@@ -323,6 +343,7 @@ fn call_context(
     sip: &endpoint::SipEndpoint,
     prompts: HashMap<String, Arc<PromptSet>>,
     backend: Arc<dyn ConferenceBackend>,
+    guessing: Arc<SipGuessing>,
 ) -> CallContext {
     let m = &config.media;
     let i = &config.ivr;
@@ -354,5 +375,6 @@ fn call_context(
         session_expires_s: config.sip.session_expires_s,
         mask_caller_id: config.caller_id.mask,
         caller_id_visible_tail: config.caller_id.visible_tail as usize,
+        guessing,
     }
 }

@@ -4,10 +4,12 @@
 //! and the call slot released).
 
 use super::backend::{self, BackendFuture, BackendReply, poll_pending};
+use super::guard::{CallGuard, SipGuessing};
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::ports;
 use super::room::RoomLink;
 use crate::conference::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest};
+use crate::config::LockedCall;
 use crate::ivr::dtmf::DtmfSource;
 use crate::ivr::machine::IvrConfig;
 use crate::media::MediaEvent;
@@ -68,6 +70,8 @@ pub struct CallContext {
     pub session_expires_s: u32,
     pub mask_caller_id: bool,
     pub caller_id_visible_tail: usize,
+    /// The room-ID and PIN guessing limit, shared by all calls.
+    pub guessing: Arc<SipGuessing>,
 }
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call
@@ -162,16 +166,30 @@ async fn answer_and_run(
     // With `Privacy: id` the asserted identity is for the network, not for display.
     let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
         .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
-    let pai = header_text(
+    let asserted = header_text(
         &invite,
         &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]),
-    )
-    .filter(|_| !private);
+    );
+    let pai = asserted.clone().filter(|_| !private);
     let caller = caller_id(&from, pai.as_deref());
+    // Guesses count against the asserted number even when it is withheld: it is never shown.
+    let counted = caller_id(&from, asserted.as_deref()).number;
     let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
     tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
 
     let source = invite.tp_info.source;
+    let guard = ctx.guessing.guard(counted.as_deref(), source.ip());
+    let locked_out = guard.locked(Instant::now());
+    if let Some(remaining) = locked_out {
+        tracing::info!(
+            caller = %shown,
+            lockout_s = remaining.as_secs(),
+            "caller is locked out for guessing"
+        );
+        if guard.locked_call() == LockedCall::Reject {
+            return reject(&endpoint, invite, 403, "locked out for guessing".into()).await;
+        }
+    }
     let socket = match ports::bind_rtp(ctx.media.rtp_bind, ctx.media.port_min, ctx.media.port_max) {
         Ok(s) => s,
         Err(e) => return reject(&endpoint, invite, 503, e.to_string()).await,
@@ -264,7 +282,11 @@ async fn answer_and_run(
         leg,
         negotiated,
         local: &mut local,
-        machine: CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
+        machine: match locked_out {
+            Some(_) => CallMachine::locked_out(ctx.ivr.clone(), Instant::now()),
+            None => CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
+        },
+        guard,
         pending: None,
         room: None,
         shown: shown.clone(),
@@ -316,6 +338,7 @@ struct ActiveCall<'a> {
     shown: String,
     /// The masked number for the phone marking.
     caller_number: Option<String>,
+    guard: CallGuard,
 }
 
 impl ActiveCall<'_> {
@@ -366,7 +389,10 @@ impl ActiveCall<'_> {
                 reply = poll_pending(&mut self.pending) => {
                     self.pending = None;
                     match reply {
-                        BackendReply::Input(input) => self.input(input),
+                        BackendReply::Input(input) => {
+                            let input = self.guard.screen(&self.machine, input, Instant::now());
+                            self.input(input)
+                        }
                         BackendReply::Joined(joined) => self.joined(joined),
                     }
                 }
@@ -423,6 +449,12 @@ impl ActiveCall<'_> {
             match action {
                 CallAction::Play(prompt) => self.leg.play(prompt),
                 CallAction::StopPrompt => self.leg.stop_prompt(),
+                CallAction::LookupRoom { .. } | CallAction::CheckPin { .. }
+                    if self.guard.locked(Instant::now()).is_some() =>
+                {
+                    // Locked out meanwhile by this caller's other calls: no further guess.
+                    self.machine.handle(CallInput::LockedOut, Instant::now());
+                }
                 CallAction::LookupRoom { room } => {
                     self.pending = Some(backend::lookup(self.ctx.backend.clone(), room))
                 }

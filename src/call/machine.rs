@@ -47,6 +47,8 @@ pub enum CallInput {
     Kicked,
     /// The conference closed in order.
     ConferenceEnded,
+    /// The guessing limit locked this caller out: goodbye, even if IVR attempts remain.
+    LockedOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +127,29 @@ impl CallMachine {
         machine
     }
 
+    /// A call from a caller who is locked out for guessing: it plays only the `locked` prompt,
+    /// then hangs up.
+    pub fn locked_out(config: IvrConfig, now: Instant) -> Self {
+        let mut machine = Self::new(config, None, now);
+        // The IVR's greeting is never carried out; the IVR stays unused.
+        machine.actions.clear();
+        machine.leave(Prompt::Locked, "caller is locked out for guessing", now);
+        machine
+    }
+
+    /// Whether `input`, a lookup or PIN check result, says the caller guessed wrong (see
+    /// [`Ivr::is_wrong_guess`]); the driver counts these against the guessing limit.
+    pub fn is_wrong_guess(&self, input: &CallInput) -> bool {
+        if self.phase != Phase::Ivr || self.ended {
+            return false;
+        }
+        match input {
+            CallInput::Lookup(o) => self.ivr.is_wrong_guess(&IvrInput::RoomLookup(*o)),
+            CallInput::Pin(o) => self.ivr.is_wrong_guess(&IvrInput::PinChecked(*o)),
+            _ => false,
+        }
+    }
+
     pub fn handle(&mut self, input: CallInput, now: Instant) {
         if self.ended {
             return;
@@ -179,6 +204,9 @@ impl CallMachine {
             }
             CallInput::ConferenceFailed => {
                 return self.leave(Prompt::Unreachable, "the conference is unreachable", now);
+            }
+            CallInput::LockedOut => {
+                return self.leave(Prompt::Goodbye, "too many wrong entries", now);
             }
         };
         if matches!(self.phase, Phase::Leaving { .. }) {
@@ -549,5 +577,59 @@ mod tests {
         m.handle_timeout(t0 + Duration::from_secs(1000));
         assert_eq!(drain(&mut m), vec![]);
         assert_eq!(m.poll_timeout(), None);
+    }
+
+    /// Types `room#` after the welcome prompt.
+    fn type_room(m: &mut CallMachine, room: &str, t0: Instant) {
+        drain(m);
+        for d in room.chars().chain(['#']) {
+            let digit = CallInput::Digit {
+                digit: d,
+                source: DtmfSource::Rfc4733,
+            };
+            m.handle(digit, t0);
+        }
+    }
+
+    #[test]
+    fn an_unknown_typed_room_or_a_wrong_pin_is_a_wrong_guess() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(config(), None, t0);
+        type_room(&mut m, "999", t0);
+        let not_found = CallInput::Lookup(LookupOutcome::NotFound);
+        assert!(m.is_wrong_guess(&not_found));
+        let found = CallInput::Lookup(LookupOutcome::Found { pin_required: true });
+        assert!(!m.is_wrong_guess(&found));
+        m.handle(found, t0);
+        type_room(&mut m, "1111", t0);
+        assert!(m.is_wrong_guess(&CallInput::Pin(PinOutcome::Wrong)));
+        assert!(!m.is_wrong_guess(&CallInput::Pin(PinOutcome::Correct)));
+        assert!(!m.is_wrong_guess(&CallInput::Pin(PinOutcome::Unreachable)));
+        // A routed number whose room is gone: the caller guessed nothing.
+        let direct = CallMachine::new(config(), Some("4242".into()), t0);
+        assert!(!direct.is_wrong_guess(&not_found));
+    }
+
+    #[test]
+    fn locked_out_in_the_ivr_says_goodbye_even_with_attempts_left() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(config(), None, t0);
+        type_room(&mut m, "999", t0);
+        drain(&mut m);
+        m.handle(CallInput::LockedOut, t0);
+        assert_eq!(drain(&mut m), vec![CallAction::Play(Prompt::Goodbye)]);
+        m.handle(CallInput::PromptDone, t0);
+        assert!(matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]));
+    }
+
+    #[test]
+    fn a_locked_out_caller_hears_only_the_locked_prompt() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::locked_out(config(), t0);
+        assert_eq!(drain(&mut m), vec![CallAction::Play(Prompt::Locked)]);
+        type_room(&mut m, "1234", t0);
+        assert_eq!(drain(&mut m), vec![], "keys do nothing");
+        m.handle(CallInput::PromptDone, t0);
+        assert!(matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]));
     }
 }

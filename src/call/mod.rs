@@ -1,9 +1,11 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
 //! sans-IO call control ([`machine`]); [`room`] links it to the conference once joined. RTP
-//! ports come from [`ports`].
+//! ports come from [`ports`]; [`guard`] counts wrong room IDs and PINs against the guessing
+//! limit.
 
 pub mod actor;
 mod backend;
+pub mod guard;
 pub mod machine;
 pub mod ports;
 pub mod room;

@@ -22,10 +22,10 @@ impl fmt::Display for ConfigProblem {
 }
 
 #[derive(Default)]
-struct Problems(Vec<ConfigProblem>);
+pub(super) struct Problems(Vec<ConfigProblem>);
 
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigProblem {
             field: field.into(),
             message: message.into(),
@@ -52,6 +52,7 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     }
     limits(&c.limits, &mut p);
     sip_tls(&c.sip.tls, &mut p);
+    c.guessing.validate(&mut p);
     p.0
 }
 

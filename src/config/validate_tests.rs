@@ -299,3 +299,30 @@ fn all_problems_are_reported_at_once() {
     c.media.codecs.clear();
     assert_eq!(problems(&c).len(), 3);
 }
+
+#[test]
+fn guessing_limits_that_stop_nobody_or_everybody() {
+    let mut c = Config::default();
+    c.guessing.max_wrong = 0;
+    c.guessing.window_s = 0;
+    c.guessing.lockout_s = 0;
+    has(&c, "guessing.max_wrong", "at least 1");
+    has(&c, "guessing.window_s", "600");
+    has(&c, "guessing.lockout_s", "stops nobody");
+    let mut c = Config::default();
+    c.guessing.lockout_s = 600;
+    c.guessing.lockout_max_s = 60;
+    has(&c, "guessing.lockout_max_s", "shorter than the first one");
+}
+
+#[test]
+fn guessing_section_parses() {
+    let c = Config::from_toml_str(
+        "[guessing]\nmax_wrong = 3\nwindow_s = 60\nlockout_s = 5\nlockout_max_s = 50\n\
+         locked_call = \"reject\"\n",
+    )
+    .expect("a valid [guessing] section");
+    assert_eq!(c.guessing.max_wrong, 3);
+    assert_eq!(c.guessing.locked_call, crate::config::LockedCall::Reject);
+    assert!(Config::from_toml_str("[guessing]\nlocked_call = \"hangup\"\n").is_err());
+}

@@ -268,6 +268,21 @@ impl Ivr {
         self.attempts
     }
 
+    /// Whether `input` answers a guess of the caller's with "wrong": a room ID the caller typed
+    /// that does not exist, or a wrong PIN. A routed number's room that is gone is no guess.
+    pub fn is_wrong_guess(&self, input: &IvrInput) -> bool {
+        matches!(
+            (&self.phase, input),
+            (
+                Phase::Looking { direct: false, .. },
+                IvrInput::RoomLookup(LookupOutcome::NotFound),
+            ) | (
+                Phase::CheckingPin { .. },
+                IvrInput::PinChecked(PinOutcome::Wrong)
+            )
+        )
+    }
+
     fn on_digit(&mut self, key: char, now: Instant) {
         if !matches!(key, '0'..='9' | '*' | '#') {
             return;

@@ -31,10 +31,12 @@ pub enum Prompt {
     Unmuted,
     /// "You have been removed from the conference. Goodbye."
     Removed,
+    /// "Too many wrong entries. Please try again later." (a guessing lockout)
+    Locked,
 }
 
 impl Prompt {
-    pub const ALL: [Prompt; 12] = [
+    pub const ALL: [Prompt; 13] = [
         Prompt::Welcome,
         Prompt::EnterPin,
         Prompt::WrongId,
@@ -47,6 +49,7 @@ impl Prompt {
         Prompt::Muted,
         Prompt::Unmuted,
         Prompt::Removed,
+        Prompt::Locked,
     ];
 
     /// The file name without `.wav`.
@@ -64,6 +67,7 @@ impl Prompt {
             Prompt::Muted => "muted",
             Prompt::Unmuted => "unmuted",
             Prompt::Removed => "removed",
+            Prompt::Locked => "locked",
         }
     }
 }

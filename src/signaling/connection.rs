@@ -4,7 +4,9 @@
 //! messages in a row) get an `error` and then a close frame. A participant removed by a host
 //! gets `kicked`, then a normal close frame.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -32,7 +34,10 @@ struct Outcome {
 
 struct Connection {
     id: ClientId,
+    peer: IpAddr,
     authed: bool,
+    /// The phone bridge (authenticated with the secret or bridge token): not guess-limited.
+    trusted: bool,
     consecutive_errors: u32,
 }
 
@@ -41,6 +46,7 @@ struct Connection {
 /// [`super::serve`] wait for all connections.
 pub(super) async fn run(
     mut socket: WebSocket,
+    peer: IpAddr,
     state: SignalingState,
     mut shutdown: watch::Receiver<bool>,
     _drain: mpsc::Sender<()>,
@@ -55,7 +61,9 @@ pub(super) async fn run(
 
     let mut conn = Connection {
         id,
+        peer,
         authed: state.secret.is_none(),
+        trusted: false,
         consecutive_errors: 0,
     };
     let hello = encode(
@@ -187,12 +195,12 @@ impl Connection {
     }
 
     /// Runs one request. `Ok(None)`: no reply (a relayed signal). `Err((_, true))`: close after.
+    /// Requests that probe room IDs and PINs go through the guessing limit (unless trusted).
     fn dispatch(
         &mut self,
         state: &SignalingState,
         message: ClientMessage,
     ) -> Result<Option<ServerMessage>, (Refusal, bool)> {
-        let metrics = &state.inner.metrics;
         let needs_auth = matches!(
             message,
             ClientMessage::LookupRoom { .. } | ClientMessage::CheckPin { .. }
@@ -206,17 +214,39 @@ impl Connection {
                 false,
             ));
         }
+        let guessing = state.guessing.as_ref().filter(|_| !self.trusted);
+        let guessing = guessing.filter(|_| super::guard::probes(&message));
+        if let Some(refusal) = guessing.and_then(|g| g.refusal(self.peer, Instant::now())) {
+            return Err((refusal, false));
+        }
+        let answer = self.answer(state, message);
+        if let Some(g) = guessing {
+            g.observe(self.peer, &answer, Instant::now());
+        }
+        answer
+    }
+
+    /// Answers one request that passed the checks of `dispatch`.
+    fn answer(
+        &mut self,
+        state: &SignalingState,
+        message: ClientMessage,
+    ) -> Result<Option<ServerMessage>, (Refusal, bool)> {
+        let metrics = &state.inner.metrics;
         let keep = |r: Result<ServerMessage, Refusal>| r.map(Some).map_err(|e| (e, false));
         match message {
-            ClientMessage::Auth { secret } => match state.secret.as_deref() {
-                Some(expected) if !constant_time_eq(expected, &secret) => {
-                    Err(((ErrorCode::Unauthorized, "wrong secret".into()), true))
+            ClientMessage::Auth { secret } => {
+                let matches =
+                    |expected: Option<&str>| expected.is_some_and(|e| constant_time_eq(e, &secret));
+                let bridge =
+                    matches(state.secret.as_deref()) || matches(state.bridge_token.as_deref());
+                if state.secret.is_some() && !bridge {
+                    return Err(((ErrorCode::Unauthorized, "wrong secret".into()), true));
                 }
-                _ => {
-                    self.authed = true;
-                    Ok(Some(ServerMessage::AuthOk))
-                }
-            },
+                self.authed = true;
+                self.trusted = bridge;
+                Ok(Some(ServerMessage::AuthOk))
+            }
             ClientMessage::LookupRoom { room } => keep(state.registry().lookup(&room)),
             ClientMessage::CheckPin { room, pin } => keep(state.registry().check_pin(&room, &pin)),
             ClientMessage::CreateRoom { room, name, pin } => {
@@ -350,51 +380,5 @@ fn parse(text: &str) -> Result<Envelope<ClientMessage>, (Option<RequestId>, Refu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn code(text: &str) -> (Option<RequestId>, ErrorCode) {
-        let (id, (code, _)) = parse(text).unwrap_err();
-        (id, code)
-    }
-
-    #[test]
-    fn parse_sorts_bad_input() {
-        assert_eq!(code("{"), (None, ErrorCode::BadJson));
-        assert_eq!(code("[1]"), (None, ErrorCode::BadJson));
-        assert_eq!(
-            code(r#"{"request_id":5}"#),
-            (Some(5), ErrorCode::UnknownType)
-        );
-        assert_eq!(
-            code(r#"{"type":"fly","request_id":6}"#),
-            (Some(6), ErrorCode::UnknownType)
-        );
-        assert_eq!(
-            code(r#"{"type":"lookup_room","request_id":7}"#),
-            (Some(7), ErrorCode::BadMessage)
-        );
-        assert_eq!(
-            code(r#"{"type":"ping","request_id":-1}"#),
-            (None, ErrorCode::BadMessage)
-        );
-        let big = format!(
-            r#"{{"type":"ping","pad":"{}"}}"#,
-            "x".repeat(MAX_MESSAGE_BYTES)
-        );
-        assert_eq!(code(&big), (None, ErrorCode::TooLarge));
-    }
-
-    #[test]
-    fn parse_accepts_requests() {
-        let env = parse(r#"{"type":"check_pin","room":"1","pin":"2","request_id":9}"#).unwrap();
-        assert_eq!(env.request_id, Some(9));
-        assert_eq!(
-            env.message,
-            ClientMessage::CheckPin {
-                room: "1".into(),
-                pin: "2".into()
-            }
-        );
-    }
-}
+#[path = "connection_tests.rs"]
+mod tests;

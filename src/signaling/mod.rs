@@ -11,6 +11,7 @@
 //! `.await`. Rooms created over the protocol are removed after being empty for a while.
 
 mod connection;
+mod guard;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
@@ -23,16 +24,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::connect_info::Connected;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpSocket;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::RoomConfig;
+use crate::config::{GuessingConfig, RoomConfig};
+use guard::WebGuessing;
 pub use metrics::ExtraMetrics;
 use metrics::{Metrics, RegistryGauges};
 use protocol::Participant;
@@ -64,6 +66,11 @@ pub struct SignalingState {
     inner: Arc<Inner>,
     /// When set, `lookup_room` and `check_pin` need `auth` with this secret first.
     secret: Option<Arc<str>>,
+    /// `auth` with this token (or the secret) marks the phone bridge's own connection, which
+    /// the guessing limit leaves alone.
+    bridge_token: Option<Arc<str>>,
+    /// The guessing limit of web clients; `None`: no limit.
+    guessing: Option<Arc<WebGuessing>>,
     /// How to call in, shown on the host page.
     dial_in: Arc<str>,
     empty_room_ttl: Duration,
@@ -86,6 +93,8 @@ impl SignalingState {
                 extra_metrics,
             }),
             secret: None,
+            bridge_token: None,
+            guessing: None,
             dial_in: Arc::from(""),
             empty_room_ttl: EMPTY_ROOM_TTL,
         }
@@ -125,6 +134,21 @@ impl SignalingState {
     /// opened from this value on). An empty secret means none.
     pub fn with_secret(mut self, secret: Option<String>) -> SignalingState {
         self.secret = secret.filter(|s| !s.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// Limits how many wrong room IDs and PINs one client address may try (see
+    /// `docs/security-guessing.md`); off by default.
+    pub fn with_guessing_limit(mut self, config: &GuessingConfig) -> SignalingState {
+        self.guessing = Some(Arc::new(WebGuessing::new(config)));
+        self
+    }
+
+    /// A token that, sent with `auth`, marks the phone bridge's connection: the guessing limit
+    /// does not apply to it. An empty token means none. The shared secret, when set, does the
+    /// same.
+    pub fn with_bridge_token(mut self, token: Option<String>) -> SignalingState {
+        self.bridge_token = token.filter(|s| !s.is_empty()).map(Arc::from);
         self
     }
 
@@ -228,6 +252,8 @@ where
         // Tell WebSocket tasks too: axum's graceful shutdown does not wait for upgraded sockets.
         let _ = stop_tx.send(true);
     };
+    // The peer address is the key of the guessing limit.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await;
@@ -254,10 +280,16 @@ async fn sweep_rooms(state: SignalingState) {
     }
 }
 
-async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> impl IntoResponse {
+async fn ws_handler(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(app): State<AppState>,
+) -> impl IntoResponse {
     ws.max_message_size(WS_HARD_LIMIT_BYTES)
         .max_frame_size(WS_HARD_LIMIT_BYTES)
-        .on_upgrade(move |socket| connection::run(socket, app.state, app.shutdown, app.drain))
+        .on_upgrade(move |socket| {
+            connection::run(socket, peer.ip(), app.state, app.shutdown, app.drain)
+        })
 }
 
 async fn metrics_handler(State(app): State<AppState>) -> impl IntoResponse {

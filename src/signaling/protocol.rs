@@ -263,6 +263,9 @@ pub enum ErrorCode {
     Forbidden,
     /// Too many bad messages; the connection is closed.
     TooManyErrors,
+    /// Too many wrong room IDs or PINs from this address: `lookup_room`, `check_pin`, `join`
+    /// and `join_or_create` are refused until the lockout ends (the message says when).
+    Locked,
 }
 
 #[cfg(test)]

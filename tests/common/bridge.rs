@@ -40,6 +40,8 @@ pub struct Config {
     pub trunk_toml: String,
     /// Environment variables for the bridge process (secrets given the way the docs suggest).
     pub env: Vec<(String, String)>,
+    /// Extra lines of the `[ivr]` section (which the launcher writes itself).
+    pub ivr_toml: String,
 }
 
 impl Config {
@@ -53,6 +55,7 @@ impl Config {
             media_toml: String::new(),
             trunk_toml: String::new(),
             env: Vec::new(),
+            ivr_toml: String::new(),
         }
     }
 
@@ -110,13 +113,14 @@ impl Config {
             t,
             "[media]\nrtp_bind = \"127.0.0.1\"\npublic_address = \"127.0.0.1\"\n\
              rtp_port_min = 0\nrtp_port_max = 0\n{}\n\
-             [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n\n\
+             [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n{}\n\
              [conference.builtin]\nlisten = \"127.0.0.1:0\"\n\n\
              [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"Test room\"\n\n\
              [[conference.builtin.rooms]]\nid = \"5678\"\nname = \"Test room with PIN\"\npin = \"2468\"\n\n{}",
             self.media_toml,
             q(&prompts.display().to_string()),
             self.inter_digit_timeout_s,
+            self.ivr_toml,
             self.extra_toml
         );
         t

@@ -100,6 +100,8 @@ pub struct Sipp {
     timeout: Duration,
     /// `-m`, `-l`, `-r`: calls in all, at once, started per second.
     load: (u32, u32, u32),
+    /// The SIP source address (`-i`); media stays on 127.0.0.1 (`-mi`).
+    local_ip: String,
 }
 
 impl Sipp {
@@ -123,7 +125,27 @@ impl Sipp {
             vars: Vec::new(),
             timeout: Duration::from_secs(60),
             load: (1, 1, 10),
+            local_ip: "127.0.0.1".into(),
         }
+    }
+
+    /// Sends SIP from `ip` (another loopback address, say 127.0.0.2), so the bridge sees
+    /// another source; RTP stays on 127.0.0.1.
+    pub fn local_ip(mut self, ip: &str) -> Sipp {
+        self.local_ip = ip.into();
+        self
+    }
+
+    /// Calls as `user` (the user part of From, which the bridge takes as the caller number)
+    /// instead of `sipp`: runs a copy of the scenario written into the test folder.
+    pub fn caller(mut self, user: &str) -> Sipp {
+        let text = std::fs::read_to_string(&self.scenario)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.scenario.display()));
+        let copy = self.dir.join(format!("{}_{user}.xml", self.name));
+        std::fs::write(&copy, text.replace("<sip:sipp@", &format!("<sip:{user}@")))
+            .expect("writing the scenario copy");
+        self.scenario = copy;
+        self
     }
 
     /// Names the logs (when one test runs a scenario more than once).
@@ -180,7 +202,9 @@ impl Sipp {
         cmd.arg(self.remote.to_string())
             .arg("-sf")
             .arg(&self.scenario)
-            .args(["-i", "127.0.0.1", "-bind_local", "-mi", "127.0.0.1"])
+            .arg("-i")
+            .arg(&self.local_ip)
+            .args(["-bind_local", "-mi", "127.0.0.1"])
             .args(["-t", if self.tcp { "t1" } else { "u1" }])
             .args(["-nostdin", "-aa", "-timeout_error"])
             .arg("-timeout")
