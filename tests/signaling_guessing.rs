@@ -1,5 +1,5 @@
 //! PIN guessing by a web client of the built-in signaling server is stopped
-//! (`[guessing]`, docs/security-guessing.md): after `max_wrong` wrong PINs its address gets the
+//! (`[guessing]`, docs/security.md): after `max_wrong` wrong PINs its address gets the
 //! `locked` error even for the right PIN, on any new connection too, while another address
 //! (127.0.0.2) still joins. The bridge itself connects from the locked address, yet a phone
 //! caller still joins the PIN room: its connection carries the bridge token and is not limited.

@@ -1,4 +1,4 @@
-//! Room-ID guessing over the phone is stopped (`[guessing]`, docs/security-guessing.md): sipp
+//! Room-ID guessing over the phone is stopped (`[guessing]`, docs/security.md): sipp
 //! calls in and types unknown room IDs by RFC 4733 until the bridge says goodbye and hangs up,
 //! although the IVR would allow more attempts. The next call from that number or that source
 //! hears the `locked` prompt (or gets 403), a call of the guesser already waiting in the IVR gets

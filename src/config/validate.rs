@@ -73,6 +73,23 @@ pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
             }
         }
     }
+    if c.sip.mode == super::SipMode::Register && c.limits.trusted_sources.is_none() {
+        p.add(
+            "limits.trusted_sources",
+            "in register mode every call comes from the provider's proxy: list its address(es) \
+             here, or one caller guessing room IDs locks out every caller (and the per-source \
+             call limits apply to all of them together)",
+        );
+    }
+    let builtin = &c.conference.builtin;
+    let serves = builtin.serve && c.conference.backend == super::ConferenceBackendKind::Builtin;
+    if builtin.tls.listener().is_some() && !serves {
+        p.add(
+            "conference.builtin.tls",
+            "this process runs no signaling server (conference.builtin.serve = false or another \
+             backend), so this certificate is not used",
+        );
+    }
     p.0
 }
 

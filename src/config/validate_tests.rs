@@ -326,3 +326,19 @@ fn guessing_section_parses() {
     assert_eq!(c.guessing.locked_call, crate::config::LockedCall::Reject);
     assert!(Config::from_toml_str("[guessing]\nlocked_call = \"hangup\"\n").is_err());
 }
+
+#[test]
+fn warnings_name_what_works_but_needs_an_admin() {
+    let warned =
+        |c: &Config| -> Vec<String> { c.warnings().into_iter().map(|w| w.field).collect() };
+    let mut c = Config::default();
+    assert!(warned(&c).is_empty());
+    c.sip.mode = SipMode::Register;
+    assert_eq!(warned(&c), ["limits.trusted_sources"]);
+    c.limits.trusted_sources = Some(Vec::new());
+    assert!(warned(&c).is_empty());
+    c.conference.builtin.tls.cert = Some("cert.pem".into());
+    c.conference.builtin.tls.key = Some("key.pem".into());
+    c.conference.builtin.serve = false;
+    assert_eq!(warned(&c), ["conference.builtin.tls"]);
+}

@@ -138,7 +138,7 @@ impl SignalingState {
     }
 
     /// Limits how many wrong room IDs and PINs one client address may try (see
-    /// `docs/security-guessing.md`); off by default.
+    /// `docs/security.md`); off by default.
     pub fn with_guessing_limit(mut self, config: &GuessingConfig) -> SignalingState {
         self.guessing = Some(Arc::new(WebGuessing::new(config)));
         self
