@@ -51,7 +51,8 @@ pub enum CallInput {
     LockedOut,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the call asks its driver to do. `Debug` hides PINs (the actor logs every action).
+#[derive(Clone, PartialEq, Eq)]
 pub enum CallAction {
     Play(Prompt),
     StopPrompt,
@@ -73,6 +74,33 @@ pub enum CallAction {
     Hangup {
         reason: &'static str,
     },
+}
+
+impl std::fmt::Debug for CallAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const HIDDEN: &str = "<hidden>";
+        match self {
+            CallAction::Play(prompt) => f.debug_tuple("Play").field(prompt).finish(),
+            CallAction::StopPrompt => f.write_str("StopPrompt"),
+            CallAction::LookupRoom { room } => {
+                f.debug_struct("LookupRoom").field("room", room).finish()
+            }
+            CallAction::CheckPin { room, .. } => f
+                .debug_struct("CheckPin")
+                .field("room", room)
+                .field("pin", &HIDDEN)
+                .finish(),
+            CallAction::Join { room, pin } => f
+                .debug_struct("Join")
+                .field("room", room)
+                .field("pin", &pin.as_ref().map(|_| HIDDEN))
+                .finish(),
+            CallAction::SetMuted(muted) => f.debug_tuple("SetMuted").field(muted).finish(),
+            CallAction::Hangup { reason } => {
+                f.debug_struct("Hangup").field("reason", reason).finish()
+            }
+        }
+    }
 }
 
 /// Where the caller is.
