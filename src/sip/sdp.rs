@@ -4,7 +4,9 @@
 //! codec of the admin's preference list that the caller offers, and [`answer`] writes the reply.
 //! No sockets and no clock: the caller supplies the local RTP address and the `o=` numbers, so
 //! every rule here is tested with plain function calls. Errors map to SIP status codes through
-//! [`SdpError::status_code`].
+//! [`SdpError::status_code`]. SRTP: an RTP/SAVP stream is taken when the [`SrtpPolicy`] allows
+//! it and one of its `a=crypto` lines is usable ([`super::sdes`]); the answer then carries our
+//! own key for the same tag and suite.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +17,7 @@ use sdp_types::{
     TaggedAddress, TransportProtocol,
 };
 
+use super::sdes::{self, LocalKeyMaterial, SdesError, SrtpAgreement, SrtpPolicy};
 use crate::media::codec::Codec;
 
 /// Payload type we use for telephone-event when we write the offer ourselves.
@@ -33,8 +36,12 @@ pub enum SdpError {
     Parse(String),
     #[error("the offer has no active audio stream")]
     NoAudio,
-    #[error("audio is offered only over {0}; dialbridge speaks plain RTP/AVP")]
+    #[error("audio is offered only over {0}, which this route does not accept")]
     UnsupportedTransport(String),
+    #[error("SRTP required: the offer has only plain RTP/AVP audio")]
+    SrtpRequired,
+    #[error("no usable SRTP crypto line: {0}")]
+    NoUsableCrypto(SdesError),
     #[error("the audio connection address {0:?} is a host name, not an IP address")]
     HostnameAddress(String),
     #[error("no codec in common with the offer")]
@@ -50,12 +57,43 @@ impl SdpError {
             _ => 488,
         }
     }
+
+    /// Text for a `Warning` header when the refusal is about media security (the caller's
+    /// admin must learn that SRTP is the reason); `None` for other refusals.
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            SdpError::SrtpRequired => Some("SRTP required"),
+            SdpError::NoUsableCrypto(_) => Some("no supported SRTP crypto suite"),
+            SdpError::UnsupportedTransport(_) => Some("SRTP is not accepted here"),
+            _ => None,
+        }
+    }
 }
+
+/// How SRTP is handled for one call: the route's policy and our key material (kept for the
+/// whole dialog, so re-INVITE answers repeat our key).
+#[derive(Debug, Clone, Copy)]
+pub struct Security<'a> {
+    pub policy: SrtpPolicy,
+    pub local_keys: &'a LocalKeyMaterial,
+}
+
+/// The name `a=crypto` lines get before the SDP crate sees them: its own crypto parser panics
+/// on the common lifetime `|2^48` (`2u32.pow(48)` overflows) and fails the whole SDP on one
+/// line it cannot read, so [`super::sdes`] reads them instead.
+const CRYPTO_ATTRIBUTE: &str = "x-dialbridge-crypto";
 
 /// Parses an SDP body. Never panics: invalid UTF-8 and parser errors become [`SdpError::Parse`].
 pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| SdpError::Parse(format!("body is not UTF-8: {e}")))?;
+    let renamed;
+    let text = if text.contains("a=crypto") {
+        renamed = with_crypto_renamed(text);
+        renamed.as_str()
+    } else {
+        text
+    };
     SessionDescription::parse(&BytesStr::from(text))
         .or_else(|e| {
             // We decline every stream but audio: an attribute we cannot read there (RFC 4475
@@ -67,6 +105,22 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
             let msg: String = e.to_string().chars().take(MAX_ERROR_CHARS).collect();
             SdpError::Parse(msg)
         })
+}
+
+/// `text` with every `a=crypto` line renamed to [`CRYPTO_ATTRIBUTE`].
+fn with_crypto_renamed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("a=crypto") {
+            Some(rest) if rest.is_empty() || rest.starts_with([':', '\r', '\n']) => {
+                out.push_str("a=");
+                out.push_str(CRYPTO_ATTRIBUTE);
+                out.push_str(rest);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// `text` without the `a=` lines of media sections other than audio.
@@ -150,6 +204,8 @@ pub struct Negotiated {
     pub ptime_ms: u32,
     /// The offer's m-lines in order. Empty: the answer has just the audio line.
     pub m_lines: Vec<MLine>,
+    /// SRTP keys when the audio stream is RTP/SAVP; `None`: plain RTP.
+    pub srtp: Option<SrtpAgreement>,
 }
 
 /// Our end of the audio stream, chosen by the caller of [`answer`] / [`offer`].
@@ -165,21 +221,64 @@ pub struct LocalMedia {
     pub session_version: u64,
 }
 
-/// Picks the audio stream and codec from an offer (or from the answer to our own [`offer`]).
-///
-/// The stream is the first audio m-line with a non-zero port and RTP/AVP. The codec is the
-/// first entry of `preference` the stream carries; the offer's payload type number is kept.
+/// Picks the audio stream and codec from an offer (or from the answer to our own [`offer`]),
+/// plain RTP only (policy `off`).
 pub fn negotiate(offer: &SessionDescription, preference: &[Codec]) -> Result<Negotiated, SdpError> {
+    let none = LocalKeyMaterial::from_bytes([0; 30]);
+    let security = Security {
+        policy: SrtpPolicy::Off,
+        local_keys: &none,
+    };
+    negotiate_with(offer, preference, security)
+}
+
+/// Picks the audio stream, codec and SRTP keys from an offer.
+///
+/// The stream is the first audio m-line with a non-zero port that the policy accepts: RTP/AVP
+/// unless SRTP is required, RTP/SAVP with a usable `a=crypto` unless SRTP is off. The codec is
+/// the first entry of `preference` the stream carries; the offer's payload type is kept.
+pub fn negotiate_with(
+    offer: &SessionDescription,
+    preference: &[Codec],
+    security: Security<'_>,
+) -> Result<Negotiated, SdpError> {
     let mds = &offer.media_descriptions;
     let is_live_audio =
         |md: &MediaDescription| md.media.media_type == MediaType::Audio && md.media.port != 0;
-    let Some(index) = mds
-        .iter()
-        .position(|md| is_live_audio(md) && md.media.proto == TransportProtocol::RtpAvp)
-    else {
-        return Err(match mds.iter().find(|md| is_live_audio(md)) {
-            Some(md) => SdpError::UnsupportedTransport(md.media.proto.to_string()),
-            None => SdpError::NoAudio,
+    let mut crypto_error = None;
+    let mut plain_refused = false;
+    let chosen = mds.iter().enumerate().find_map(|(i, md)| {
+        if !is_live_audio(md) {
+            return None;
+        }
+        match md.media.proto {
+            TransportProtocol::RtpAvp if security.policy == SrtpPolicy::Required => {
+                plain_refused = true;
+                None
+            }
+            TransportProtocol::RtpAvp => Some((i, None)),
+            TransportProtocol::RtpSavp if security.policy != SrtpPolicy::Off => {
+                match sdes::choose(crypto_values(md), security.local_keys) {
+                    Ok(agreement) => Some((i, Some(agreement))),
+                    Err(e) => {
+                        crypto_error.get_or_insert(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
+    });
+    let Some((index, srtp)) = chosen else {
+        return Err(if let Some(e) = crypto_error {
+            SdpError::NoUsableCrypto(e)
+        } else if plain_refused {
+            SdpError::SrtpRequired
+        } else {
+            match mds.iter().find(|md| is_live_audio(md)) {
+                Some(md) => SdpError::UnsupportedTransport(md.media.proto.to_string()),
+                None => SdpError::NoAudio,
+            }
         });
     };
     let md = &mds[index];
@@ -249,7 +348,16 @@ pub fn negotiate(offer: &SessionDescription, preference: &[Codec]) -> Result<Neg
         direction,
         ptime_ms: ptime(md, offer),
         m_lines,
+        srtp,
     })
+}
+
+/// The values of a stream's `a=crypto` attributes.
+fn crypto_values(md: &MediaDescription) -> impl Iterator<Item = &str> {
+    md.attributes
+        .iter()
+        .filter(|a| a.name == CRYPTO_ATTRIBUTE)
+        .map(|a| a.value.as_deref().unwrap_or_default())
 }
 
 /// Writes the answer to an offer negotiated into `n`: full SDP text with CRLF line ends.
@@ -259,6 +367,7 @@ pub fn answer(n: &Negotiated, local: &LocalMedia) -> String {
         n.telephone_event_pt,
         local.port,
         n.direction,
+        n.srtp.as_ref(),
     );
     let mut sdp = session_header(local);
     for line in &n.m_lines {
@@ -294,6 +403,7 @@ pub fn offer(preference: &[Codec], local: &LocalMedia) -> String {
         Some(TELEPHONE_EVENT_PT),
         local.port,
         Direction::SendRecv,
+        None,
     );
     session_header(local) + &audio
 }
@@ -306,8 +416,15 @@ fn session_header(local: &LocalMedia) -> String {
     )
 }
 
-fn audio_section(codecs: &[(Codec, u8)], te: Option<u8>, port: u16, dir: Direction) -> String {
-    let mut s = format!("m=audio {port} RTP/AVP");
+fn audio_section(
+    codecs: &[(Codec, u8)],
+    te: Option<u8>,
+    port: u16,
+    dir: Direction,
+    srtp: Option<&SrtpAgreement>,
+) -> String {
+    let proto = if srtp.is_some() { "RTP/SAVP" } else { "RTP/AVP" };
+    let mut s = format!("m=audio {port} {proto}");
     for (_, pt) in codecs {
         let _ = write!(s, " {pt}");
     }
@@ -325,6 +442,9 @@ fn audio_section(codecs: &[(Codec, u8)], te: Option<u8>, port: u16, dir: Directi
         );
     }
     let _ = write!(s, "a=ptime:{PTIME_MS}\r\na={}\r\n", dir.as_str());
+    if let Some(srtp) = srtp {
+        let _ = write!(s, "{}\r\n", srtp.answer_line());
+    }
     s
 }
 
@@ -519,6 +639,91 @@ mod tests {
         assert_eq!(neg("m=audio 0 RTP/AVP 0\r\n"), Err(SdpError::NoAudio));
         assert_eq!(neg(""), Err(SdpError::NoAudio));
         assert_eq!(SdpError::NoAudio.status_code(), 488);
+    }
+
+    const KEY30: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    fn neg_policy(media: &str, policy: SrtpPolicy) -> Result<Negotiated, SdpError> {
+        let keys = LocalKeyMaterial::from_bytes([9; 30]);
+        let security = Security {
+            policy,
+            local_keys: &keys,
+        };
+        negotiate_with(&parse(sdp("", media).as_bytes())?, &PREF, security)
+    }
+
+    fn savp(crypto: &str) -> String {
+        format!("m=audio 4000 RTP/SAVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}")
+    }
+
+    #[test]
+    fn savp_offer_answered_with_our_own_key() {
+        let crypto = format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{KEY30}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48\r\n"
+        );
+        for policy in [SrtpPolicy::Optional, SrtpPolicy::Required] {
+            let n = neg_policy(&savp(&crypto), policy).unwrap();
+            let srtp = n.srtp.as_ref().expect("SRTP agreed");
+            assert_eq!((srtp.tag, srtp.suite), (2, sdes::SrtpSuite::AesCm128HmacSha1_80));
+            let a = answer(&n, &local());
+            assert!(a.contains("m=audio 5000 RTP/SAVP 0 101\r\n"), "{a}");
+            let ours = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ";
+            assert!(a.contains(&format!("{ours}\r\n")), "{a}");
+            assert!(!a.contains(KEY30), "the caller's key is not echoed: {a}");
+        }
+    }
+
+    #[test]
+    fn policy_decides_plain_and_secure_offers() {
+        let crypto = format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}\r\n");
+        let plain = "m=audio 4000 RTP/AVP 0\r\n";
+        let n = neg_policy(plain, SrtpPolicy::Optional).unwrap();
+        assert!(n.srtp.is_none());
+        assert!(answer(&n, &local()).contains("m=audio 5000 RTP/AVP 0\r\n"));
+        let e = neg_policy(plain, SrtpPolicy::Required).unwrap_err();
+        assert_eq!((e.clone(), e.status_code()), (SdpError::SrtpRequired, 488));
+        assert_eq!(e.warning(), Some("SRTP required"));
+        let e = neg_policy(&savp(&crypto), SrtpPolicy::Off).unwrap_err();
+        assert_eq!(e, SdpError::UnsupportedTransport("RTP/SAVP".into()));
+        // Best-effort SRTP (a secure line, then a plain one): optional takes the secure one.
+        let both = format!("{}m=audio 4002 RTP/AVP 0\r\n", savp(&crypto));
+        let n = neg_policy(&both, SrtpPolicy::Optional).unwrap();
+        assert!(n.srtp.is_some());
+        assert_eq!(n.m_lines, vec![MLine::Audio, MLine::Rejected("audio 0 RTP/AVP 0".into())]);
+        let n = neg_policy(&both, SrtpPolicy::Off).unwrap();
+        assert_eq!((n.srtp, n.remote_rtp.unwrap().port()), (None, 4002));
+    }
+
+    #[test]
+    fn unusable_crypto_is_488_and_falls_back_to_plain_when_allowed() {
+        for crypto in [
+            "a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY30}\r\n".replace("{KEY30}", KEY30),
+            "a=crypto:x AES_CM_128_HMAC_SHA1_80\r\n".to_string(),
+            "a=crypto\r\n".to_string(),
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48|1:4\r\n"),
+            String::new(),
+        ] {
+            let e = neg_policy(&savp(&crypto), SrtpPolicy::Required).unwrap_err();
+            assert!(matches!(e, SdpError::NoUsableCrypto(_)), "{crypto}: {e:?}");
+            assert_eq!(e.status_code(), 488);
+            let both = format!("{}m=audio 4002 RTP/AVP 0\r\n", savp(&crypto));
+            let n = neg_policy(&both, SrtpPolicy::Optional).unwrap();
+            assert_eq!((n.srtp, n.remote_rtp.unwrap().port()), (None, 4002));
+        }
+    }
+
+    #[test]
+    fn crypto_lines_the_sdp_crate_cannot_read_are_ours() {
+        // ezk-sdp-types panics on `|2^48` and refuses the whole SDP on a bad crypto line.
+        for crypto in [
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48\r\n"),
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^31|1:4\r\n"),
+            "a=crypto:99999999999999 ?? inline:|||\r\n".to_string(),
+        ] {
+            let text = sdp("", &savp(&crypto));
+            assert!(parse(text.as_bytes()).is_ok(), "{crypto}");
+        }
     }
 
     #[test]

@@ -1,0 +1,420 @@
+//! SDES key exchange for SRTP (RFC 4568), as pure functions: read the offer's `a=crypto`
+//! lines, pick the suite, write the answer's one line with a key of our own.
+//!
+//! The key material lives in [`SrtpKey`], whose `Debug` and `Display` print only its length:
+//! keys never reach a log line, whatever the level. Our own key is not drawn here (no I/O):
+//! the caller hands in [`LocalKeyMaterial`], made once per call with [`LocalKeyMaterial::random`].
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// The SRTP policy of a route, a trunk or the whole bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpPolicy {
+    /// Plain RTP only: an offer with only RTP/SAVP audio is refused (488).
+    Off,
+    /// RTP/SAVP offers are answered with SRTP, RTP/AVP offers with plain RTP.
+    #[default]
+    Optional,
+    /// SRTP only: an offer without usable RTP/SAVP audio is refused (488).
+    Required,
+}
+
+impl SrtpPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpPolicy::Off => "off",
+            SrtpPolicy::Optional => "optional",
+            SrtpPolicy::Required => "required",
+        }
+    }
+}
+
+/// The crypto suites we speak, in our order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SrtpSuite {
+    /// AES-128 in GCM mode (RFC 7714): encryption and a 16-byte tag in one.
+    AeadAes128Gcm,
+    /// AES-128 counter mode with an 80-bit HMAC-SHA1 tag (RFC 4568).
+    AesCm128HmacSha1_80,
+    /// The same with a 32-bit tag.
+    AesCm128HmacSha1_32,
+}
+
+impl SrtpSuite {
+    /// Our preference, best first.
+    pub const PREFERENCE: [SrtpSuite; 3] = [
+        SrtpSuite::AeadAes128Gcm,
+        SrtpSuite::AesCm128HmacSha1_80,
+        SrtpSuite::AesCm128HmacSha1_32,
+    ];
+
+    /// The name in `a=crypto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SrtpSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            SrtpSuite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            SrtpSuite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SrtpSuite> {
+        Self::PREFERENCE.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Master key plus master salt, in bytes: 16 + 14 for AES-CM, 16 + 12 for GCM.
+    pub fn key_len(self) -> usize {
+        match self {
+            SrtpSuite::AeadAes128Gcm => 28,
+            _ => 30,
+        }
+    }
+
+    /// Bytes an SRTP packet carries after the RTP payload (the authentication tag).
+    pub fn tag_len(self) -> usize {
+        match self {
+            SrtpSuite::AeadAes128Gcm => 16,
+            SrtpSuite::AesCm128HmacSha1_80 => 10,
+            SrtpSuite::AesCm128HmacSha1_32 => 4,
+        }
+    }
+}
+
+impl fmt::Display for SrtpSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// SRTP master key and salt. Never printed: `Debug`/`Display` show only the length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SrtpKey(Vec<u8>);
+
+impl SrtpKey {
+    /// The raw bytes, for the SRTP library only.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn to_base64(&self) -> String {
+        STANDARD.encode(&self.0)
+    }
+}
+
+impl fmt::Debug for SrtpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SrtpKey(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+impl fmt::Display for SrtpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Random bytes for our side's key, made once per call so a re-INVITE's answer keeps the key
+/// (RFC 4568 §7.1.4 lets the answerer keep it). Long enough for every suite.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LocalKeyMaterial([u8; 30]);
+
+impl LocalKeyMaterial {
+    /// Fresh bytes from the operating system's generator.
+    pub fn random() -> Result<LocalKeyMaterial, SdesError> {
+        let mut bytes = [0u8; 30];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| SdesError::NoRandom)?;
+        Ok(LocalKeyMaterial(bytes))
+    }
+
+    /// Fixed bytes, for tests.
+    pub fn from_bytes(bytes: [u8; 30]) -> LocalKeyMaterial {
+        LocalKeyMaterial(bytes)
+    }
+
+    fn key_for(&self, suite: SrtpSuite) -> SrtpKey {
+        SrtpKey(self.0[..suite.key_len()].to_vec())
+    }
+}
+
+impl fmt::Debug for LocalKeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalKeyMaterial(<redacted>)")
+    }
+}
+
+/// Why an `a=crypto` line cannot be used. The text never quotes the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdesError {
+    #[error("malformed a=crypto line: {0}")]
+    Malformed(&'static str),
+    #[error("unsupported crypto suite {0:?}")]
+    UnknownSuite(String),
+    #[error("a=crypto with an MKI is not supported")]
+    Mki,
+    #[error("a=crypto with a key lifetime other than 2^48 is not supported")]
+    Lifetime,
+    #[error("a=crypto with session parameters is not supported")]
+    SessionParams,
+    #[error("the key has {got} bytes, the suite needs {want}")]
+    KeyLength { got: usize, want: usize },
+    #[error("no random numbers from the operating system")]
+    NoRandom,
+}
+
+/// One offered `a=crypto` line we can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptoOffer {
+    pub tag: u32,
+    pub suite: SrtpSuite,
+    /// The offerer's key: what it encrypts with, so what we decrypt with.
+    pub key: SrtpKey,
+}
+
+/// Reads the value of one `a=crypto` attribute (everything after `crypto:`).
+pub fn parse_crypto(value: &str) -> Result<CryptoOffer, SdesError> {
+    let mut fields = value.split_ascii_whitespace();
+    let tag = fields
+        .next()
+        .and_then(|t| t.parse::<u32>().ok())
+        .filter(|t| t.to_string().len() <= 9)
+        .ok_or(SdesError::Malformed("the tag is not a number of up to 9 digits"))?;
+    let suite_name = fields
+        .next()
+        .ok_or(SdesError::Malformed("no crypto suite"))?;
+    let suite = SrtpSuite::from_name(suite_name)
+        .ok_or_else(|| SdesError::UnknownSuite(suite_name.chars().take(40).collect()))?;
+    let key_params = fields
+        .next()
+        .ok_or(SdesError::Malformed("no key parameters"))?;
+    if fields.next().is_some() {
+        return Err(SdesError::SessionParams);
+    }
+    if key_params.contains(';') {
+        // Several keys (each with an MKI) in one line.
+        return Err(SdesError::Mki);
+    }
+    let inline = key_params
+        .strip_prefix("inline:")
+        .ok_or(SdesError::Malformed("the key method is not inline:"))?;
+    let mut parts = inline.split('|');
+    let encoded = parts.next().unwrap_or_default();
+    let extras: Vec<&str> = parts.collect();
+    if extras.iter().any(|p| p.contains(':')) {
+        return Err(SdesError::Mki);
+    }
+    if !extras.iter().all(|p| lifetime_is_default(p)) {
+        return Err(SdesError::Lifetime);
+    }
+    let bytes = STANDARD
+        .decode(encoded)
+        .map_err(|_| SdesError::Malformed("the key is not base64"))?;
+    if bytes.len() != suite.key_len() {
+        return Err(SdesError::KeyLength {
+            got: bytes.len(),
+            want: suite.key_len(),
+        });
+    }
+    Ok(CryptoOffer {
+        tag,
+        suite,
+        key: SrtpKey(bytes),
+    })
+}
+
+/// A lifetime of `2^48` (the default and the maximum for these suites) or its decimal value.
+fn lifetime_is_default(text: &str) -> bool {
+    text == "2^48" || text == "281474976710656"
+}
+
+/// What both sides use for SRTP once an offer is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpAgreement {
+    pub tag: u32,
+    pub suite: SrtpSuite,
+    /// Decrypts what the caller sends.
+    pub remote_key: SrtpKey,
+    /// Encrypts what we send; announced in our answer.
+    pub local_key: SrtpKey,
+}
+
+impl SrtpAgreement {
+    /// Our answer's attribute line, without CRLF.
+    pub fn answer_line(&self) -> String {
+        format!(
+            "a=crypto:{} {} inline:{}",
+            self.tag,
+            self.suite,
+            self.local_key.to_base64()
+        )
+    }
+}
+
+/// Picks the best line we support from the values of a stream's `a=crypto` attributes, by our
+/// preference (then offer order). Lines we cannot read are skipped; when none is usable the
+/// error of the first line says why.
+pub fn choose<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    local: &LocalKeyMaterial,
+) -> Result<SrtpAgreement, SdesError> {
+    let mut first_error = None;
+    let mut usable = Vec::new();
+    for value in values {
+        match parse_crypto(value) {
+            Ok(offer) => usable.push(offer),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let best = SrtpSuite::PREFERENCE
+        .iter()
+        .find_map(|&suite| usable.iter().find(|o| o.suite == suite));
+    match best {
+        Some(offer) => Ok(SrtpAgreement {
+            tag: offer.tag,
+            suite: offer.suite,
+            remote_key: offer.key.clone(),
+            local_key: local.key_for(offer.suite),
+        }),
+        None => Err(first_error.unwrap_or(SdesError::Malformed("no a=crypto line"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY30: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    fn material() -> LocalKeyMaterial {
+        LocalKeyMaterial::from_bytes([7u8; 30])
+    }
+
+    #[test]
+    fn reads_rfc_4568_example() {
+        let o = parse_crypto(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48")).unwrap();
+        assert_eq!((o.tag, o.suite), (1, SrtpSuite::AesCm128HmacSha1_80));
+        assert_eq!(o.key.expose().len(), 30);
+        let o = parse_crypto(&format!("12 AES_CM_128_HMAC_SHA1_32 inline:{KEY30}")).unwrap();
+        assert_eq!((o.tag, o.suite), (12, SrtpSuite::AesCm128HmacSha1_32));
+    }
+
+    #[test]
+    fn gcm_key_is_28_bytes() {
+        let key28 = STANDARD.encode([1u8; 28]);
+        let o = parse_crypto(&format!("3 AEAD_AES_128_GCM inline:{key28}")).unwrap();
+        assert_eq!(o.suite, SrtpSuite::AeadAes128Gcm);
+        assert_eq!(
+            parse_crypto(&format!("3 AEAD_AES_128_GCM inline:{KEY30}")),
+            Err(SdesError::KeyLength { got: 30, want: 28 })
+        );
+    }
+
+    #[test]
+    fn refuses_what_we_do_not_support() {
+        let cases = [
+            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20|1:4"), SdesError::Mki),
+            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|1:4"), SdesError::Mki),
+            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20"), SdesError::Lifetime),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48|1:4;inline:{KEY30}|2:4"),
+                SdesError::Mki,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30} KDR=1"),
+                SdesError::SessionParams,
+            ),
+            (
+                format!("1 F8_128_HMAC_SHA1_80 inline:{KEY30}"),
+                SdesError::UnknownSuite("F8_128_HMAC_SHA1_80".into()),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_crypto(&line), Err(want), "{line}");
+        }
+        for bad in [
+            "",
+            "x AES_CM_128_HMAC_SHA1_80 inline:AAAA",
+            "1",
+            "1 AES_CM_128_HMAC_SHA1_80",
+            "1 AES_CM_128_HMAC_SHA1_80 uri:x",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:!!!",
+            "1234567890 AES_CM_128_HMAC_SHA1_80 inline:AAAA",
+        ] {
+            assert!(
+                matches!(parse_crypto(bad), Err(SdesError::Malformed(_))),
+                "{bad:?}: {:?}",
+                parse_crypto(bad)
+            );
+        }
+        assert!(matches!(
+            parse_crypto("1 AES_CM_128_HMAC_SHA1_80 inline:AAAA"),
+            Err(SdesError::KeyLength { got: 3, want: 30 })
+        ));
+    }
+
+    #[test]
+    fn chooses_by_our_preference_and_keeps_the_tag() {
+        let key28 = STANDARD.encode([1u8; 28]);
+        let lines = [
+            format!("1 AES_CM_128_HMAC_SHA1_32 inline:{KEY30}"),
+            "2 NULL_CIPHER inline:x".to_string(),
+            format!("3 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}"),
+            format!("4 AEAD_AES_128_GCM inline:{key28}"),
+        ];
+        let a = choose(lines.iter().map(String::as_str), &material()).unwrap();
+        assert_eq!((a.tag, a.suite), (4, SrtpSuite::AeadAes128Gcm));
+        assert_eq!(a.local_key.expose(), &[7u8; 28]);
+        let a = choose(lines[..3].iter().map(String::as_str), &material()).unwrap();
+        assert_eq!((a.tag, a.suite), (3, SrtpSuite::AesCm128HmacSha1_80));
+        assert_eq!(a.local_key.expose(), &[7u8; 30]);
+        assert_eq!(
+            a.answer_line(),
+            format!(
+                "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{}",
+                STANDARD.encode([7u8; 30])
+            )
+        );
+        assert_ne!(a.local_key, a.remote_key, "our key is our own");
+    }
+
+    #[test]
+    fn nothing_usable_says_why() {
+        assert_eq!(
+            choose(["1 F8_128_HMAC_SHA1_80 inline:AAAA"], &material()),
+            Err(SdesError::UnknownSuite("F8_128_HMAC_SHA1_80".into()))
+        );
+        assert!(matches!(
+            choose([], &material()),
+            Err(SdesError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn keys_are_redacted_in_debug_and_display() {
+        let a = choose(
+            [format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}").as_str()],
+            &material(),
+        )
+        .unwrap();
+        let shown = format!("{a:?} {} {:?}", a.remote_key, material());
+        assert!(shown.contains("redacted"), "{shown}");
+        assert!(!shown.contains(KEY30) && !shown.contains("7, 7"), "{shown}");
+        assert!(!shown.contains('['), "raw bytes printed: {shown}");
+        let e = parse_crypto(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20"))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains(KEY30), "{e}");
+    }
+
+    #[test]
+    fn random_material_differs() {
+        let a = LocalKeyMaterial::random().unwrap();
+        let b = LocalKeyMaterial::random().unwrap();
+        assert_ne!(a, b);
+    }
+}
