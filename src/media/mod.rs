@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod prompts;
 pub mod reorder;
 pub mod rtp;
+pub mod srtp;
 pub mod tx;
 
 use std::path::PathBuf;
