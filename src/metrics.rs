@@ -160,7 +160,20 @@ pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
     ],
 );
 
-const ALL: [&Metric; 10] = [
+/// Answered calls by the phone leg's media security.
+pub static CALLS_MEDIA: Family<2> = Family::new(
+    "dialbridge_calls_media_total",
+    "Answered calls by phone-leg media security",
+    "media",
+    ["srtp", "rtp"],
+);
+
+pub static SRTP_REJECTED: Metric = Metric::new(
+    "dialbridge_srtp_rejected_packets_total",
+    "Inbound SRTP packets dropped: failed authentication, replayed, or not SRTP",
+);
+
+const ALL: [&Metric; 11] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
     &CALLS_JOINED,
@@ -171,6 +184,7 @@ const ALL: [&Metric; 10] = [
     &REGISTRATION_FAILURES,
     &TASK_PANICS,
     &SIP_LOG_SUPPRESSED,
+    &SRTP_REJECTED,
 ];
 
 /// Prometheus text exposition of every metric, plus the live GStreamer pipeline count.
@@ -182,6 +196,7 @@ pub fn render() -> String {
     SIP_MALFORMED.render(&mut out);
     SIP_INVITES_REFUSED.render(&mut out);
     TLS_RELOADS.render(&mut out);
+    CALLS_MEDIA.render(&mut out);
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",

@@ -42,6 +42,7 @@ pub(crate) fn config(codec: Codec, remote: Option<SocketAddr>) -> PhoneLegConfig
         jitter_buffer_ms: 40,
         rtp_timeout: None,
         inband_dtmf: false,
+        srtp: None,
     }
 }
 

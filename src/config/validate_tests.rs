@@ -137,16 +137,19 @@ fn unknown_language_folders() {
             number: "1".into(),
             room: None,
             language: Some("de".into()),
+            srtp: None,
         },
         Route {
             number: "2".into(),
             room: None,
             language: Some("xx".into()),
+            srtp: None,
         },
         Route {
             number: "3".into(),
             room: None,
             language: Some("../en".into()),
+            srtp: None,
         },
     ];
     has(&c, "ivr.language", "no prompts for language \"fr\"");
@@ -171,16 +174,19 @@ fn routes_duplicate_number_and_bad_room() {
                 number: "+4930".into(),
                 room: Some("12a".into()),
                 language: None,
+                srtp: None,
             },
             Route {
                 number: "+4930".into(),
                 room: Some("1234".into()),
                 language: None,
+                srtp: None,
             },
             Route {
                 number: " ".into(),
                 room: None,
                 language: None,
+                srtp: None,
             },
         ],
         ..Config::default()

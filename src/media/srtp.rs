@@ -16,7 +16,61 @@ use gstreamer::prelude::*;
 
 use super::MediaError;
 use super::pipeline::ACTIVE_PIPELINES;
-use crate::sip::sdes::{SrtpKey, SrtpSuite};
+use crate::sip::sdes::{SrtpAgreement, SrtpKey, SrtpSuite};
+
+/// Most SSRCs of the caller that get the key. A phone uses one (a new one after some
+/// re-INVITEs); every new SSRC costs libsrtp a stream that lives as long as the leg, so a
+/// stranger spraying SSRCs must not get more.
+pub const MAX_SSRCS: usize = 8;
+
+/// Both directions of one call's SRTP.
+pub struct SrtpSession {
+    agreement: SrtpAgreement,
+    protect: SrtpProtect,
+    unprotect: SrtpUnprotect,
+}
+
+impl SrtpSession {
+    pub fn new(agreement: &SrtpAgreement) -> Result<SrtpSession, MediaError> {
+        let (local, remote) = params(agreement);
+        Ok(SrtpSession {
+            agreement: agreement.clone(),
+            protect: SrtpProtect::new(&local)?,
+            unprotect: SrtpUnprotect::new(&remote)?,
+        })
+    }
+
+    /// Takes a re-INVITE's keys: a direction whose key or suite changed starts afresh.
+    pub fn update(&mut self, agreement: &SrtpAgreement) -> Result<(), MediaError> {
+        let (local, remote) = params(agreement);
+        let (old_local, old_remote) = params(&self.agreement);
+        if local != old_local {
+            self.protect = SrtpProtect::new(&local)?;
+        }
+        if remote != old_remote {
+            self.unprotect = SrtpUnprotect::new(&remote)?;
+        }
+        self.agreement = agreement.clone();
+        Ok(())
+    }
+
+    pub fn protect(&self, rtp: &[u8]) -> Option<Vec<u8>> {
+        self.protect.protect(rtp)
+    }
+
+    pub fn unprotect(&self, srtp: &[u8]) -> Option<Vec<u8>> {
+        self.unprotect.unprotect(srtp)
+    }
+}
+
+/// Ours (to encrypt) and the caller's (to decrypt).
+fn params(a: &SrtpAgreement) -> (SrtpParams, SrtpParams) {
+    let with = |key: &SrtpKey| SrtpParams {
+        suite: a.suite,
+        key: key.clone(),
+    };
+    (with(&a.local_key), with(&a.remote_key))
+}
 
 /// The key and suite for one direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +250,19 @@ impl SrtpUnprotect {
             .field("srtcp-cipher", cipher)
             .field("srtcp-auth", auth)
             .build();
-        element.connect("request-key", false, move |_| Some(key_caps.to_value()));
+        let ssrcs = Mutex::new(Vec::<u32>::new());
+        element.connect("request-key", false, move |args| {
+            let ssrc = args.get(1).and_then(|v| v.get::<u32>().ok())?;
+            let mut ssrcs = ssrcs.lock().unwrap_or_else(|p| p.into_inner());
+            if !ssrcs.contains(&ssrc) {
+                if ssrcs.len() >= MAX_SSRCS {
+                    tracing::debug!(ssrc, "SRTP key refused to one SSRC too many");
+                    return None;
+                }
+                ssrcs.push(ssrc);
+            }
+            Some(key_caps.to_value())
+        });
         let sink = element
             .static_pad("rtp_sink")
             .ok_or_else(|| MediaError::Pipeline {
