@@ -284,6 +284,28 @@ pub fn choose<'a>(
     }
 }
 
+/// `text` with every SDES key (what follows `inline:`) replaced by `<redacted>`; for log lines
+/// that quote SIP messages (ezk prints whole messages at trace level).
+pub fn redact_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = "inline:";
+    if !text.contains(MARK) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i + MARK.len()]);
+        out.push_str("<redacted>");
+        rest = &rest[i + MARK.len()..];
+        let key_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+            .unwrap_or(rest.len());
+        rest = &rest[key_end..];
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +431,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains(KEY30), "{e}");
+    }
+
+    #[test]
+    fn keys_in_quoted_messages_are_redacted() {
+        let line = format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48\\r\\na=x inline:{KEY30}");
+        let clean = redact_keys(&line);
+        assert_eq!(
+            clean,
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<redacted>|2^48\\r\\na=x inline:<redacted>"
+        );
+        assert!(matches!(redact_keys("INVITE sip:1@x"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
