@@ -7,12 +7,19 @@ mod common;
 
 use std::time::Duration;
 
+use common::baresip::{self, Account, Baresip};
 use common::bridge::{Bridge, Config};
 use common::call::Caller;
+use common::g711::ulaw_to_linear;
 use common::metrics;
+use common::pcap::{Capture, Rtp};
 use common::rtp::RtpPeer;
 use common::sipp::{self, Offer, Sipp};
+use common::tls::TestCa;
 use common::tools;
+
+#[path = "goertzel/mod.rs"]
+mod goertzel;
 
 /// Longest wait for one prompt to be heard completely (welcome is 5.8 s).
 const PROMPT: Duration = Duration::from_secs(15);
@@ -101,4 +108,142 @@ fn optional_route_answers_plain_offer_with_plain_rtp() {
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 0.0);
     call.hang_up();
     metrics::wait_idle(bridge.signaling, SETTLE);
+}
+
+/// Tone power at [`baresip::TONE_HZ`] relative to the RMS of `pcm`: about 1.4 for a pure tone,
+/// near 0 for noise (what encrypted payload decodes to).
+fn tone_share(pcm: &[i16], rate: u32) -> f64 {
+    goertzel::power(pcm, rate, f64::from(baresip::TONE_HZ)) / goertzel::rms(pcm).max(1.0)
+}
+
+/// Acceptance: baresip calls in over TLS with `mediaenc=srtp-mand`, hears the welcome prompt,
+/// types the room ID as RFC 4733 events (inside SRTP) and joins; on the wire (tcpdump on lo)
+/// every RTP packet both ways carries an SRTP tag and its payload shows no trace of the 1000 Hz
+/// tone baresip sends, which its own dump of what it sent shows plainly.
+#[test]
+fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_the_wire() {
+    let dir = tools::test_dir();
+    let ca = TestCa::new(&dir, "ca");
+    let server = ca.server("bridge", "127.0.0.1");
+    let mut config = Config::trunk();
+    config.media_toml = "codecs = [\"PCMU\"]\n".into();
+    config.extra_toml = format!(
+        "[sip.tls]\nport = 0\ncert = \"{}\"\nkey = \"{}\"\n\n\
+         [[routes]]\nnumber = \"1000\"\nsrtp = \"required\"\n",
+        server.cert.display(),
+        server.key.display()
+    );
+    let bridge = Bridge::start(&dir, &config);
+    let tls = bridge.sip_tls.expect("READY names the TLS listener");
+    let capture = Capture::start(&dir, "phone_leg", "udp");
+    let mut phone = Baresip::start(
+        &dir,
+        &Account {
+            mediaenc: "srtp-mand".into(),
+            codecs: "PCMU".into(),
+            cafile: Some(ca.cert.clone()),
+        },
+    );
+    phone.command("dial", &format!("sip:1000@127.0.0.1:{};transport=tls", tls.port()));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+
+    // The welcome prompt: loud speech in what baresip decoded (silence decodes near 0).
+    let loudest = tools::poll(
+        "the welcome prompt in baresip's decoded audio",
+        PROMPT,
+        Duration::from_millis(200),
+        || {
+            let (pcm, rate) = phone.heard();
+            let window = rate as usize / 5;
+            let loudest = pcm.chunks(window).map(goertzel::rms).fold(0.0, f64::max);
+            (loudest > 2000.0).then_some(loudest)
+        },
+        || format!("{} samples heard", phone.heard().0.len()),
+    );
+    eprintln!("RESULT baresip hears the welcome prompt at RMS {loudest:.0}");
+
+    phone.command("sndcode", "1234#");
+    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", PROMPT, |v| v == 1.0);
+    let m = metrics::scrape(bridge.signaling);
+    assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
+    // Two more seconds of baresip's tone, counted in what it sent.
+    let sent_before = phone.sent().0.len();
+    tools::poll(
+        "two more seconds of baresip's tone",
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || (phone.sent().0.len() >= sent_before + 16000).then_some(()),
+        || format!("{} samples sent", phone.sent().0.len()),
+    );
+    let (sent, sent_rate) = phone.sent();
+    let plain_share = tone_share(&sent[sent.len().saturating_sub(8000)..], sent_rate);
+    phone.command("hangup", "");
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(10));
+    metrics::wait_idle(bridge.signaling, SETTLE);
+    let m = metrics::scrape(bridge.signaling);
+    assert_eq!(m.get("dialbridge_srtp_rejected_packets_total"), 0.0);
+
+    // Other tests share lo: keep the phone leg's packets, by the port the bridge logged.
+    let log = std::fs::read_to_string(&bridge.log).expect("reading the bridge log");
+    let leg_port: u16 = log
+        .split("phone leg started local=127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .expect("the bridge logs its phone leg's local address");
+    let packets = capture.stop();
+    let rtp: Vec<(u16, Rtp)> = packets
+        .iter()
+        .filter(|p| p.src.port() == leg_port || p.dst.port() == leg_port)
+        .filter_map(|p| Some((p.src.port(), Rtp::parse(&p.payload)?)))
+        .filter(|(_, r)| r.payload_type == 0 || r.payload_type == 101)
+        .collect();
+    let mut sources: Vec<u16> = rtp.iter().map(|(port, _)| *port).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    assert_eq!(sources.len(), 2, "RTP from exactly two ports (bridge and baresip): {sources:?}");
+    let audio_len = rtp
+        .iter()
+        .find(|(_, r)| r.payload_type == 0)
+        .map(|(_, r)| r.payload.len())
+        .expect("PCMU packets on the wire");
+    let tag = audio_len.wrapping_sub(160);
+    assert!(
+        [4, 10, 16].contains(&tag),
+        "a 20 ms PCMU payload is 160 bytes; {audio_len} is not 160 plus an SRTP tag"
+    );
+    let events = rtp.iter().filter(|(_, r)| r.payload_type == 101).count();
+    assert!(
+        rtp.iter()
+            .filter(|(_, r)| r.payload_type == 101)
+            .all(|(_, r)| r.payload.len() == 4 + tag),
+        "telephone-events are 4 bytes plus the tag"
+    );
+    assert!(events >= 5, "the five digits went as RFC 4733 events; saw {events} packets");
+    for port in sources {
+        let audio: Vec<&Rtp> = rtp
+            .iter()
+            .filter(|(p, r)| *p == port && r.payload_type == 0)
+            .map(|(_, r)| r)
+            .collect();
+        assert!(audio.len() > 100, "only {} audio packets from port {port}", audio.len());
+        assert!(
+            audio.iter().all(|r| r.payload.len() == audio_len),
+            "every audio packet from {port} carries the {tag}-byte tag"
+        );
+        let pcm: Vec<i16> = audio
+            .iter()
+            .flat_map(|r| r.payload[..160].iter().map(|&b| ulaw_to_linear(b)))
+            .collect();
+        let share = tone_share(&pcm, 8000);
+        eprintln!(
+            "RESULT port {port}: {} SRTP audio packets of {audio_len} bytes (tag {tag}); \
+             1000 Hz share on the wire {share:.3}, in baresip's plain audio {plain_share:.3}",
+            audio.len()
+        );
+        assert!(share < 0.1, "the wire from {port} shows the 1000 Hz tone: {share:.3}");
+    }
+    assert!(
+        plain_share > 0.5,
+        "baresip's own dump should show its tone plainly (share {plain_share:.3})"
+    );
 }
