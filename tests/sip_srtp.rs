@@ -53,7 +53,12 @@ fn required_route_refuses_plain_and_unusable_offers_with_488() {
     let mut bridge = bridge_with_route(&dir, "required");
     let rtp = RtpPeer::new();
     let cases = [
-        ("plain", "RTP/AVP", String::new(), "Warning: 399 dialbridge .SRTP required."),
+        (
+            "plain",
+            "RTP/AVP",
+            String::new(),
+            "Warning: 399 dialbridge .SRTP required.",
+        ),
         (
             "unknown_suite",
             "RTP/SAVP",
@@ -74,8 +79,11 @@ fn required_route_refuses_plain_and_unusable_offers_with_488() {
         ),
     ];
     for (name, proto, crypto, warning) in &cases {
-        let scenario =
-            sipp::scenario_from_template(&dir, "uac_reject.xml", &sipp::refusal("488", proto, warning));
+        let scenario = sipp::scenario_from_template(
+            &dir,
+            "uac_reject.xml",
+            &sipp::refusal("488", proto, warning),
+        );
         Sipp::new(&dir, &scenario, bridge.sip)
             .log_name(name)
             .offer(&offer(&rtp, crypto))
@@ -99,10 +107,20 @@ fn optional_route_answers_plain_offer_with_plain_rtp() {
     let call = Caller::dial(&dir, "uac_call.xml", bridge.sip, &[0], |s| s);
     call.assert_answer(0, true);
     let text = &call.answer.text;
-    assert!(text.contains(" RTP/AVP "), "answer should be plain RTP:\n{text}");
-    assert!(!text.contains("a=crypto"), "no key for a plain call:\n{text}");
+    assert!(
+        text.contains(" RTP/AVP "),
+        "answer should be plain RTP:\n{text}"
+    );
+    assert!(
+        !text.contains("a=crypto"),
+        "no key for a plain call:\n{text}"
+    );
     let welcome = call.rtp.expect_prompt("welcome", PROMPT);
-    assert!(welcome.peak_rms() > 2000.0, "peak RMS {:.0}", welcome.peak_rms());
+    assert!(
+        welcome.peak_rms() > 2000.0,
+        "peak RMS {:.0}",
+        welcome.peak_rms()
+    );
     let m = metrics::scrape(bridge.signaling);
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"rtp\"}"), 1.0);
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 0.0);
@@ -144,7 +162,10 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
             cafile: Some(ca.cert.clone()),
         },
     );
-    phone.command("dial", &format!("sip:1000@127.0.0.1:{};transport=tls", tls.port()));
+    phone.command(
+        "dial",
+        &format!("sip:1000@127.0.0.1:{};transport=tls", tls.port()),
+    );
     phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
 
     // The welcome prompt: loud speech in what baresip decoded (silence decodes near 0).
@@ -163,7 +184,13 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
     eprintln!("RESULT baresip hears the welcome prompt at RMS {loudest:.0}");
 
     phone.command("sndcode", "1234#");
-    metrics::wait_for(bridge.signaling, "dialbridge_calls_joined_total", "1", PROMPT, |v| v == 1.0);
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        "1",
+        PROMPT,
+        |v| v == 1.0,
+    );
     let m = metrics::scrape(bridge.signaling);
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
     // Two more seconds of baresip's tone, counted in what it sent.
@@ -188,7 +215,12 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
     let leg_port: u16 = log
         .split("phone leg started local=127.0.0.1:")
         .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
         .expect("the bridge logs its phone leg's local address");
     let packets = capture.stop();
     let rtp: Vec<(u16, Rtp)> = packets
@@ -200,7 +232,11 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
     let mut sources: Vec<u16> = rtp.iter().map(|(port, _)| *port).collect();
     sources.sort_unstable();
     sources.dedup();
-    assert_eq!(sources.len(), 2, "RTP from exactly two ports (bridge and baresip): {sources:?}");
+    assert_eq!(
+        sources.len(),
+        2,
+        "RTP from exactly two ports (bridge and baresip): {sources:?}"
+    );
     let audio_len = rtp
         .iter()
         .find(|(_, r)| r.payload_type == 0)
@@ -218,14 +254,21 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
             .all(|(_, r)| r.payload.len() == 4 + tag),
         "telephone-events are 4 bytes plus the tag"
     );
-    assert!(events >= 5, "the five digits went as RFC 4733 events; saw {events} packets");
+    assert!(
+        events >= 5,
+        "the five digits went as RFC 4733 events; saw {events} packets"
+    );
     for port in sources {
         let audio: Vec<&Rtp> = rtp
             .iter()
             .filter(|(p, r)| *p == port && r.payload_type == 0)
             .map(|(_, r)| r)
             .collect();
-        assert!(audio.len() > 100, "only {} audio packets from port {port}", audio.len());
+        assert!(
+            audio.len() > 100,
+            "only {} audio packets from port {port}",
+            audio.len()
+        );
         assert!(
             audio.iter().all(|r| r.payload.len() == audio_len),
             "every audio packet from {port} carries the {tag}-byte tag"
@@ -240,7 +283,10 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
              1000 Hz share on the wire {share:.3}, in baresip's plain audio {plain_share:.3}",
             audio.len()
         );
-        assert!(share < 0.1, "the wire from {port} shows the 1000 Hz tone: {share:.3}");
+        assert!(
+            share < 0.1,
+            "the wire from {port} shows the 1000 Hz tone: {share:.3}"
+        );
     }
     assert!(
         plain_share > 0.5,

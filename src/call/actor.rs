@@ -272,7 +272,11 @@ async fn answer_and_run(
             }
         },
     };
-    let media = if negotiated.srtp.is_some() { "srtp" } else { "rtp" };
+    let media = if negotiated.srtp.is_some() {
+        "srtp"
+    } else {
+        "rtp"
+    };
     metrics::CALLS_MEDIA.inc(media);
     let suite = negotiated.srtp.as_ref().map(|s| s.suite.name());
     tracing::info!(codec = %negotiated.codec, remote = ?negotiated.remote_rtp, media, suite, "call answered");

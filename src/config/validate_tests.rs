@@ -282,3 +282,29 @@ fn all_problems_are_reported_at_once() {
     c.media.codecs.clear();
     assert_eq!(problems(&c).len(), 3);
 }
+
+#[test]
+fn srtp_policy_parses_per_route_and_required_without_tls_is_warned() {
+    let c = Config::from_toml_str(
+        "[media]\nsrtp = \"required\"\n[[routes]]\nnumber = \"1\"\nsrtp = \"off\"\n\
+         [[routes]]\nnumber = \"2\"\nsrtp = \"required\"\n[[routes]]\nnumber = \"3\"\n",
+    )
+    .expect("valid config");
+    use crate::sip::sdes::SrtpPolicy;
+    assert_eq!(c.media.srtp, SrtpPolicy::Required);
+    let routes: Vec<_> = c.routes.iter().map(|r| r.srtp).collect();
+    assert_eq!(
+        routes,
+        [Some(SrtpPolicy::Off), Some(SrtpPolicy::Required), None]
+    );
+    assert!(problems(&c).is_empty(), "a working config: only warnings");
+    let warned: Vec<String> = c.warnings().into_iter().map(|w| w.field).collect();
+    assert_eq!(warned, ["media.srtp", "routes[1].srtp"]);
+    assert!(c.warnings()[0].message.contains("[sip.tls]"));
+    assert!(
+        Config::default().warnings().is_empty(),
+        "optional is not warned"
+    );
+    let e = Config::from_toml_str("[media]\nsrtp = \"mandatory\"\n").unwrap_err();
+    assert!(e.to_string().contains("optional"), "{e}");
+}

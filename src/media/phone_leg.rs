@@ -27,8 +27,8 @@ use crate::sip::sdes::SrtpAgreement;
 use super::latch::Latch;
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
-use super::srtp::SrtpSession;
 use super::reorder::Reorder;
+use super::srtp::SrtpSession;
 use super::tx::{FrameSource, TxFill};
 use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
 

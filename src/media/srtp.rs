@@ -206,12 +206,13 @@ impl SrtpProtect {
         ] {
             element.set_property_from_str(name, value);
         }
-        let sink = element
-            .request_pad_simple("rtp_sink_0")
-            .ok_or_else(|| MediaError::Pipeline {
-                file: "srtpenc".into(),
-                reason: "no RTP sink pad".into(),
-            })?;
+        let sink =
+            element
+                .request_pad_simple("rtp_sink_0")
+                .ok_or_else(|| MediaError::Pipeline {
+                    file: "srtpenc".into(),
+                    reason: "no RTP sink pad".into(),
+                })?;
         // srtpenc 1.22 numbers the source pad after the sink pad's requested name.
         let transform = Transform::new(
             element,

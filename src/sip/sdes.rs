@@ -181,7 +181,9 @@ pub fn parse_crypto(value: &str) -> Result<CryptoOffer, SdesError> {
         .next()
         .and_then(|t| t.parse::<u32>().ok())
         .filter(|t| t.to_string().len() <= 9)
-        .ok_or(SdesError::Malformed("the tag is not a number of up to 9 digits"))?;
+        .ok_or(SdesError::Malformed(
+            "the tag is not a number of up to 9 digits",
+        ))?;
     let suite_name = fields
         .next()
         .ok_or(SdesError::Malformed("no crypto suite"))?;
@@ -339,9 +341,18 @@ mod tests {
     #[test]
     fn refuses_what_we_do_not_support() {
         let cases = [
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20|1:4"), SdesError::Mki),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|1:4"), SdesError::Mki),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20"), SdesError::Lifetime),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20|1:4"),
+                SdesError::Mki,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|1:4"),
+                SdesError::Mki,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20"),
+                SdesError::Lifetime,
+            ),
             (
                 format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48|1:4;inline:{KEY30}|2:4"),
                 SdesError::Mki,
@@ -435,13 +446,18 @@ mod tests {
 
     #[test]
     fn keys_in_quoted_messages_are_redacted() {
-        let line = format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48\\r\\na=x inline:{KEY30}");
+        let line = format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^48\\r\\na=x inline:{KEY30}"
+        );
         let clean = redact_keys(&line);
         assert_eq!(
             clean,
             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<redacted>|2^48\\r\\na=x inline:<redacted>"
         );
-        assert!(matches!(redact_keys("INVITE sip:1@x"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_keys("INVITE sip:1@x"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

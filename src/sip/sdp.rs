@@ -423,7 +423,11 @@ fn audio_section(
     dir: Direction,
     srtp: Option<&SrtpAgreement>,
 ) -> String {
-    let proto = if srtp.is_some() { "RTP/SAVP" } else { "RTP/AVP" };
+    let proto = if srtp.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
     let mut s = format!("m=audio {port} {proto}");
     for (_, pt) in codecs {
         let _ = write!(s, " {pt}");
@@ -665,7 +669,10 @@ mod tests {
         for policy in [SrtpPolicy::Optional, SrtpPolicy::Required] {
             let n = neg_policy(&savp(&crypto), policy).unwrap();
             let srtp = n.srtp.as_ref().expect("SRTP agreed");
-            assert_eq!((srtp.tag, srtp.suite), (2, sdes::SrtpSuite::AesCm128HmacSha1_80));
+            assert_eq!(
+                (srtp.tag, srtp.suite),
+                (2, sdes::SrtpSuite::AesCm128HmacSha1_80)
+            );
             let a = answer(&n, &local());
             assert!(a.contains("m=audio 5000 RTP/SAVP 0 101\r\n"), "{a}");
             let ours = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ";
@@ -690,7 +697,10 @@ mod tests {
         let both = format!("{}m=audio 4002 RTP/AVP 0\r\n", savp(&crypto));
         let n = neg_policy(&both, SrtpPolicy::Optional).unwrap();
         assert!(n.srtp.is_some());
-        assert_eq!(n.m_lines, vec![MLine::Audio, MLine::Rejected("audio 0 RTP/AVP 0".into())]);
+        assert_eq!(
+            n.m_lines,
+            vec![MLine::Audio, MLine::Rejected("audio 0 RTP/AVP 0".into())]
+        );
         let n = neg_policy(&both, SrtpPolicy::Off).unwrap();
         assert_eq!((n.srtp, n.remote_rtp.unwrap().port()), (None, 4002));
     }

@@ -152,14 +152,12 @@ impl Baresip {
 
     fn dump(&self, kind: &str) -> (Vec<i16>, u32) {
         let dumps = self.dir.join("dumps");
-        let file = std::fs::read_dir(&dumps)
-            .ok()
-            .and_then(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .find(|p| p.to_string_lossy().ends_with(&format!("-{kind}.wav")))
-            });
+        let file = std::fs::read_dir(&dumps).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(&format!("-{kind}.wav")))
+        });
         let Some(file) = file else {
             return (Vec::new(), 8000);
         };

@@ -77,7 +77,8 @@ impl Capture {
     /// in the file).
     pub fn start(dir: &Path, name: &str, filter: &str) -> Capture {
         use std::io::BufRead;
-        let bin = super::tools::require_tool("tcpdump", "install tcpdump (scripts/install-deps.sh)");
+        let bin =
+            super::tools::require_tool("tcpdump", "install tcpdump (scripts/install-deps.sh)");
         let path = dir.join(format!("{name}.pcap"));
         let mut child = std::process::Command::new(bin)
             .args(["-i", "lo", "-U", "-n", "-s", "0", "-w"])
@@ -105,7 +106,9 @@ impl Capture {
     /// Stops tcpdump (SIGTERM flushes the file) and reads the UDP packets.
     pub fn stop(mut self) -> Vec<UdpPacket> {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         let _ = self.child.wait();
         read_udp(&self.path)
     }
