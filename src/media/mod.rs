@@ -103,6 +103,17 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("avenc_g722", "gstreamer1.0-libav"),
 ];
 
+/// Sends the sticky events that must precede data on a source pad of ours that feeds an
+/// element: stream start, the caps, and a time segment from 0.
+pub(crate) fn start_stream(pad: &gstreamer::Pad, stream_id: &str, caps: &gstreamer::Caps) {
+    use gstreamer::prelude::*;
+    pad.push_event(gstreamer::event::StreamStart::new(stream_id));
+    pad.push_event(gstreamer::event::Caps::new(caps));
+    pad.push_event(gstreamer::event::Segment::new(
+        &gstreamer::FormattedSegment::<gstreamer::ClockTime>::new(),
+    ));
+}
+
 /// Initialises GStreamer (once per process; later calls return the first result) and checks
 /// that every element in [`REQUIRED_ELEMENTS`] exists.
 pub fn init() -> Result<(), MediaError> {

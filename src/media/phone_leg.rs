@@ -287,11 +287,7 @@ fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaE
         .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
     pad.link(&sink)
         .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-    pad.push_event(gst::event::StreamStart::new(stream_id));
-    pad.push_event(gst::event::Caps::new(&caps));
-    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-        gst::ClockTime,
-    >::new()));
+    super::start_stream(&pad, stream_id, &caps);
     Ok(pad)
 }
 

@@ -100,16 +100,19 @@ struct Transform {
 }
 
 impl Transform {
+    /// Puts `element` between a feed pad linked to `sink` and a collector linked to its
+    /// source pad `src`; the feed announces caps `input` (a media type without fields).
     fn new(
         element: gst::Element,
-        sink: gst::Pad,
-        src: impl Fn(&gst::Element) -> Option<gst::Pad>,
-        input_caps: gst::Caps,
+        sink: Option<gst::Pad>,
+        src: &str,
+        input: &str,
     ) -> Result<Transform, MediaError> {
         let error = |reason: String| MediaError::Pipeline {
             file: element.name().to_string(),
             reason,
         };
+        let sink = sink.ok_or_else(|| error("no RTP sink pad".into()))?;
         let pipeline = gst::Pipeline::new();
         pipeline
             .add(&element)
@@ -126,7 +129,9 @@ impl Transform {
         collector
             .set_active(true)
             .map_err(|e| error(format!("cannot activate: {e}")))?;
-        let src = src(&element).ok_or_else(|| error("no source pad".into()))?;
+        let src = element
+            .static_pad(src)
+            .ok_or_else(|| error(format!("no source pad {src}")))?;
         src.link(&collector)
             .map_err(|e| error(format!("cannot link the output: {e:?}")))?;
         let feed = gst::Pad::builder(gst::PadDirection::Src).build();
@@ -138,11 +143,7 @@ impl Transform {
             .set_state(gst::State::Playing)
             .map_err(|e| error(format!("cannot start: {e}")))?;
         ACTIVE_PIPELINES.fetch_add(1, Ordering::Relaxed);
-        feed.push_event(gst::event::StreamStart::new("srtp"));
-        feed.push_event(gst::event::Caps::new(&input_caps));
-        feed.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-            gst::ClockTime,
-        >::new()));
+        super::start_stream(&feed, "srtp", &gst::Caps::builder(input).build());
         Ok(Transform {
             pipeline,
             feed,
@@ -206,20 +207,9 @@ impl SrtpProtect {
         ] {
             element.set_property_from_str(name, value);
         }
-        let sink =
-            element
-                .request_pad_simple("rtp_sink_0")
-                .ok_or_else(|| MediaError::Pipeline {
-                    file: "srtpenc".into(),
-                    reason: "no RTP sink pad".into(),
-                })?;
+        let sink = element.request_pad_simple("rtp_sink_0");
         // srtpenc 1.22 numbers the source pad after the sink pad's requested name.
-        let transform = Transform::new(
-            element,
-            sink,
-            |e| e.static_pad("rtp_src_0"),
-            gst::Caps::builder("application/x-rtp").build(),
-        )?;
+        let transform = Transform::new(element, sink, "rtp_src_0", "application/x-rtp")?;
         Ok(SrtpProtect { transform })
     }
 
@@ -264,18 +254,8 @@ impl SrtpUnprotect {
             }
             Some(key_caps.to_value())
         });
-        let sink = element
-            .static_pad("rtp_sink")
-            .ok_or_else(|| MediaError::Pipeline {
-                file: "srtpdec".into(),
-                reason: "no rtp_sink pad".into(),
-            })?;
-        let transform = Transform::new(
-            element,
-            sink,
-            |e| e.static_pad("rtp_src"),
-            gst::Caps::builder("application/x-srtp").build(),
-        )?;
+        let sink = element.static_pad("rtp_sink");
+        let transform = Transform::new(element, sink, "rtp_src", "application/x-srtp")?;
         Ok(SrtpUnprotect {
             transform,
             rejected: AtomicUsize::new(0),
