@@ -135,7 +135,8 @@ fn tone_share(pcm: &[i16], rate: u32) -> f64 {
 }
 
 /// Acceptance: baresip calls in over TLS with `mediaenc=srtp-mand`, hears the welcome prompt,
-/// types the room ID as RFC 4733 events (inside SRTP) and joins; on the wire (tcpdump on lo)
+/// puts the call on hold and resumes it (re-INVITEs), types the room ID as RFC 4733 events
+/// (inside SRTP) and joins; on the wire (tcpdump on lo)
 /// every RTP packet both ways carries an SRTP tag and its payload shows no trace of the 1000 Hz
 /// tone baresip sends, which its own dump of what it sent shows plainly.
 #[test]
@@ -182,6 +183,20 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
         || format!("{} samples heard", phone.heard().0.len()),
     );
     eprintln!("RESULT baresip hears the welcome prompt at RMS {loudest:.0}");
+
+    // Hold and resume (re-INVITEs with baresip's crypto lines): the keys stay in force, and
+    // the digits typed after them still get through.
+    for command in ["hold", "resume"] {
+        phone.command(command, "");
+        phone.wait_event("CALL_REMOTE_SDP", Duration::from_secs(10));
+    }
+    let log = std::fs::read_to_string(&bridge.log).expect("reading the bridge log");
+    assert_eq!(
+        log.matches("re-INVITE applied").count(),
+        2,
+        "hold and resume applied"
+    );
+    assert!(!log.contains("re-INVITE refused"));
 
     phone.command("sndcode", "1234#");
     metrics::wait_for(
