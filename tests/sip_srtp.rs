@@ -18,8 +18,15 @@ use common::sipp::{self, Offer, Sipp};
 use common::tls::TestCa;
 use common::tools;
 
+#[allow(dead_code)]
+#[path = "e2e/mod.rs"]
+mod e2e;
 #[path = "goertzel/mod.rs"]
 mod goertzel;
+#[path = "netns/mod.rs"]
+mod netns;
+// The e2e helpers find these at the crate root.
+use common::{audio, g711};
 
 /// Longest wait for one prompt to be heard completely (welcome is 5.8 s).
 const PROMPT: Duration = Duration::from_secs(15);
@@ -306,5 +313,92 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
     assert!(
         plain_share > 0.5,
         "baresip's own dump should show its tone plainly (share {plain_share:.3})"
+    );
+}
+
+/// Acceptance: baresip's 1000 Hz tone, sent as SRTP over a TLS-signalled call, reaches another
+/// participant of room 1234 (a plain phone, whose audio from the room comes over the bridge's
+/// WebRTC legs). Runs in its own network namespace: WebRTC never uses loopback.
+#[test]
+fn baresip_srtp_tone_reaches_a_room_participant() {
+    if !e2e::setup::inside_netns("baresip_srtp_tone_reaches_a_room_participant") {
+        return;
+    }
+    let dir = tools::test_dir();
+    let ca = TestCa::new(&dir, "ca");
+    let server = ca.server("bridge", netns::ADDR_A);
+    let mut config = Config::trunk().allow(&["127.0.0.1/32", "10.99.0.0/24"]);
+    config.ip = netns::ADDR_A.into();
+    config.media_toml = "codecs = [\"PCMU\"]\n".into();
+    config.extra_toml = format!(
+        "[sip.tls]\nport = 0\ncert = \"{}\"\nkey = \"{}\"\n\n\
+         [[routes]]\nnumber = \"2000\"\nsrtp = \"required\"\n",
+        server.cert.display(),
+        server.key.display()
+    );
+    let bridge = Bridge::start(&dir, &config);
+    let tls = bridge.sip_tls.expect("READY names the TLS listener");
+
+    // The listener: a plain phone (number 1000, the default policy) in room 1234.
+    let mut listener = e2e::phone::Phone::call(e2e::setup::phone_ip(), bridge.sip);
+    listener.enter_room("1234");
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        "1",
+        PROMPT,
+        |v| v == 1.0,
+    );
+
+    let mut phone = Baresip::start(
+        &dir,
+        &Account {
+            mediaenc: "srtp-mand".into(),
+            codecs: "PCMU".into(),
+            cafile: Some(ca.cert.clone()),
+        },
+    );
+    phone.command("dial", &format!("sip:2000@{tls};transport=tls"));
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    tools::poll(
+        "the welcome prompt in baresip's decoded audio",
+        PROMPT,
+        Duration::from_millis(200),
+        || {
+            let (pcm, rate) = phone.heard();
+            pcm.chunks(rate as usize / 5)
+                .any(|w| goertzel::rms(w) > 2000.0)
+                .then_some(())
+        },
+        || format!("{} samples heard", phone.heard().0.len()),
+    );
+    phone.command("sndcode", "1234#");
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        "2",
+        PROMPT,
+        |v| v == 2.0,
+    );
+    let m = metrics::scrape(bridge.signaling);
+    assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
+    assert_eq!(m.get("dialbridge_calls_media_total{media=\"rtp\"}"), 1.0);
+
+    let (spectrum, heard) = e2e::setup::measure_until(
+        Duration::from_secs(20),
+        || listener.rtp.spectrum_of_next(Duration::from_secs(1)),
+        |s| s.level_near(1000.0) - s.floor_db() > 30.0,
+    );
+    eprintln!(
+        "RESULT the room participant hears 1000 Hz at {:+.1} dB over the floor",
+        spectrum.level_near(1000.0) - spectrum.floor_db()
+    );
+    assert!(
+        heard,
+        "the room participant does not hear baresip's 1000 Hz tone"
+    );
+    assert_eq!(
+        metrics::scrape(bridge.signaling).get("dialbridge_srtp_rejected_packets_total"),
+        0.0
     );
 }

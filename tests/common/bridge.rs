@@ -36,6 +36,9 @@ pub struct Config {
     pub extra_toml: String,
     /// Extra lines of the `[media]` section (which the launcher writes itself).
     pub media_toml: String,
+    /// The address SIP, RTP and the signaling server bind to: loopback, or a veth address
+    /// inside a test's network namespace where WebRTC must work (ICE never uses loopback).
+    pub ip: String,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             inter_digit_timeout_s: 3,
             extra_toml: String::new(),
             media_toml: String::new(),
+            ip: "127.0.0.1".into(),
         }
     }
 
@@ -73,12 +77,13 @@ impl Config {
         let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let mut t = String::new();
         let q = |s: &str| toml_string(s);
+        let ip = &self.ip;
         match &self.mode {
             Mode::Trunk { allow } => {
                 let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"trunk\"\nlisten = \"127.0.0.1:0\"\n\n[sip.trunk]\nallow = [{}]\n\n",
+                    "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:0\"\n\n[sip.trunk]\nallow = [{}]\n\n",
                     list.join(", ")
                 );
             }
@@ -90,7 +95,7 @@ impl Config {
             } => {
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"register\"\nlisten = \"127.0.0.1:0\"\n\n[sip.register]\n\
+                    "[sip]\nmode = \"register\"\nlisten = \"{ip}:0\"\n\n[sip.register]\n\
                      registrar = {}\nusername = {}\npassword = {}\nexpires_s = {expires_s}\n\
                      retry_min_s = 1\nretry_max_s = 2\n\n",
                     q(registrar),
@@ -101,10 +106,10 @@ impl Config {
         }
         let _ = write!(
             t,
-            "[media]\nrtp_bind = \"127.0.0.1\"\npublic_address = \"127.0.0.1\"\n\
+            "[media]\nrtp_bind = \"{ip}\"\npublic_address = \"{ip}\"\n\
              rtp_port_min = 0\nrtp_port_max = 0\n{}\n\
              [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n\n\
-             [conference.builtin]\nlisten = \"127.0.0.1:0\"\n\n\
+             [conference.builtin]\nlisten = \"{ip}:0\"\n\n\
              [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"Test room\"\n\n\
              [[conference.builtin.rooms]]\nid = \"5678\"\nname = \"Test room with PIN\"\npin = \"2468\"\n\n{}",
             self.media_toml,
