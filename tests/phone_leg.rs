@@ -5,6 +5,8 @@
 mod lifecycle;
 #[path = "phone_leg/peer.rs"]
 mod peer;
+#[path = "phone_leg/srtp.rs"]
+mod srtp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
