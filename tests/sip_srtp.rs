@@ -137,6 +137,66 @@ fn optional_route_answers_plain_offer_with_plain_rtp() {
     metrics::wait_idle(bridge.signaling, SETTLE);
 }
 
+/// A PCMU-only bridge on `ip` with SIP over TLS (a certificate of `ca` for `ip`) and calls to
+/// `number` under `srtp = "required"`; `config` brings the rest.
+fn tls_bridge(dir: &std::path::Path, ca: &TestCa, mut config: Config, number: &str) -> Bridge {
+    let server = ca.server("bridge", &config.ip);
+    config.media_toml = "codecs = [\"PCMU\"]\n".into();
+    config.extra_toml = format!(
+        "[sip.tls]\nport = 0\ncert = \"{}\"\nkey = \"{}\"\n\n\
+         [[routes]]\nnumber = \"{number}\"\nsrtp = \"required\"\n",
+        server.cert.display(),
+        server.key.display()
+    );
+    Bridge::start(dir, &config)
+}
+
+/// baresip with `mediaenc=srtp-mand` (PCMU) dials `uri`; returns once the call is up and the
+/// welcome prompt is heard (loud speech in what it decoded; silence decodes near 0), with the
+/// loudest 200 ms RMS.
+fn srtp_baresip_hears_welcome(dir: &std::path::Path, ca: &TestCa, uri: &str) -> (Baresip, f64) {
+    let mut phone = Baresip::start(
+        dir,
+        &Account {
+            mediaenc: "srtp-mand".into(),
+            codecs: "PCMU".into(),
+            cafile: Some(ca.cert.clone()),
+        },
+    );
+    phone.command("dial", uri);
+    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    let loudest = tools::poll(
+        "the welcome prompt in baresip's decoded audio",
+        PROMPT,
+        Duration::from_millis(200),
+        || {
+            let (pcm, rate) = phone.heard();
+            let window = rate as usize / 5;
+            let loudest = pcm.chunks(window).map(goertzel::rms).fold(0.0, f64::max);
+            (loudest > 2000.0).then_some(loudest)
+        },
+        || format!("{} samples heard", phone.heard().0.len()),
+    );
+    (phone, loudest)
+}
+
+/// baresip types `1234#` (RFC 4733 inside SRTP) and becomes the `joined`-th caller in a room;
+/// its call is the bridge's one SRTP call.
+fn srtp_baresip_joins_1234(phone: &mut Baresip, bridge: &Bridge, joined: u32) -> metrics::Metrics {
+    phone.command("sndcode", "1234#");
+    let wanted = f64::from(joined);
+    metrics::wait_for(
+        bridge.signaling,
+        "dialbridge_calls_joined_total",
+        &joined.to_string(),
+        PROMPT,
+        |v| v == wanted,
+    );
+    let m = metrics::scrape(bridge.signaling);
+    assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
+    m
+}
+
 /// Tone power at [`baresip::TONE_HZ`] relative to the RMS of `pcm`: about 1.4 for a pure tone,
 /// near 0 for noise (what encrypted payload decodes to).
 fn tone_share(pcm: &[i16], rate: u32) -> f64 {
@@ -152,45 +212,11 @@ fn tone_share(pcm: &[i16], rate: u32) -> f64 {
 fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_the_wire() {
     let dir = tools::test_dir();
     let ca = TestCa::new(&dir, "ca");
-    let server = ca.server("bridge", "127.0.0.1");
-    let mut config = Config::trunk();
-    config.media_toml = "codecs = [\"PCMU\"]\n".into();
-    config.extra_toml = format!(
-        "[sip.tls]\nport = 0\ncert = \"{}\"\nkey = \"{}\"\n\n\
-         [[routes]]\nnumber = \"1000\"\nsrtp = \"required\"\n",
-        server.cert.display(),
-        server.key.display()
-    );
-    let bridge = Bridge::start(&dir, &config);
+    let bridge = tls_bridge(&dir, &ca, Config::trunk(), "1000");
     let tls = bridge.sip_tls.expect("READY names the TLS listener");
     let capture = Capture::start(&dir, "phone_leg", "udp");
-    let mut phone = Baresip::start(
-        &dir,
-        &Account {
-            mediaenc: "srtp-mand".into(),
-            codecs: "PCMU".into(),
-            cafile: Some(ca.cert.clone()),
-        },
-    );
-    phone.command(
-        "dial",
-        &format!("sip:1000@127.0.0.1:{};transport=tls", tls.port()),
-    );
-    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
-
-    // The welcome prompt: loud speech in what baresip decoded (silence decodes near 0).
-    let loudest = tools::poll(
-        "the welcome prompt in baresip's decoded audio",
-        PROMPT,
-        Duration::from_millis(200),
-        || {
-            let (pcm, rate) = phone.heard();
-            let window = rate as usize / 5;
-            let loudest = pcm.chunks(window).map(goertzel::rms).fold(0.0, f64::max);
-            (loudest > 2000.0).then_some(loudest)
-        },
-        || format!("{} samples heard", phone.heard().0.len()),
-    );
+    let uri = format!("sip:1000@{tls};transport=tls");
+    let (mut phone, loudest) = srtp_baresip_hears_welcome(&dir, &ca, &uri);
     eprintln!("RESULT baresip hears the welcome prompt at RMS {loudest:.0}");
 
     // Hold and resume (re-INVITEs with baresip's crypto lines): the keys stay in force, and
@@ -207,16 +233,7 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
     );
     assert!(!log.contains("re-INVITE refused"));
 
-    phone.command("sndcode", "1234#");
-    metrics::wait_for(
-        bridge.signaling,
-        "dialbridge_calls_joined_total",
-        "1",
-        PROMPT,
-        |v| v == 1.0,
-    );
-    let m = metrics::scrape(bridge.signaling);
-    assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
+    srtp_baresip_joins_1234(&mut phone, &bridge, 1);
     // Two more seconds of baresip's tone, counted in what it sent.
     let sent_before = phone.sent().0.len();
     tools::poll(
@@ -328,17 +345,9 @@ fn baresip_srtp_tone_reaches_a_room_participant() {
     }
     let dir = tools::test_dir();
     let ca = TestCa::new(&dir, "ca");
-    let server = ca.server("bridge", netns::ADDR_A);
     let mut config = Config::trunk().allow(&["127.0.0.1/32", "10.99.0.0/24"]);
     config.ip = netns::ADDR_A.into();
-    config.media_toml = "codecs = [\"PCMU\"]\n".into();
-    config.extra_toml = format!(
-        "[sip.tls]\nport = 0\ncert = \"{}\"\nkey = \"{}\"\n\n\
-         [[routes]]\nnumber = \"2000\"\nsrtp = \"required\"\n",
-        server.cert.display(),
-        server.key.display()
-    );
-    let bridge = Bridge::start(&dir, &config);
+    let bridge = tls_bridge(&dir, &ca, config, "2000");
     let tls = bridge.sip_tls.expect("READY names the TLS listener");
 
     // The listener: a plain phone (number 1000, the default policy) in room 1234.
@@ -352,38 +361,9 @@ fn baresip_srtp_tone_reaches_a_room_participant() {
         |v| v == 1.0,
     );
 
-    let mut phone = Baresip::start(
-        &dir,
-        &Account {
-            mediaenc: "srtp-mand".into(),
-            codecs: "PCMU".into(),
-            cafile: Some(ca.cert.clone()),
-        },
-    );
-    phone.command("dial", &format!("sip:2000@{tls};transport=tls"));
-    phone.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
-    tools::poll(
-        "the welcome prompt in baresip's decoded audio",
-        PROMPT,
-        Duration::from_millis(200),
-        || {
-            let (pcm, rate) = phone.heard();
-            pcm.chunks(rate as usize / 5)
-                .any(|w| goertzel::rms(w) > 2000.0)
-                .then_some(())
-        },
-        || format!("{} samples heard", phone.heard().0.len()),
-    );
-    phone.command("sndcode", "1234#");
-    metrics::wait_for(
-        bridge.signaling,
-        "dialbridge_calls_joined_total",
-        "2",
-        PROMPT,
-        |v| v == 2.0,
-    );
-    let m = metrics::scrape(bridge.signaling);
-    assert_eq!(m.get("dialbridge_calls_media_total{media=\"srtp\"}"), 1.0);
+    let uri = format!("sip:2000@{tls};transport=tls");
+    let (mut phone, _) = srtp_baresip_hears_welcome(&dir, &ca, &uri);
+    let m = srtp_baresip_joins_1234(&mut phone, &bridge, 2);
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"rtp\"}"), 1.0);
 
     let (spectrum, heard) = e2e::setup::measure_until(

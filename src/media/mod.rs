@@ -7,7 +7,9 @@
 //! Rust frame source (prompt or silence, [`tx`]), and puts the caller's audio in order
 //! ([`reorder`]). GStreamer does the codec work: the receive pipeline (depayloader, decoder) and
 //! the send pipeline (encoder, payloader), both fed through a Rust-owned pad so they need no
-//! streaming thread of their own. Call logic sees only [`MediaEvent`]s.
+//! streaming thread of their own. With SRTP ([`srtp`]), libsrtp through `srtpdec`/`srtpenc`
+//! decrypts each packet right after the socket and encrypts it right before. Call logic sees
+//! only [`MediaEvent`]s.
 //!
 //! Call [`init`] once at startup: it initialises GStreamer and names the apt package of any
 //! missing element, so a broken install fails before the first call instead of during it.
