@@ -207,12 +207,18 @@ fn tone_share(pcm: &[i16], rate: u32) -> f64 {
 /// puts the call on hold and resumes it (re-INVITEs), types the room ID as RFC 4733 events
 /// (inside SRTP) and joins; on the wire (tcpdump on lo)
 /// every RTP packet both ways carries an SRTP tag and its payload shows no trace of the 1000 Hz
-/// tone baresip sends, which its own dump of what it sent shows plainly.
+/// tone baresip sends, which its own dump of what it sent shows plainly. The bridge runs at
+/// trace level, and no key reaches its log.
 #[test]
 fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_the_wire() {
     let dir = tools::test_dir();
     let ca = TestCa::new(&dir, "ca");
-    let bridge = tls_bridge(&dir, &ca, Config::trunk(), "1000");
+    // Trace level: the SIP library then quotes every message, SDP included.
+    let config = Config {
+        rust_log: Some("trace".into()),
+        ..Config::trunk()
+    };
+    let bridge = tls_bridge(&dir, &ca, config, "1000");
     let tls = bridge.sip_tls.expect("READY names the TLS listener");
     let capture = Capture::start(&dir, "phone_leg", "udp");
     let uri = format!("sip:1000@{tls};transport=tls");
@@ -263,6 +269,16 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
                 .ok()
         })
         .expect("the bridge logs its phone leg's local address");
+    let quoted = log.matches("a=crypto:").count();
+    assert!(
+        quoted >= 2,
+        "the trace log quotes the SDP ({quoted} crypto lines)"
+    );
+    assert_eq!(
+        log.matches("inline:<redacted>").count(),
+        log.matches("inline:").count(),
+        "an SRTP key reached the log"
+    );
     let packets = capture.stop();
     let rtp: Vec<(u16, Rtp)> = packets
         .iter()

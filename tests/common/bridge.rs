@@ -39,6 +39,8 @@ pub struct Config {
     /// The address SIP, RTP and the signaling server bind to: loopback, or a veth address
     /// inside a test's network namespace where WebRTC must work (ICE never uses loopback).
     pub ip: String,
+    /// The bridge's `RUST_LOG`; `None`: the test's own, else `dialbridge=debug,info`.
+    pub rust_log: Option<String>,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             extra_toml: String::new(),
             media_toml: String::new(),
             ip: "127.0.0.1".into(),
+            rust_log: None,
         }
     }
 
@@ -151,7 +154,9 @@ impl Bridge {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        if std::env::var_os("RUST_LOG").is_none() {
+        if let Some(filter) = &config.rust_log {
+            cmd.env("RUST_LOG", filter);
+        } else if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
         let mut child = cmd.spawn().expect("starting the dialbridge binary");
