@@ -14,7 +14,7 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 gstreamer1.0-nice gstreamer1.0-libav gstreamer1.0-tools
 sip-tester kamailio kamailio-tls-modules baresip-core janus
-socat openssl
+socat openssl tcpdump
 espeak-ng sox
 iproute2
 chromium"

@@ -19,6 +19,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::media::codec::Codec;
+pub use crate::sip::sdes::SrtpPolicy;
 
 pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
@@ -191,6 +192,9 @@ pub struct MediaConfig {
     pub rtp_timeout_s: u32,
     /// Detect DTMF tones in the audio as well. Default: true.
     pub inband_dtmf: bool,
+    /// SRTP (SDES keys, RFC 4568) for calls whose route sets none: `off` (plain RTP only),
+    /// `optional` (SRTP when offered) or `required` (488 to plain offers). Default: optional.
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for MediaConfig {
@@ -204,6 +208,7 @@ impl Default for MediaConfig {
             jitter_buffer_ms: 60,
             rtp_timeout_s: 30,
             inband_dtmf: true,
+            srtp: SrtpPolicy::Optional,
         }
     }
 }
@@ -393,6 +398,9 @@ pub struct Route {
     /// Prompt language for this number. Absent: `ivr.language`.
     #[serde(default)]
     pub language: Option<String>,
+    /// SRTP policy for this number (`off`, `optional`, `required`). Absent: `media.srtp`.
+    #[serde(default)]
+    pub srtp: Option<SrtpPolicy>,
 }
 
 impl Config {

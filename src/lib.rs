@@ -9,7 +9,7 @@
 //! - [`server`]: the supervisor that accepts calls, caps them and drains them on shutdown.
 //! - [`call`]: one actor task per call; [`call::machine`] is the sans-IO call control.
 //! - [`sip`]: the ezk SIP endpoint, registration, trunk access control, INVITE handling;
-//!   [`sip::sdp`] negotiates codecs as a pure function.
+//!   [`sip::sdp`] negotiates codecs as a pure function, [`sip::sdes`] the SRTP keys.
 //! - [`ivr`]: the sans-IO IVR that reads room ID and PIN; [`ivr::dtmf`] decodes RFC 4733,
 //!   SIP INFO and in-band DTMF.
 //! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg and the prompt player.

@@ -186,7 +186,20 @@ pub static GUESS_REFUSED: Family<2> = Family::new(
     ["sip", "web"],
 );
 
-const ALL: [&Metric; 10] = [
+/// Answered calls by the phone leg's media security.
+pub static CALLS_MEDIA: Family<2> = Family::new(
+    "dialbridge_calls_media_total",
+    "Answered calls by phone-leg media security",
+    "media",
+    ["srtp", "rtp"],
+);
+
+pub static SRTP_REJECTED: Metric = Metric::new(
+    "dialbridge_srtp_rejected_packets_total",
+    "Inbound SRTP packets dropped: failed authentication, replayed, or not SRTP",
+);
+
+const ALL: [&Metric; 11] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
     &CALLS_JOINED,
@@ -197,6 +210,7 @@ const ALL: [&Metric; 10] = [
     &REGISTRATION_FAILURES,
     &TASK_PANICS,
     &SIP_LOG_SUPPRESSED,
+    &SRTP_REJECTED,
 ];
 
 /// Prometheus text exposition of every metric, plus the live GStreamer pipeline count.
@@ -211,6 +225,7 @@ pub fn render() -> String {
     for family in [&GUESS_WRONG, &GUESS_LOCKOUTS, &GUESS_REFUSED] {
         family.render(&mut out);
     }
+    CALLS_MEDIA.render(&mut out);
     let _ = writeln!(
         out,
         "# HELP dialbridge_pipelines_active Live GStreamer pipelines\ndialbridge_pipelines_active {}",

@@ -5,6 +5,8 @@
 mod lifecycle;
 #[path = "phone_leg/peer.rs"]
 mod peer;
+#[path = "phone_leg/srtp.rs"]
+mod srtp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,7 @@ pub(crate) fn config(codec: Codec, remote: Option<SocketAddr>) -> PhoneLegConfig
         jitter_buffer_ms: 40,
         rtp_timeout: None,
         inband_dtmf: false,
+        srtp: None,
     }
 }
 

@@ -90,7 +90,11 @@ fn unsupported_codecs_get_488() {
         payload_types: "3 97".into(),
         attributes: "a=rtpmap:3 GSM/8000\r\na=rtpmap:97 iLBC/8000\r\na=fmtp:97 mode=30".into(),
     };
-    let scenario = sipp::scenario_from_template(&dir, "uac_reject.xml", &[("CODE", "488")]);
+    let scenario = sipp::scenario_from_template(
+        &dir,
+        "uac_reject.xml",
+        &sipp::refusal("488", "RTP/AVP", "SIP/2.0"),
+    );
     Sipp::new(&dir, &scenario, bridge.sip)
         .offer(&offer)
         .timeout(Duration::from_secs(20))
@@ -156,7 +160,11 @@ fn source_not_in_allow_list_gets_403() {
     let dir = tools::test_dir();
     let bridge = Bridge::start(&dir, &Config::trunk().allow(&["10.9.9.9/32"]));
     let rtp = RtpPeer::new();
-    let scenario = sipp::scenario_from_template(&dir, "uac_reject.xml", &[("CODE", "403")]);
+    let scenario = sipp::scenario_from_template(
+        &dir,
+        "uac_reject.xml",
+        &sipp::refusal("403", "RTP/AVP", "SIP/2.0"),
+    );
     Sipp::new(&dir, &scenario, bridge.sip)
         .offer(&Offer::with_dtmf(rtp.port(), &[0]))
         .timeout(Duration::from_secs(20))

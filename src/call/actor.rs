@@ -21,7 +21,8 @@ use crate::sip::endpoint::Contacts;
 use crate::sip::gate::Admitted;
 use crate::sip::identity::caller_id;
 use crate::sip::screen::has_sdp_body;
-use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated};
+use crate::sip::sdes::{LocalKeyMaterial, SrtpPolicy};
+use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, Security};
 use crate::sip::usage::CallUsage;
 use ezk_sip_core::{Endpoint, IncomingRequest};
 use ezk_sip_types::header::typed::ContentType;
@@ -86,6 +87,7 @@ pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Rece
         invite,
         direct_room,
         language,
+        srtp,
         permit,
         ticket,
     } = request;
@@ -97,7 +99,7 @@ pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Rece
         early.finish(&branch);
     });
     let result = tracing::Instrument::instrument(
-        answer_and_run(ctx, invite, direct_room, &language, shutdown),
+        answer_and_run(ctx, invite, direct_room, &language, srtp, shutdown),
         span.clone(),
     )
     .await;
@@ -140,15 +142,29 @@ async fn answer_and_run(
     invite: IncomingRequest,
     direct_room: Option<String>,
     language: &str,
+    srtp_policy: SrtpPolicy,
     shutdown: watch::Receiver<bool>,
 ) -> Result<String, CallError> {
     let endpoint = ctx.endpoint.clone();
     let has_sdp = has_sdp_body(&invite);
+    let local_keys = match LocalKeyMaterial::random() {
+        Ok(keys) => keys,
+        Err(e) => return reject(&endpoint, invite, 500, e.to_string()).await,
+    };
+    let security = Security {
+        policy: srtp_policy,
+        local_keys: &local_keys,
+    };
     let negotiated = if has_sdp {
-        match sdp::parse(&invite.body).and_then(|offer| sdp::negotiate(&offer, &ctx.media.codecs)) {
+        match sdp::parse(&invite.body)
+            .and_then(|offer| sdp::negotiate_with(&offer, &ctx.media.codecs, security))
+        {
             Ok(n) => Some(n),
-            Err(e) => return reject(&endpoint, invite, e.status_code(), e.to_string()).await,
+            Err(e) => return refuse_offer(&endpoint, invite, e).await,
         }
+    } else if srtp_policy == SrtpPolicy::Required {
+        // Our own offer would be plain RTP: SRTP-only routes need the caller's offer.
+        return refuse_offer(&endpoint, invite, sdp::SdpError::SrtpRequired).await;
     } else {
         None
     };
@@ -274,7 +290,14 @@ async fn answer_and_run(
             }
         },
     };
-    tracing::info!(codec = %negotiated.codec, remote = ?negotiated.remote_rtp, "call answered");
+    let media = if negotiated.srtp.is_some() {
+        "srtp"
+    } else {
+        "rtp"
+    };
+    metrics::CALLS_MEDIA.inc(media);
+    let suite = negotiated.srtp.as_ref().map(|s| s.suite.name());
+    tracing::info!(codec = %negotiated.codec, remote = ?negotiated.remote_rtp, media, suite, "call answered");
 
     let leg = start_leg(&ctx, socket, &negotiated, prompts, media_tx)?;
     let mut call = ActiveCall {
@@ -287,6 +310,7 @@ async fn answer_and_run(
             None => CallMachine::new(ctx.ivr.clone(), direct_room, Instant::now()),
         },
         guard,
+        security,
         pending: None,
         room: None,
         shown: shown.clone(),
@@ -320,6 +344,7 @@ fn start_leg(
         jitter_buffer_ms: ctx.media.jitter_buffer_ms,
         rtp_timeout: ctx.media.rtp_timeout,
         inband_dtmf: ctx.media.inband_dtmf,
+        srtp: n.srtp.clone(),
     };
     PhoneLeg::start(socket, config, prompts, events).map_err(|e| CallError::Media(e.to_string()))
 }
@@ -329,6 +354,8 @@ struct ActiveCall<'a> {
     leg: PhoneLeg,
     negotiated: Negotiated,
     local: &'a mut LocalMedia,
+    /// The route's SRTP policy and our key, for re-INVITEs.
+    security: Security<'a>,
     machine: CallMachine,
     /// The one room lookup, PIN check or join in flight.
     pending: Option<BackendFuture>,
@@ -490,11 +517,22 @@ impl ActiveCall<'_> {
         None
     }
 
+    /// A re-INVITE may bring new keys but may not switch between SRTP and plain RTP: the leg
+    /// was built for one of them (and `off`/`required` policies already decide the rest).
+    fn same_security(&self, n: Negotiated) -> Result<Negotiated, sdp::SdpError> {
+        match (&self.negotiated.srtp, &n.srtp) {
+            (Some(_), None) => Err(sdp::SdpError::SrtpRequired),
+            (None, Some(_)) => Err(sdp::SdpError::UnsupportedTransport("RTP/SAVP".into())),
+            _ => Ok(n),
+        }
+    }
+
     /// Hold/unhold and address changes. The codec stays: we answer only with the one in use.
     async fn handle_reinvite(&mut self, session: &mut InviteSession, reinvite: ReInviteReceived) {
         let offer = if has_sdp_body(&reinvite.invite) {
             match sdp::parse(&reinvite.invite.body)
-                .and_then(|o| sdp::negotiate(&o, &[self.negotiated.codec]))
+                .and_then(|o| sdp::negotiate_with(&o, &[self.negotiated.codec], self.security))
+                .and_then(|n| self.same_security(n))
             {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -514,6 +552,9 @@ impl ActiveCall<'_> {
         if let Some(n) = offer {
             let hold = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
             self.leg.update_remote(n.remote_rtp, hold);
+            if let Some(srtp) = &n.srtp {
+                self.leg.update_srtp(srtp.clone());
+            }
             tracing::info!(remote = ?n.remote_rtp, hold, "re-INVITE applied");
             self.negotiated = n;
         }
@@ -550,6 +591,24 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Refuses an offer we cannot answer, with a `Warning` that names the reason when it is about
+/// SRTP (so the caller's admin sees why, not just 488).
+async fn refuse_offer<T>(
+    endpoint: &Endpoint,
+    invite: IncomingRequest,
+    e: sdp::SdpError,
+) -> Result<T, CallError> {
+    let code = e.status_code();
+    match e.warning() {
+        Some(text) => {
+            metrics::CALLS_REJECTED.inc();
+            crate::sip::reject_with_warning(endpoint, invite, code, text).await;
+            Err(CallError::Rejected(code, e.to_string()))
+        }
+        None => reject(endpoint, invite, code, e.to_string()).await,
     }
 }
 

@@ -119,7 +119,8 @@ fn full_tree_parses() {
         Route {
             number: "100".into(),
             room: None,
-            language: None
+            language: None,
+            srtp: None,
         }
     );
 }

@@ -59,6 +59,7 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
 /// What works today but needs an admin soon (a certificate about to expire).
 pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
     let mut p = Problems::default();
+    srtp_without_tls(c, &mut p);
     let servers = [
         ("sip.tls.cert", c.sip.tls.listener()),
         (
@@ -95,6 +96,31 @@ pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
 
 fn check_now(files: &crate::tls::CertFiles) -> Vec<crate::tls::CertFinding> {
     crate::tls::check_files(files, std::time::SystemTime::now())
+}
+
+/// SDES keys travel in the SDP: over plain UDP/TCP SIP anyone who sees the signalling can
+/// decrypt the audio, so SRTP without `[sip.tls]` protects less than it seems.
+fn srtp_without_tls(c: &Config, p: &mut Problems) {
+    use crate::sip::sdes::SrtpPolicy;
+    if c.sip.tls.listener().is_some() {
+        return;
+    }
+    let fields = std::iter::once(("media.srtp".to_string(), c.media.srtp)).chain(
+        c.routes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((format!("routes[{i}].srtp"), r.srtp?))),
+    );
+    for (field, policy) in fields {
+        if policy == SrtpPolicy::Required {
+            p.add(
+                field,
+                "SRTP is required but [sip.tls] is not set: the SRTP keys travel in the SIP \
+                 messages, readable by anyone who sees them; configure [sip.tls] and have \
+                 callers use sips: or ;transport=tls",
+            );
+        }
+    }
 }
 
 /// A server certificate and key: both or neither, and usable.

@@ -137,16 +137,19 @@ fn unknown_language_folders() {
             number: "1".into(),
             room: None,
             language: Some("de".into()),
+            srtp: None,
         },
         Route {
             number: "2".into(),
             room: None,
             language: Some("xx".into()),
+            srtp: None,
         },
         Route {
             number: "3".into(),
             room: None,
             language: Some("../en".into()),
+            srtp: None,
         },
     ];
     has(&c, "ivr.language", "no prompts for language \"fr\"");
@@ -171,16 +174,19 @@ fn routes_duplicate_number_and_bad_room() {
                 number: "+4930".into(),
                 room: Some("12a".into()),
                 language: None,
+                srtp: None,
             },
             Route {
                 number: "+4930".into(),
                 room: Some("1234".into()),
                 language: None,
+                srtp: None,
             },
             Route {
                 number: " ".into(),
                 room: None,
                 language: None,
+                srtp: None,
             },
         ],
         ..Config::default()
@@ -341,4 +347,30 @@ fn warnings_name_what_works_but_needs_an_admin() {
     c.conference.builtin.tls.key = Some("key.pem".into());
     c.conference.builtin.serve = false;
     assert_eq!(warned(&c), ["conference.builtin.tls"]);
+}
+
+#[test]
+fn srtp_policy_parses_per_route_and_required_without_tls_is_warned() {
+    let c = Config::from_toml_str(
+        "[media]\nsrtp = \"required\"\n[[routes]]\nnumber = \"1\"\nsrtp = \"off\"\n\
+         [[routes]]\nnumber = \"2\"\nsrtp = \"required\"\n[[routes]]\nnumber = \"3\"\n",
+    )
+    .expect("valid config");
+    use crate::sip::sdes::SrtpPolicy;
+    assert_eq!(c.media.srtp, SrtpPolicy::Required);
+    let routes: Vec<_> = c.routes.iter().map(|r| r.srtp).collect();
+    assert_eq!(
+        routes,
+        [Some(SrtpPolicy::Off), Some(SrtpPolicy::Required), None]
+    );
+    assert!(problems(&c).is_empty(), "a working config: only warnings");
+    let warned: Vec<String> = c.warnings().into_iter().map(|w| w.field).collect();
+    assert_eq!(warned, ["media.srtp", "routes[1].srtp"]);
+    assert!(c.warnings()[0].message.contains("[sip.tls]"));
+    assert!(
+        Config::default().warnings().is_empty(),
+        "optional is not warned"
+    );
+    let e = Config::from_toml_str("[media]\nsrtp = \"mandatory\"\n").unwrap_err();
+    assert!(e.to_string().contains("optional"), "{e}");
 }

@@ -7,7 +7,9 @@
 //! Rust frame source (prompt or silence, [`tx`]), and puts the caller's audio in order
 //! ([`reorder`]). GStreamer does the codec work: the receive pipeline (depayloader, decoder) and
 //! the send pipeline (encoder, payloader), both fed through a Rust-owned pad so they need no
-//! streaming thread of their own. Call logic sees only [`MediaEvent`]s.
+//! streaming thread of their own. With SRTP ([`srtp`]), libsrtp through `srtpdec`/`srtpenc`
+//! decrypts each packet right after the socket and encrypts it right before. Call logic sees
+//! only [`MediaEvent`]s.
 //!
 //! Call [`init`] once at startup: it initialises GStreamer and names the apt package of any
 //! missing element, so a broken install fails before the first call instead of during it.
@@ -21,6 +23,7 @@ pub mod pipeline;
 pub mod prompts;
 pub mod reorder;
 pub mod rtp;
+pub mod srtp;
 pub mod tx;
 
 use std::path::PathBuf;
@@ -101,6 +104,17 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("avdec_g722", "gstreamer1.0-libav"),
     ("avenc_g722", "gstreamer1.0-libav"),
 ];
+
+/// Sends the sticky events that must precede data on a source pad of ours that feeds an
+/// element: stream start, the caps, and a time segment from 0.
+pub(crate) fn start_stream(pad: &gstreamer::Pad, stream_id: &str, caps: &gstreamer::Caps) {
+    use gstreamer::prelude::*;
+    pad.push_event(gstreamer::event::StreamStart::new(stream_id));
+    pad.push_event(gstreamer::event::Caps::new(caps));
+    pad.push_event(gstreamer::event::Segment::new(
+        &gstreamer::FormattedSegment::<gstreamer::ClockTime>::new(),
+    ));
+}
 
 /// Initialises GStreamer (once per process; later calls return the first result) and checks
 /// that every element in [`REQUIRED_ELEMENTS`] exists.

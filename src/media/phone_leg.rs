@@ -22,11 +22,13 @@ use tokio::sync::mpsc;
 
 use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
+use crate::sip::sdes::SrtpAgreement;
 
 use super::latch::Latch;
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
 use super::reorder::Reorder;
+use super::srtp::SrtpSession;
 use super::tx::{FrameSource, TxFill};
 use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
 
@@ -56,6 +58,8 @@ pub struct PhoneLegConfig {
     pub rtp_timeout: Option<Duration>,
     /// Run the in-band DTMF detector on the decoded audio.
     pub inband_dtmf: bool,
+    /// SRTP keys (SDES); `None`: plain RTP.
+    pub srtp: Option<SrtpAgreement>,
 }
 
 /// Counters of one leg.
@@ -68,6 +72,7 @@ pub(crate) struct Counters {
     pub rx_lost: AtomicU64,
     pub rx_late: AtomicU64,
     pub rx_foreign: AtomicU64,
+    pub rx_srtp_rejected: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_errors: AtomicU64,
 }
@@ -89,6 +94,8 @@ pub struct LegStats {
     pub rx_late: u64,
     /// Valid RTP from a source other than the caller's (dropped; see `media::latch`).
     pub rx_foreign: u64,
+    /// SRTP packets that failed authentication or replayed an old one (dropped).
+    pub rx_srtp_rejected: u64,
     pub tx_packets: u64,
     /// Outbound packets the socket refused or the pipeline failed to produce.
     pub tx_errors: u64,
@@ -143,6 +150,7 @@ impl PhoneLeg {
         let rx_pad = feed_pad(&rx, "phone-rx")?;
         let tx_pad = feed_pad(&tx, "phone-tx")?;
 
+        let srtp = config.srtp.as_ref().map(SrtpSession::new).transpose()?;
         let counters = Arc::new(Counters::default());
         let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
         let task = PhoneTask {
@@ -164,9 +172,11 @@ impl PhoneLeg {
             tx_pad,
             tx_sink: tx.element::<AppSink>("out")?,
             frames: FrameSource::new(prompts, rate),
+            srtp,
         };
         let task = runtime.spawn(task.run(control_rx));
-        tracing::debug!(%local, codec = %config.codec, "phone leg started");
+        let security = config.srtp.as_ref().map_or("RTP", |s| s.suite.name());
+        tracing::debug!(%local, codec = %config.codec, security, "phone leg started");
         Ok(PhoneLeg {
             local,
             control,
@@ -196,6 +206,12 @@ impl PhoneLeg {
         self.command(Control::Remote { remote, hold });
     }
 
+    /// Applies the SRTP keys of a re-INVITE's offer: a new key of the caller's takes effect for
+    /// the next packet (libsrtp keeps no state across keys). The same keys change nothing.
+    pub fn update_srtp(&self, srtp: SrtpAgreement) {
+        self.command(Control::Srtp(srtp));
+    }
+
     /// Sets the audio the phone hears while no prompt plays (the conference mix); `None` is
     /// silence.
     pub fn set_tx_fill(&self, fill: Option<TxFill>) {
@@ -222,6 +238,7 @@ impl PhoneLeg {
             rx_lost: get(&c.rx_lost),
             rx_late: get(&c.rx_late),
             rx_foreign: get(&c.rx_foreign),
+            rx_srtp_rejected: get(&c.rx_srtp_rejected),
             tx_packets: get(&c.tx_packets),
             tx_errors: get(&c.tx_errors),
         }
@@ -270,11 +287,7 @@ fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaE
         .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
     pad.link(&sink)
         .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-    pad.push_event(gst::event::StreamStart::new(stream_id));
-    pad.push_event(gst::event::Caps::new(&caps));
-    pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-        gst::ClockTime,
-    >::new()));
+    super::start_stream(&pad, stream_id, &caps);
     Ok(pad)
 }
 

@@ -22,6 +22,7 @@ use super::PcmTap;
 use super::latch::{Latch, Verdict};
 use super::phone_leg::Counters;
 use super::reorder::{Playout, Reorder};
+use super::srtp::SrtpSession;
 use super::tx::{FrameSource, PTIME, TxFill};
 use super::{MediaEvent, rtp, send_event};
 
@@ -53,6 +54,7 @@ pub(crate) enum Control {
         hold: bool,
     },
     Fill(Option<TxFill>),
+    Srtp(crate::sip::sdes::SrtpAgreement),
 }
 
 pub(crate) struct PhoneTask {
@@ -81,6 +83,8 @@ pub(crate) struct PhoneTask {
     pub tx_pad: gst::Pad,
     pub tx_sink: AppSink,
     pub frames: FrameSource,
+    /// Decrypts right after the socket and encrypts right before it; `None`: plain RTP.
+    pub srtp: Option<SrtpSession>,
 }
 
 /// Timing state of the running task (send slots, last arrival), made when it starts.
@@ -135,7 +139,26 @@ impl PhoneTask {
     }
 
     /// Handles one datagram; returns whether it was RTP we expect (which keeps the call alive).
+    /// With SRTP only authenticated packets go on, decrypted: a forged one cannot latch.
     fn on_datagram(&mut self, packet: &[u8], from: SocketAddr) -> bool {
+        let plain;
+        let packet = match self.srtp.as_ref() {
+            None => packet,
+            Some(srtp) => match rtp::parse(packet).ok().and_then(|_| srtp.unprotect(packet)) {
+                Some(decrypted) => {
+                    plain = decrypted;
+                    &plain[..]
+                }
+                None => {
+                    self.counters
+                        .rx_srtp_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::SRTP_REJECTED.inc();
+                    tracing::trace!(%from, "dropped SRTP that failed authentication");
+                    return false;
+                }
+            },
+        };
         let header = match rtp::parse(packet) {
             Ok(header) => header,
             Err(e) => {
@@ -294,7 +317,21 @@ impl PhoneTask {
             let Ok(map) = buffer.map_readable() else {
                 continue;
             };
-            let counter: &AtomicU64 = match self.socket.try_send_to(&map, target) {
+            let protected;
+            let packet = match self.srtp.as_ref() {
+                None => map.as_slice(),
+                Some(srtp) => match srtp.protect(&map) {
+                    Some(p) => {
+                        protected = p;
+                        &protected[..]
+                    }
+                    None => {
+                        self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+            };
+            let counter: &AtomicU64 = match self.socket.try_send_to(packet, target) {
                 Ok(_) => &self.counters.tx_packets,
                 Err(e) => {
                     tracing::trace!(%target, "RTP send failed: {e}");
@@ -310,6 +347,15 @@ impl PhoneTask {
             Control::Play(prompt) => self.frames.play(prompt),
             Control::StopPrompt => self.frames.stop(),
             Control::Fill(fill) => self.frames.set_fill(fill),
+            Control::Srtp(agreement) => match self.srtp.as_mut() {
+                Some(srtp) => {
+                    if let Err(e) = srtp.update(&agreement) {
+                        tracing::warn!("SRTP rekey failed: {e}");
+                        send_event(&self.events, MediaEvent::Error(e.to_string()));
+                    }
+                }
+                None => tracing::warn!("SRTP keys for a plain RTP leg ignored"),
+            },
             Control::Remote { remote, hold } => {
                 if remote != self.sdp_remote {
                     self.sdp_remote = remote;

@@ -22,6 +22,21 @@ impl Log for EzkInputLog {
 
     fn log(&self, record: &Record<'_>) {
         if !is_ezk_warning(record.metadata()) {
+            // ezk quotes whole SIP messages at trace level: SDES keys must not reach the log.
+            if record.target().starts_with("ezk") && self.inner.enabled(record.metadata()) {
+                let text = record.args().to_string();
+                if let std::borrow::Cow::Owned(clean) = crate::sip::sdes::redact_keys(&text) {
+                    return self.inner.log(
+                        &Record::builder()
+                            .args(format_args!("{clean}"))
+                            .metadata(record.metadata().clone())
+                            .module_path(record.module_path())
+                            .file(record.file())
+                            .line(record.line())
+                            .build(),
+                    );
+                }
+            }
             return self.inner.log(record);
         }
         let message = record.args().to_string();

@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::acl::AllowList;
 use super::admission::SourceTicket;
 use super::digest::{DigestVerifier, Verdict};
+use super::sdes::SrtpPolicy;
 use crate::config::{Config, SipMode};
 
 /// An INVITE let in, with its routing decision and what it holds.
@@ -22,6 +23,8 @@ pub struct Admitted {
     /// The called number is routed straight to this room (no room-ID prompt).
     pub direct_room: Option<String>,
     pub language: String,
+    /// The route's SRTP policy, else `media.srtp`.
+    pub srtp: SrtpPolicy,
     /// One of the bridge's `limits.max_calls` slots, held until the call ends.
     pub permit: OwnedSemaphorePermit,
     /// The source's share of `limits.max_calls_per_source`, held until the call ends.
@@ -45,6 +48,7 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     routes: Vec<crate::config::Route>,
     language: String,
+    srtp: SrtpPolicy,
 }
 
 impl Gate {
@@ -58,6 +62,7 @@ impl Gate {
             slots,
             routes: config.routes.clone(),
             language: config.ivr.language.clone(),
+            srtp: config.media.srtp,
         }
     }
 
@@ -104,11 +109,13 @@ impl Gate {
             .and_then(|r| r.language.clone())
             .unwrap_or_else(|| self.language.clone());
         let direct_room = route.and_then(|r| r.room.clone());
-        tracing::debug!(%called, ?direct_room, %language, "routing call");
+        let srtp = route.and_then(|r| r.srtp).unwrap_or(self.srtp);
+        tracing::debug!(%called, ?direct_room, %language, srtp = srtp.as_str(), "routing call");
         Ok(Admitted {
             invite,
             direct_room,
             language,
+            srtp,
             permit,
             ticket,
         })

@@ -42,6 +42,11 @@ pub struct Config {
     pub env: Vec<(String, String)>,
     /// Extra lines of the `[ivr]` section (which the launcher writes itself).
     pub ivr_toml: String,
+    /// The address SIP, RTP and the signaling server bind to: loopback, or a veth address
+    /// inside a test's network namespace where WebRTC must work (ICE never uses loopback).
+    pub ip: String,
+    /// The bridge's `RUST_LOG`; `None`: the test's own, else `dialbridge=debug,info`.
+    pub rust_log: Option<String>,
 }
 
 impl Config {
@@ -56,6 +61,8 @@ impl Config {
             trunk_toml: String::new(),
             env: Vec::new(),
             ivr_toml: String::new(),
+            ip: "127.0.0.1".into(),
+            rust_log: None,
         }
     }
 
@@ -82,12 +89,13 @@ impl Config {
         let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let mut t = String::new();
         let q = |s: &str| toml_string(s);
+        let ip = &self.ip;
         match &self.mode {
             Mode::Trunk { allow } => {
                 let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"trunk\"\nlisten = \"127.0.0.1:0\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
+                    "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:0\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
                     list.join(", "),
                     self.trunk_toml
                 );
@@ -100,7 +108,7 @@ impl Config {
             } => {
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"register\"\nlisten = \"127.0.0.1:0\"\n\n[sip.register]\n\
+                    "[sip]\nmode = \"register\"\nlisten = \"{ip}:0\"\n\n[sip.register]\n\
                      registrar = {}\nusername = {}\npassword = {}\nexpires_s = {expires_s}\n\
                      retry_min_s = 1\nretry_max_s = 2\n\n",
                     q(registrar),
@@ -111,10 +119,10 @@ impl Config {
         }
         let _ = write!(
             t,
-            "[media]\nrtp_bind = \"127.0.0.1\"\npublic_address = \"127.0.0.1\"\n\
+            "[media]\nrtp_bind = \"{ip}\"\npublic_address = \"{ip}\"\n\
              rtp_port_min = 0\nrtp_port_max = 0\n{}\n\
              [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n{}\n\
-             [conference.builtin]\nlisten = \"127.0.0.1:0\"\n\n\
+             [conference.builtin]\nlisten = \"{ip}:0\"\n\n\
              [[conference.builtin.rooms]]\nid = \"1234\"\nname = \"Test room\"\n\n\
              [[conference.builtin.rooms]]\nid = \"5678\"\nname = \"Test room with PIN\"\npin = \"2468\"\n\n{}",
             self.media_toml,
@@ -158,7 +166,9 @@ impl Bridge {
             .stdout(Stdio::piped())
             .stderr(stderr);
         cmd.envs(config.env.iter().map(|(k, v)| (k, v)));
-        if std::env::var_os("RUST_LOG").is_none() {
+        if let Some(filter) = &config.rust_log {
+            cmd.env("RUST_LOG", filter);
+        } else if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
         let mut child = cmd.spawn().expect("starting the dialbridge binary");

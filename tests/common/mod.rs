@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod baresip;
 pub mod bridge;
 pub mod call;
 pub mod dialog;

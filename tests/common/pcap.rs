@@ -65,6 +65,62 @@ impl Rtp {
     }
 }
 
+/// A running `tcpdump` writing `filter`'s packets on the loopback interface to a pcap file.
+/// Killed on drop; [`Capture::stop`] flushes and returns the packets.
+pub struct Capture {
+    child: std::process::Child,
+    pub path: std::path::PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing and returns once tcpdump says it listens (packets sent after that are
+    /// in the file).
+    pub fn start(dir: &Path, name: &str, filter: &str) -> Capture {
+        use std::io::BufRead;
+        let bin =
+            super::tools::require_tool("tcpdump", "install tcpdump (scripts/install-deps.sh)");
+        let path = dir.join(format!("{name}.pcap"));
+        let mut child = std::process::Command::new(bin)
+            .args(["-i", "lo", "-U", "-n", "-s", "0", "-w"])
+            .arg(&path)
+            .arg(filter)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting tcpdump");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("tcpdump did not start listening on lo (needs root or CAP_NET_RAW)"),
+            }
+        }
+        // Keep draining its stderr so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Capture { child, path }
+    }
+
+    /// Stops tcpdump (SIGTERM flushes the file) and reads the UDP packets.
+    pub fn stop(mut self) -> Vec<UdpPacket> {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = self.child.wait();
+        read_udp(&self.path)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Reads every IPv4 UDP datagram of a classic pcap file. Panics with the reason on a file it
 /// cannot read: the captures are test fixtures, not network input.
 pub fn read_udp(path: &Path) -> Vec<UdpPacket> {

@@ -39,6 +39,16 @@ pub fn scenario_from_template(dir: &Path, name: &str, subs: &[(&str, &str)]) -> 
     out
 }
 
+/// The values for `uac_reject.xml`: the status code, the offer's audio transport and a regular
+/// expression the whole refusal must match (`SIP/2.0` matches any).
+pub fn refusal<'a>(
+    code: &'a str,
+    proto: &'a str,
+    must_match: &'a str,
+) -> [(&'static str, &'a str); 3] {
+    [("CODE", code), ("PROTO", proto), ("WARNING", must_match)]
+}
+
 /// The first `@KEY@` (upper case and `_`) left in `text`.
 fn placeholder(text: &str) -> Option<&str> {
     let mut rest = text;

@@ -37,11 +37,7 @@ impl Feed {
             .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
         pad.link(&sink)
             .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-        pad.push_event(gst::event::StreamStart::new("conference-feed"));
-        pad.push_event(gst::event::Caps::new(&caps));
-        pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-            gst::ClockTime,
-        >::new()));
+        crate::media::start_stream(&pad, "conference-feed", &caps);
         Ok(Feed {
             pad,
             rate,
