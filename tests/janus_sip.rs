@@ -219,15 +219,22 @@ fn phone_in_room(rig: &Rig, room: u64) -> (u64, String) {
 /// Waits until the phone's last second is quiet, so the next prompt is a segment of its own
 /// (room audio running straight into a prompt would be one segment).
 fn wait_quiet(phone: &mut Phone) {
+    // Quiet, and the room's last sound closed as a segment of its own, so that a prompt that
+    // follows soon is not heard run together with it.
     let (last, ok) = measure_until(
         Duration::from_secs(10),
         || {
             std::thread::sleep(Duration::from_millis(100));
-            phone.rtp.spectrum_of_last(Duration::from_secs(1))
+            let spectrum = phone.rtp.spectrum_of_last(Duration::from_secs(1));
+            (spectrum, phone.rtp.in_sound())
         },
-        |s| s.rms < 100.0,
+        |(s, in_sound)| s.rms < 100.0 && !in_sound,
     );
-    assert!(ok, "the room never went quiet: {}", last.describe(&[440.0]));
+    assert!(
+        ok,
+        "the room never went quiet: {}",
+        last.0.describe(&[440.0])
+    );
     phone.rtp.forget_segments();
 }
 
@@ -380,6 +387,16 @@ fn janus_restart_mid_call_then_a_new_call_joins() {
     rig.janus.stop();
     wait_goodbye(&mut phone, "unreachable", stopped);
     drop(phone);
+    // The lost connection is one event for the call, not a closed channel polled in a loop.
+    let failures = rig
+        .bridge
+        .log_lines(&["call input", "input=ConferenceFailed"]);
+    assert_eq!(
+        failures.len(),
+        1,
+        "the call took the conference's loss {} times",
+        failures.len()
+    );
 
     rig.janus.restart();
     let mut phone = rig.call();

@@ -22,6 +22,10 @@ pub struct RoomLink {
     media_events: mpsc::Receiver<ConferenceMediaEvent>,
     muted: Arc<AtomicBool>,
     peers: HashSet<String>,
+    /// A channel that has ended (or whose conference said `Closed`) is reported once and then no
+    /// longer polled: a closed channel is always ready, and the call task would spin on it.
+    conference_closed: bool,
+    media_closed: bool,
 }
 
 /// Either side of the room has something for the call.
@@ -62,13 +66,22 @@ impl RoomLink {
             media_events,
             muted,
             peers: HashSet::new(),
+            conference_closed: false,
+            media_closed: false,
         })
     }
 
     pub async fn next(&mut self) -> RoomEvent {
         tokio::select! {
-            e = self.session.events.recv() => RoomEvent::Conference(e),
-            e = self.media_events.recv() => RoomEvent::Media(e),
+            e = self.session.events.recv(), if !self.conference_closed => {
+                self.conference_closed = e.is_none();
+                RoomEvent::Conference(e)
+            }
+            e = self.media_events.recv(), if !self.media_closed => {
+                self.media_closed = e.is_none();
+                RoomEvent::Media(e)
+            }
+            else => std::future::pending().await,
         }
     }
 
@@ -132,6 +145,8 @@ impl RoomLink {
                 ended: true,
                 reason,
             } => {
+                // The last event: the channel's end that follows says nothing new.
+                self.conference_closed = true;
                 tracing::info!(%reason, "conference closed");
                 Some(CallInput::ConferenceEnded)
             }
@@ -139,6 +154,7 @@ impl RoomLink {
                 ended: false,
                 reason,
             } => {
+                self.conference_closed = true;
                 tracing::warn!(%reason, "conference connection lost");
                 Some(CallInput::ConferenceFailed)
             }

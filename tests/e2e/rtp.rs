@@ -203,6 +203,11 @@ impl RtpPhone {
         }
     }
 
+    /// Is a stretch of sound going on (not yet closed by the analyzer's gap of silence)?
+    pub fn in_sound(&self) -> bool {
+        lock(&self.shared.rx).analyzer.in_sound()
+    }
+
     /// The spectrum of the last `window` of received audio (at most what there is).
     pub fn spectrum_of_last(&self, window: Duration) -> Spectrum {
         let rx = lock(&self.shared.rx);
