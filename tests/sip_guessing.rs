@@ -113,7 +113,11 @@ fn with_reject_a_locked_number_or_source_gets_403() {
     let bridge = Bridge::start(&dir, &config("reject"));
     guess_until_hung_up(&bridge, &dir, "4930333", MAX_WRONG);
 
-    let scenario = sipp::scenario_from_template(&dir, "uac_reject.xml", &[("CODE", "403")]);
+    let scenario = sipp::scenario_from_template(
+        &dir,
+        "uac_reject.xml",
+        &sipp::refusal("403", "RTP/AVP", "SIP/2.0"),
+    );
     // The locked number from another source, then another number from the locked source.
     for (number, source) in [("4930333", "127.0.0.2"), ("4930444", "127.0.0.1")] {
         let rtp = RtpPeer::new();
