@@ -9,12 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::bridge::{Bridge, Config};
-use common::call::Caller;
 use common::kamailio::Kamailio;
 use common::tls::TestCa;
 use common::{metrics, tools};
-
-const PROMPT: Duration = Duration::from_secs(15);
 
 #[test]
 fn registers_over_tls_and_takes_a_call() {
@@ -80,13 +77,7 @@ fn registers_and_takes_a_call(
     );
 
     // sipp calls kamailio over UDP; kamailio relays to the registered contact over TLS.
-    let call = Caller::dial(&dir, "uac_call.xml", kamailio.addr(), &[0], |s| {
-        s.service("bridge")
-    });
-    call.assert_answer(0, true);
-    call.rtp.expect_prompt("welcome", PROMPT);
-    call.hang_up();
-    metrics::wait_idle(sig, Duration::from_secs(5));
+    kamailio.call_account(&dir, "bridge", sig);
 }
 
 /// A registrar whose certificate the bridge cannot verify gets no REGISTER: the bridge stays

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::call::{Caller, PROMPT};
 use super::sipraw::{self, Request, Response};
 use super::tls::Issued;
 use super::tools;
@@ -177,6 +178,19 @@ impl Kamailio {
     pub fn restart(&mut self) {
         self.stop();
         self.run();
+    }
+
+    /// sipp calls `account` through this kamailio, which routes to the registered contact: the
+    /// bridge behind `signaling` answers with PCMU and the welcome prompt, the caller hangs up
+    /// and the bridge is idle again.
+    pub fn call_account(&self, dir: &Path, account: &str, signaling: SocketAddr) {
+        let call = Caller::dial(dir, "uac_call.xml", self.addr(), &[0], |s| {
+            s.service(account)
+        });
+        call.assert_answer(0, true);
+        call.rtp.expect_prompt("welcome", PROMPT);
+        call.hang_up();
+        super::metrics::wait_idle(signaling, Duration::from_secs(5));
     }
 
     pub fn log(&self) -> &Path {
