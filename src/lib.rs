@@ -5,6 +5,9 @@
 //!
 //! # Layout
 //!
+//! `docs/architecture.md` follows one call through these modules: who owns what, the sans-IO
+//! cores and their I/O shells, and a picture.
+//!
 //! - [`config`]: the one TOML configuration tree, its defaults and `validate()`.
 //! - [`server`]: the supervisor that accepts calls, caps them and drains them on shutdown.
 //! - [`call`]: one actor task per call; [`call::machine`] is the sans-IO call control.
@@ -12,7 +15,8 @@
 //!   [`sip::sdp`] negotiates codecs as a pure function, [`sip::sdes`] the SRTP keys.
 //! - [`ivr`]: the sans-IO IVR that reads room ID and PIN; [`ivr::dtmf`] decodes RFC 4733,
 //!   SIP INFO and in-band DTMF.
-//! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg and the prompt player.
+//! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg, the prompts and the
+//!   WebRTC conference leg ([`media::conference_leg`]).
 //! - [`conference`]: the `ConferenceBackend` trait and its backends.
 //! - [`signaling`]: the built-in room signaling server.
 //! - [`tls`]: certificates from PEM files (checked, reloaded on SIGHUP) and rustls settings for
