@@ -1,7 +1,8 @@
 //! The seam between a call and the conference it joins. A backend looks up rooms, checks PINs,
-//! and (from the conference-leg issue on) joins a room as a WebRTC participant.
+//! and joins a room as a WebRTC participant.
 //!
-//! Backends: [`builtin`], a client of dialbridge's own room signaling server.
+//! Backends: [`builtin`], a client of dialbridge's own room signaling server, and [`janus`],
+//! rooms of a Janus server; both over `ws://` or `wss://` (`ws.rs`).
 
 pub mod builtin;
 mod builtin_session;

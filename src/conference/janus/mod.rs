@@ -1,5 +1,5 @@
 //! [`JanusBackend`]: callers join rooms of a Janus 1.x server, through its JSON API over
-//! WebSocket (`ws://host:8188`, subprotocol `janus-protocol`), in one of two plugins:
+//! WebSocket (`ws://host:8188` or `wss://`, subprotocol `janus-protocol`), in one of two plugins:
 //!
 //! - [`JanusPlugin::VideoRoom`] (SFU): we publish our audio and subscribe to every other
 //!   publisher's audio; the conference leg mixes (see `videoroom.rs`);
@@ -10,7 +10,8 @@
 //! are found out and checked); a joined call has its own connection and session
 //! (`session.rs`), kept alive every [`JanusOptions::keepalive`].
 //!
-//! Only `ws://` for now: `wss://` needs a TLS feature of tokio-tungstenite, which is not enabled.
+//! `wss://` URLs are verified against the system's roots plus `conference.ca_file` (see `ws.rs`
+//! one level up); there is no way to turn verification off.
 
 mod access;
 mod audiobridge;
