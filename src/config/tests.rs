@@ -1,6 +1,9 @@
 //! Parsing, environment overrides, the example file and the demo config.
 
+use std::path::PathBuf;
+
 use super::*;
+use crate::media::codec::Codec;
 
 const EXAMPLE: &str = include_str!("../../dialbridge.example.toml");
 
