@@ -430,7 +430,7 @@ impl ActiveCall<'_> {
                     }
                 }
                 _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
-                _ = crate::server::stopped(&mut shutdown) => {
+                _ = crate::shutdown::stopped(&mut shutdown) => {
                     let _ = session.terminate().await;
                     return "dialbridge is shutting down".into();
                 }
