@@ -25,6 +25,7 @@
 //! - [`metrics`]: process-wide counters for `/metrics`.
 //! - [`ratelog`]: at most one log line per interval per kind of bad network input.
 //! - [`security`]: limits on guessing room IDs and PINs, shared by SIP and the signaling server.
+//! - [`shutdown`]: the stop flag long-running tasks watch; depends on nothing else in the crate.
 
 pub mod call;
 pub mod conference;
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod ratelog;
 pub mod security;
 pub mod server;
+pub mod shutdown;
 pub mod signaling;
 pub mod sip;
 pub mod tls;

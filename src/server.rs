@@ -11,6 +11,7 @@ use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
+use crate::shutdown::stopped;
 use crate::sip::admission::AdmissionControl;
 use crate::sip::endpoint::{self, Contacts, EndpointOptions, TlsOptions};
 use crate::sip::entry::EntryOptions;
@@ -276,12 +277,6 @@ fn spawn_signaling<L>(
 fn random_token() -> String {
     let bits: u128 = rand::random();
     format!("{bits:032x}")
-}
-
-/// Completes once the stop flag is set (or its sender is gone).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not Send; drop it before any other await.
-    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
 /// Outgoing TLS always (a `sips:` registrar needs it); the listener when a certificate is set.

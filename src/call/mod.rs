@@ -1,8 +1,9 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
-//! sans-IO call control ([`machine`]); [`room`] links it to the conference once joined. RTP
-//! ports come from [`ports`]; [`guard`] counts wrong room IDs and PINs against the guessing
-//! limit.
+//! sans-IO call control ([`machine`]); `active.rs` is its running select loop. [`room`] links it
+//! to the conference once joined. RTP ports come from [`ports`]; [`guard`] counts wrong room IDs
+//! and PINs against the guessing limit.
 
+mod active;
 pub mod actor;
 mod backend;
 pub mod guard;

@@ -17,6 +17,7 @@ use super::protocol::{
     ServerMessage,
 };
 use super::rooms::{Joiner, Refusal, constant_time_eq};
+use crate::shutdown::stopped;
 
 /// Frames queued for one client (relayed signals, join/leave notices). When full, further
 /// unsolicited messages to this client are dropped and counted in
@@ -130,11 +131,6 @@ async fn say_goodbye(socket: &mut WebSocket, notice: Option<Utf8Bytes>) {
         reason: "removed by a host".into(),
     };
     let _ = socket.send(Message::Close(Some(frame))).await;
-}
-
-/// Resolves when shutdown is signalled or its sender is gone (no `watch::Ref` kept alive).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 fn encode(request_id: Option<RequestId>, msg: &ServerMessage) -> String {

@@ -92,7 +92,7 @@ pub async fn run(
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = crate::server::stopped(&mut shutdown) => break,
+            _ = crate::shutdown::stopped(&mut shutdown) => break,
         }
     }
 
