@@ -107,8 +107,6 @@ fn demo_config() -> Config {
     config
 }
 
-/// A relative prompts folder is taken from the config file's folder when it is not in the
-/// working directory.
 /// Relative paths in the config are relative to its file (the prompts folder also to the
 /// working directory, where a checkout keeps it).
 fn resolve_paths(mut config: Config, base: &Path) -> Config {

@@ -108,7 +108,7 @@ pub async fn run(
             tcp: config.sip.tcp,
             public_host,
             user_agent: config.sip.user_agent.clone(),
-            tls: Some(tls),
+            tls,
         },
         entry,
     )

@@ -14,6 +14,7 @@ use crate::media::phone_leg::PhoneLeg;
 use crate::metrics;
 use crate::sip::screen::has_sdp_body;
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, Security};
+use ezk_sip_core::transport::OutgoingResponse;
 use ezk_sip_types::StatusCode;
 use ezk_sip_types::header::typed::ContentType;
 use ezk_sip_ua::invite::session::{InviteSession, InviteSessionEvent, ReInviteReceived};
@@ -239,13 +240,7 @@ impl ActiveCall<'_> {
         else {
             return;
         };
-        response
-            .msg
-            .headers
-            .insert_named(&ContentType(bytesstr::BytesStr::from_static(
-                "application/sdp",
-            )));
-        response.msg.body = body.into();
+        set_sdp_body(&mut response, body);
         if let Err(e) = session.handle_reinvite_success(reinvite, response).await {
             tracing::warn!(error = %e, "re-INVITE was not acknowledged");
         }
@@ -264,4 +259,15 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// Puts an SDP answer into a 200 OK (the INVITE's and a re-INVITE's).
+pub(super) fn set_sdp_body(response: &mut OutgoingResponse, body: String) {
+    response
+        .msg
+        .headers
+        .insert_named(&ContentType(bytesstr::BytesStr::from_static(
+            "application/sdp",
+        )));
+    response.msg.body = body.into();
 }

@@ -3,7 +3,7 @@
 //! conference event → feed the machine → carry out its actions. Whatever ends the call, the same
 //! cleanup runs (media stopped, metrics and the call slot released).
 
-use super::active::ActiveCall;
+use super::active::{ActiveCall, set_sdp_body};
 use super::guard::SipGuessing;
 use super::machine::CallMachine;
 use super::ports;
@@ -23,7 +23,6 @@ use crate::sip::sdes::{LocalKeyMaterial, SrtpPolicy};
 use crate::sip::sdp::{self, LocalMedia, Negotiated, Security};
 use crate::sip::usage::CallUsage;
 use ezk_sip_core::{Endpoint, IncomingRequest};
-use ezk_sip_types::header::typed::ContentType;
 use ezk_sip_types::{Name, StatusCode};
 use ezk_sip_ua::dialog::Dialog;
 use ezk_sip_ua::invite::acceptor::InviteAcceptor;
@@ -259,13 +258,7 @@ async fn answer_and_run(
         .create_response(StatusCode::OK, None)
         .await
         .map_err(|e| CallError::Sip(e.to_string()))?;
-    response
-        .msg
-        .headers
-        .insert_named(&ContentType(bytesstr::BytesStr::from_static(
-            "application/sdp",
-        )));
-    response.msg.body = body.into();
+    set_sdp_body(&mut response, body);
 
     // Start media before the 200 OK so the first prompt packet follows the ACK at once. The
     // socket is moved into the leg only after we know the codec (late offer: from the ACK).

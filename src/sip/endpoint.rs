@@ -52,7 +52,7 @@ pub struct EndpointOptions {
     /// Host (IP or name) to put in Contact instead of the bound IP (NAT).
     pub public_host: Option<String>,
     pub user_agent: String,
-    pub tls: Option<TlsOptions>,
+    pub tls: TlsOptions,
 }
 
 /// SIP over TLS: the listener (when a certificate is configured) and outgoing connections.
@@ -119,14 +119,11 @@ pub async fn start(
                 source,
             })?;
     }
+    builder.use_rustls_connector(tokio_rustls::TlsConnector::from(options.tls.client));
     let mut tls_local = None;
-    if let Some(tls) = options.tls {
-        builder.use_rustls_connector(tokio_rustls::TlsConnector::from(tls.client));
-        if let Some((config, port)) = tls.listen {
-            let addr = SocketAddr::new(local.ip(), port);
-            let bound = bind_tls(&mut builder, addr, config).await?;
-            tls_local = Some(bound);
-        }
+    if let Some((config, port)) = options.tls.listen {
+        let addr = SocketAddr::new(local.ip(), port);
+        tls_local = Some(bind_tls(&mut builder, addr, config).await?);
     }
     let endpoint = builder.build();
 
