@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::builtin::{Ws, connect, encode, exchange, unexpected};
+use super::builtin_wire::{Ws, connect, encode, exchange, unexpected};
 use super::{
     ConferenceCommand, ConferenceError, ConferenceEvent, ConferenceSession, JoinRequest, SdpKind,
 };

@@ -6,6 +6,7 @@
 
 pub mod builtin;
 mod builtin_session;
+mod builtin_wire;
 pub mod janus;
 mod ws;
 

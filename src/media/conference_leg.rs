@@ -41,6 +41,8 @@ mod mix;
 mod negotiation;
 #[path = "conference/peer.rs"]
 mod peer;
+#[path = "conference/shared.rs"]
+mod shared;
 #[path = "conference/stats.rs"]
 mod stats;
 
@@ -55,12 +57,15 @@ use tokio::sync::mpsc;
 pub use description::{SdpType, opus_payload_type};
 pub use mix::{MAX_FRAMES, PRIME_FRAMES};
 
-use super::MediaError;
+use super::events::MediaError;
+use super::gst::init;
 use super::pipeline::{ACTIVE_PIPELINES, render};
 use bus::PeerIndex;
 use feed::Feed;
 use mix::Mixer;
-use peer::{Peer, PeerSetup, lock};
+use peer::{Peer, PeerSetup};
+pub use shared::{ConferenceLegError, ConferenceMediaEvent};
+use shared::{Events, lock};
 pub use stats::InboundStats;
 
 /// The send pipeline description (embedded at build time).
@@ -94,55 +99,6 @@ impl Default for ConferenceLegConfig {
     }
 }
 
-/// What the conference leg tells its call (to be relayed to signaling, or acted on).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConferenceMediaEvent {
-    /// Send our offer or answer to `peer`.
-    LocalDescription {
-        peer: String,
-        sdp_type: SdpType,
-        sdp: String,
-    },
-    /// Send this ICE candidate (`candidate:…`, no `a=`) to `peer`.
-    LocalCandidate {
-        peer: String,
-        sdp_mline_index: u32,
-        candidate: String,
-    },
-    /// All our candidates for `peer` have been sent (for backends that signal the end of
-    /// candidates, such as Janus's `{"completed":true}`).
-    LocalCandidatesDone { peer: String },
-    /// ICE and DTLS are up with `peer` (sent once).
-    PeerConnected { peer: String },
-    /// `peer` cannot work (negotiation, ICE, DTLS or its elements failed; sent once). The
-    /// others are unaffected; remove the peer.
-    PeerFailed { peer: String, reason: String },
-    /// The shared send side failed: the conference leg is dead.
-    Error { reason: String },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConferenceLegError {
-    #[error(transparent)]
-    Media(#[from] MediaError),
-    #[error("audio rate {0} Hz is not supported (8000 or 16000)")]
-    UnsupportedRate(u32),
-    #[error("conference pipeline: {0}")]
-    Pipeline(String),
-    #[error("no peer {0:?}")]
-    UnknownPeer(String),
-    #[error("peer {0:?} already exists")]
-    DuplicatePeer(String),
-    #[error("bad SDP from {peer:?}: {reason}")]
-    BadSdp { peer: String, reason: String },
-    #[error("unexpected {sdp_type:?} from {peer:?}: {reason}")]
-    UnexpectedDescription {
-        peer: String,
-        sdp_type: SdpType,
-        reason: String,
-    },
-}
-
 /// A snapshot of the room mix (see [`ConferenceLeg::mix_stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MixStats {
@@ -152,24 +108,6 @@ pub struct MixStats {
     pub underruns: u64,
     /// Samples dropped to keep a stream's delay bounded.
     pub dropped_samples: u64,
-}
-
-/// The event channel, shared by GStreamer callbacks.
-#[derive(Clone)]
-pub(crate) struct Events(mpsc::Sender<ConferenceMediaEvent>);
-
-impl Events {
-    fn send(&self, event: ConferenceMediaEvent) {
-        use mpsc::error::TrySendError;
-        match self.0.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(event)) => {
-                super::DROPPED_EVENTS.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(?event, "conference event channel full, event dropped");
-            }
-            Err(TrySendError::Closed(_)) => {}
-        }
-    }
 }
 
 /// The running conference leg of one call; see the module docs.
@@ -209,7 +147,7 @@ impl ConferenceLeg {
         config: ConferenceLegConfig,
         events: mpsc::Sender<ConferenceMediaEvent>,
     ) -> Result<ConferenceLeg, ConferenceLegError> {
-        super::init()?;
+        init()?;
         if config.audio_rate != 8000 && config.audio_rate != 16000 {
             return Err(ConferenceLegError::UnsupportedRate(config.audio_rate));
         }

@@ -11,7 +11,6 @@
 //! closes when the runtime drops the aborted task, right after.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,21 +23,21 @@ use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
 use crate::sip::sdes::SrtpAgreement;
 
+use super::codec::Codec;
+use super::events::{MediaError, MediaEvent, send_event};
+use super::gst::{init, pcm_sink_callbacks, start_stream};
 use super::latch::Latch;
+use super::leg_stats::{Counters, LegStats, PcmTap};
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
+use super::prompts::PromptSet;
 use super::reorder::Reorder;
 use super::srtp::SrtpSession;
 use super::tx::{FrameSource, TxFill};
-use super::{Codec, MediaError, MediaEvent, PromptSet, send_event};
 
 /// Commands waiting for the media task. The call actor sends a handful per prompt, so a full
 /// queue means the task is stuck; the command is then dropped and logged.
 pub const CONTROL_CAPACITY: usize = 64;
-
-/// Receives the caller's decoded audio (mono S16 at the codec's audio rate) as packets arrive,
-/// about every 20 ms, on the leg's tokio task: must not block.
-pub type PcmTap = Box<dyn FnMut(&[i16]) + Send>;
 
 /// What the SDP negotiation decided for this call's phone side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,45 +61,6 @@ pub struct PhoneLegConfig {
     pub srtp: Option<SrtpAgreement>,
 }
 
-/// Counters of one leg.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub rx_packets: AtomicU64,
-    pub rx_invalid: AtomicU64,
-    pub rx_unexpected_pt: AtomicU64,
-    pub rx_dtmf_errors: AtomicU64,
-    pub rx_lost: AtomicU64,
-    pub rx_late: AtomicU64,
-    pub rx_foreign: AtomicU64,
-    pub rx_srtp_rejected: AtomicU64,
-    pub tx_packets: AtomicU64,
-    pub tx_errors: AtomicU64,
-}
-
-/// A snapshot of a leg's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LegStats {
-    /// Valid RTP packets of the audio, telephone-event or comfort-noise payload type.
-    pub rx_packets: u64,
-    /// Packets that are not valid RTP (dropped).
-    pub rx_invalid: u64,
-    /// Valid RTP with another payload type (dropped).
-    pub rx_unexpected_pt: u64,
-    /// Telephone-event payloads the RFC 4733 decoder rejected.
-    pub rx_dtmf_errors: u64,
-    /// Audio packets given up as lost (a hole that outwaited `jitter_buffer_ms`).
-    pub rx_lost: u64,
-    /// Audio packets that came after their place was passed, or twice (dropped).
-    pub rx_late: u64,
-    /// Valid RTP from a source other than the caller's (dropped; see `media::latch`).
-    pub rx_foreign: u64,
-    /// SRTP packets that failed authentication or replayed an old one (dropped).
-    pub rx_srtp_rejected: u64,
-    pub tx_packets: u64,
-    /// Outbound packets the socket refused or the pipeline failed to produce.
-    pub tx_errors: u64,
-}
-
 /// The running phone leg; see the module docs.
 pub struct PhoneLeg {
     local: SocketAddr,
@@ -121,7 +81,7 @@ impl PhoneLeg {
         prompts: Arc<PromptSet>,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<PhoneLeg, MediaError> {
-        super::init()?;
+        init()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
         let local = socket.local_addr()?;
         socket.set_nonblocking(true)?;
@@ -228,20 +188,7 @@ impl PhoneLeg {
     }
 
     pub fn stats(&self) -> LegStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        LegStats {
-            rx_packets: get(&c.rx_packets),
-            rx_invalid: get(&c.rx_invalid),
-            rx_unexpected_pt: get(&c.rx_unexpected_pt),
-            rx_dtmf_errors: get(&c.rx_dtmf_errors),
-            rx_lost: get(&c.rx_lost),
-            rx_late: get(&c.rx_late),
-            rx_foreign: get(&c.rx_foreign),
-            rx_srtp_rejected: get(&c.rx_srtp_rejected),
-            tx_packets: get(&c.tx_packets),
-            tx_errors: get(&c.tx_errors),
-        }
+        self.counters.snapshot()
     }
 
     /// Tears the leg down now (same as dropping it).
@@ -287,7 +234,7 @@ fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaE
         .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
     pad.link(&sink)
         .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-    super::start_stream(&pad, stream_id, &caps);
+    start_stream(&pad, stream_id, &caps);
     Ok(pad)
 }
 
@@ -297,7 +244,7 @@ fn pcm_callbacks(
     tap: Arc<Mutex<Option<PcmTap>>>,
     events: mpsc::Sender<MediaEvent>,
 ) -> gstreamer_app::AppSinkCallbacks {
-    super::pcm_sink_callbacks(move |pcm| {
+    pcm_sink_callbacks(move |pcm| {
         if let Some(detector) = detector.as_mut() {
             for digit in detector.push(pcm) {
                 tracing::debug!(%digit, "in-band DTMF digit");

@@ -18,13 +18,13 @@ use tokio::time::Instant;
 use crate::ivr::Prompt;
 use crate::ivr::dtmf::{DtmfSource, Rfc4733Decoder};
 
-use super::PcmTap;
+use super::events::{MediaEvent, send_event};
 use super::latch::{Latch, Verdict};
-use super::phone_leg::Counters;
+use super::leg_stats::{Counters, PcmTap};
 use super::reorder::{Playout, Reorder};
+use super::rtp;
 use super::srtp::SrtpSession;
 use super::tx::{FrameSource, PTIME, TxFill};
-use super::{MediaEvent, rtp, send_event};
 
 /// When the task falls this many packets behind (a stalled runtime), it skips ahead instead of
 /// bursting the backlog at the phone; the RTP timestamp jumps with real time.

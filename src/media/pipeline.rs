@@ -11,10 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::{Codec, MediaError};
+use super::codec::Codec;
+use super::events::MediaError;
+use super::gst::init;
 
-/// Pipelines launched and not yet dropped (read with [`super::active_pipelines`]).
+/// Pipelines launched and not yet dropped (read with [`active_pipelines`]).
 pub(crate) static ACTIVE_PIPELINES: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of pipelines built and not yet torn down, process-wide (for leak tests and metrics).
+pub fn active_pipelines() -> usize {
+    ACTIVE_PIPELINES.load(Ordering::Relaxed)
+}
 
 /// The pipeline descriptions dialbridge ships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +144,7 @@ pub fn render(file: &str, template: &str, values: &[(&str, String)]) -> Result<S
 }
 
 /// A launched pipeline. Dropping it sets it to NULL (which joins its streaming threads) and
-/// decrements [`super::active_pipelines`].
+/// decrements [`active_pipelines`].
 #[derive(Debug)]
 pub struct LivePipeline {
     pipeline: gst::Pipeline,
@@ -190,7 +197,7 @@ pub fn launch(
     values: &[(&str, String)],
     on_error: impl Fn(String) + Send + Sync + 'static,
 ) -> Result<LivePipeline, MediaError> {
-    super::init()?;
+    init()?;
     let file = kind.file_name();
     let error = |reason: String| MediaError::Pipeline {
         file: file.to_string(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::ivr::Prompt;
 
-use super::MediaError;
+use super::events::MediaError;
 
 /// The rates prompts are prepared at: G.711 (8 kHz) and G.722 (16 kHz) audio.
 pub const RATES: [u32; 2] = [8000, 16000];

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::MediaError;
+use super::events::MediaError;
+use super::gst::{init, start_stream};
 use super::pipeline::ACTIVE_PIPELINES;
 use crate::sip::sdes::{SrtpAgreement, SrtpKey, SrtpSuite};
 
@@ -143,7 +144,7 @@ impl Transform {
             .set_state(gst::State::Playing)
             .map_err(|e| error(format!("cannot start: {e}")))?;
         ACTIVE_PIPELINES.fetch_add(1, Ordering::Relaxed);
-        super::start_stream(&feed, "srtp", &gst::Caps::builder(input).build());
+        start_stream(&feed, "srtp", &gst::Caps::builder(input).build());
         Ok(Transform {
             pipeline,
             feed,
@@ -176,7 +177,7 @@ impl Drop for Transform {
 }
 
 fn make(factory: &str) -> Result<gst::Element, MediaError> {
-    super::init()?;
+    init()?;
     gst::ElementFactory::make(factory)
         .build()
         .map_err(|_| MediaError::MissingElement {

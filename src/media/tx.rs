@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::ivr::Prompt;
 
-use super::PromptSet;
+use super::prompts::PromptSet;
 
 /// Packet time of the phone leg: one RTP packet per 20 ms (the `ptime` every phone supports).
 pub const PTIME: Duration = Duration::from_millis(20);

@@ -9,7 +9,7 @@ use gstreamer::prelude::*;
 use gstreamer_app::AppSink;
 
 use super::mix::Mixer;
-use super::peer::lock;
+use super::shared::lock;
 
 /// Mixer stream ids, unique per process.
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
@@ -102,7 +102,7 @@ pub fn receiver(
         .and_then(|e| e.downcast::<AppSink>().ok())
         .ok_or("receive bin has no appsink named out")?;
     let mixer = mixer.clone();
-    sink.set_callbacks(crate::media::pcm_sink_callbacks(move |pcm| {
+    sink.set_callbacks(crate::media::gst::pcm_sink_callbacks(move |pcm| {
         lock(&mixer).push(stream, pcm)
     }));
     Ok((stream, bin.upcast()))

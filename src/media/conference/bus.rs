@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::peer::{PeerShared, lock};
-use super::{ConferenceMediaEvent, Events};
+use super::peer::PeerShared;
+use super::shared::{ConferenceMediaEvent, Events, lock};
 
 /// Peers by the prefix of their element names (`peer7` in `peer7-webrtc`).
 pub type PeerIndex = Arc<Mutex<HashMap<String, Arc<PeerShared>>>>;

@@ -11,7 +11,7 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::ConferenceLegError;
+use super::shared::ConferenceLegError;
 
 /// How far (ns) the frames' timestamps may drift from the pipeline's running time.
 pub const RESYNC_NS: u64 = 60_000_000;
@@ -37,7 +37,7 @@ impl Feed {
             .map_err(|e| error(format!("cannot activate feed pad: {e}")))?;
         pad.link(&sink)
             .map_err(|e| error(format!("cannot link feed pad: {e:?}")))?;
-        crate::media::start_stream(&pad, "conference-feed", &caps);
+        crate::media::gst::start_stream(&pad, "conference-feed", &caps);
         Ok(Feed {
             pad,
             rate,

@@ -18,7 +18,7 @@ use gstreamer_webrtc::{
 use super::branches;
 use super::description::SdpType;
 use super::mix::Mixer;
-use super::{ConferenceLegError, ConferenceMediaEvent, Events};
+use super::shared::{ConferenceLegError, ConferenceMediaEvent, Events, lock};
 
 /// What every peer of one leg shares.
 pub(super) struct PeerSetup {
@@ -327,8 +327,4 @@ fn connect_signals(webrtc: &gst::Element, shared: &Arc<PeerShared>) {
 
 fn pipeline_error(e: impl std::fmt::Display) -> ConferenceLegError {
     ConferenceLegError::Pipeline(e.to_string())
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
