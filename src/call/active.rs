@@ -2,8 +2,8 @@
 //! a SIP, media, DTMF, timer, backend or conference event, feeds the machine and carries out its
 //! actions (prompts, lookups, join, mute, re-INVITE answers) until it says why the call ended.
 
-use super::CallContext;
 use super::backend::{self, BackendFuture, BackendReply, poll_pending};
+use super::context::CallContext;
 use super::guard::CallGuard;
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::room::{RoomEvent, RoomLink};

@@ -4,18 +4,14 @@
 //! cleanup runs (media stopped, metrics and the call slot released).
 
 use super::active::{ActiveCall, set_sdp_body};
-use super::guard::SipGuessing;
+use super::context::CallContext;
 use super::machine::CallMachine;
 use super::ports;
-use crate::conference::ConferenceBackend;
 use crate::config::LockedCall;
-use crate::ivr::machine::IvrConfig;
 use crate::media::MediaEvent;
-use crate::media::codec::Codec;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
 use crate::media::prompts::PromptSet;
 use crate::metrics;
-use crate::sip::endpoint::Contacts;
 use crate::sip::gate::Admitted;
 use crate::sip::identity::caller_id;
 use crate::sip::screen::has_sdp_body;
@@ -26,50 +22,15 @@ use ezk_sip_core::{Endpoint, IncomingRequest};
 use ezk_sip_types::{Name, StatusCode};
 use ezk_sip_ua::dialog::Dialog;
 use ezk_sip_ua::invite::acceptor::InviteAcceptor;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 /// Media events per call in flight; the phone leg counts digits it cannot queue.
 const MEDIA_EVENT_CAPACITY: usize = 64;
 /// SIP INFO digits in flight; more are counted as dropped.
 const INFO_DIGIT_CAPACITY: usize = 32;
-
-/// Media settings shared by all calls.
-#[derive(Debug, Clone)]
-pub struct MediaSettings {
-    pub rtp_bind: IpAddr,
-    /// IP for SDP `c=`; `None`: the local IP that routes to the caller.
-    pub sdp_ip: Option<IpAddr>,
-    pub port_min: u16,
-    pub port_max: u16,
-    pub codecs: Vec<Codec>,
-    pub jitter_buffer_ms: u32,
-    pub rtp_timeout: Option<Duration>,
-    pub inband_dtmf: bool,
-    /// webrtcbin jitter buffer latency on the conference side, in ms.
-    pub conference_jitter_ms: u32,
-}
-
-/// Everything a call needs that outlives it.
-pub struct CallContext {
-    pub endpoint: Endpoint,
-    pub contacts: Contacts,
-    pub media: MediaSettings,
-    pub ivr: IvrConfig,
-    /// Prompt sets by language.
-    pub prompts: HashMap<String, Arc<PromptSet>>,
-    pub backend: Arc<dyn ConferenceBackend>,
-    /// INVITEs not yet owned by an acceptor (CANCELs that overtake them).
-    pub early: crate::sip::early::EarlyInvites,
-    pub session_expires_s: u32,
-    pub mask_caller_id: bool,
-    pub caller_id_visible_tail: usize,
-    /// The room-ID and PIN guessing limit, shared by all calls.
-    pub guessing: Arc<SipGuessing>,
-}
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call
 /// (the slot, the source ticket, the gauge and the early-CANCEL entry are drop guards, so even

@@ -6,9 +6,10 @@
 mod active;
 pub mod actor;
 mod backend;
+mod context;
 pub mod guard;
 pub mod machine;
 pub mod ports;
 pub mod room;
 
-pub use actor::{CallContext, MediaSettings};
+pub use context::{CallContext, MediaSettings};

@@ -1,7 +1,7 @@
 //! SIP INFO bodies: [`parse_info_body`] reads the digit of an `application/dtmf-relay` or
 //! `application/dtmf` body, and answers an error (never a panic) for anything else.
 
-use super::{DtmfError, EVENT_DIGITS, event_digit};
+use super::types::{DtmfError, EVENT_DIGITS, event_digit};
 
 /// Parses a SIP INFO body: `application/dtmf-relay` (`Signal=5\r\nDuration=160`) or
 /// `application/dtmf` (`5`).

@@ -1,48 +1,20 @@
 //! DTMF from the three places providers put it: RFC 4733 telephone-events in RTP, SIP INFO
 //! bodies, and in-band tones in the decoded audio. All three are sans-IO and never panic on
 //! what the network sends; [`DigitMerger`] makes one key press count once across them.
-//! Each decoder has its own file (`rfc4733.rs`, `info.rs`, `inband.rs`); the shared types and
-//! the merger live here.
+//! Each decoder has its own file (`rfc4733.rs`, `info.rs`, `inband.rs`); the merger lives
+//! here, the shared types in `types.rs`.
 
 mod inband;
 mod info;
 mod rfc4733;
+mod types;
 
 pub use inband::InbandDetector;
 pub use info::parse_info_body;
 pub use rfc4733::Rfc4733Decoder;
+pub use types::{DtmfError, DtmfSource};
 
 use std::time::{Duration, Instant};
-
-/// Where a digit came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DtmfSource {
-    Rfc4733,
-    SipInfo,
-    Inband,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DtmfError {
-    #[error("telephone-event payload is {0} bytes, needs at least 4")]
-    ShortPayload(usize),
-    #[error("event code {0} is not a DTMF digit")]
-    NotADigit(u8),
-    #[error("unsupported DTMF content type {0:?}")]
-    UnsupportedContentType(String),
-    #[error("no DTMF digit in the body")]
-    NoDigit,
-}
-
-/// The 16 DTMF keys in RFC 4733 event-code order (0-9, *, #, A-D).
-const EVENT_DIGITS: [char; 16] = [
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#', 'A', 'B', 'C', 'D',
-];
-
-/// The key for an RFC 4733 event code, `None` for non-DTMF events (flash, tones, …).
-fn event_digit(code: u8) -> Option<char> {
-    EVENT_DIGITS.get(usize::from(code)).copied()
-}
 
 /// Merges digits from all sources so each key press counts once: once an out-of-band digit
 /// (RFC 4733 or INFO) was seen, in-band detection is ignored for the call (the tone is still in

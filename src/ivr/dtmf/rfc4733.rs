@@ -1,7 +1,7 @@
 //! RFC 4733 telephone-events in RTP: [`Rfc4733Decoder`] reports each event's digit once,
 //! keyed by its RTP timestamp, and never panics on a short or non-DTMF payload.
 
-use super::{DtmfError, event_digit};
+use super::types::{DtmfError, event_digit};
 
 /// How many recent event timestamps the decoder remembers. Late repeats of an event come
 /// within a few packets, so a handful covers reordering without growing per call.

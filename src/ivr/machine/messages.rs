@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::Prompt;
+use crate::ivr::Prompt;
 
 /// IVR limits. The defaults match `[ivr]` in `dialbridge.example.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]

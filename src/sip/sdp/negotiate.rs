@@ -10,11 +10,11 @@ use sdp_types::{
     TaggedAddress, TransportProtocol,
 };
 
-use super::{CRYPTO_ATTRIBUTE, Direction, MLine, Negotiated, PTIME_MS, SdpError, Security};
+use super::types::{CRYPTO_ATTRIBUTE, Direction, MLine, Negotiated, PTIME_MS, SdpError, Security};
 use crate::media::codec::Codec;
 use crate::sip::sdes::{self, LocalKeyMaterial, SrtpPolicy};
 
-/// Picks the audio stream and codec from an offer (or from the answer to our own [`offer`]),
+/// Picks the audio stream and codec from an offer (or from the answer to our own [`super::offer`]),
 /// plain RTP only (policy `off`).
 pub fn negotiate(offer: &SessionDescription, preference: &[Codec]) -> Result<Negotiated, SdpError> {
     let none = LocalKeyMaterial::from_bytes([0; 30]);

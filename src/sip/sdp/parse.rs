@@ -5,7 +5,7 @@
 use bytesstr::BytesStr;
 use sdp_types::SessionDescription;
 
-use super::{CRYPTO_ATTRIBUTE, SdpError};
+use super::types::{CRYPTO_ATTRIBUTE, SdpError};
 
 /// Longest parser message we keep: it quotes the input, which comes from the network.
 const MAX_ERROR_CHARS: usize = 200;

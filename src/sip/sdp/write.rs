@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use sdp_types::TaggedAddress;
 
-use super::PTIME_MS;
-use super::{Direction, LocalMedia, MLine, Negotiated, TELEPHONE_EVENT_PT, TELEPHONE_EVENTS};
+use super::types::{
+    Direction, LocalMedia, MLine, Negotiated, PTIME_MS, TELEPHONE_EVENT_PT, TELEPHONE_EVENTS,
+};
 use crate::media::codec::Codec;
 use crate::sip::sdes::SrtpAgreement;
 

@@ -5,6 +5,8 @@ mod offers;
 mod srtp;
 
 use super::*;
+use crate::media::codec::Codec;
+use crate::sip::sdes::{LocalKeyMaterial, SrtpPolicy};
 use Codec::{G722, PCMA, PCMU};
 
 const PREF: [Codec; 3] = [G722, PCMA, PCMU];

@@ -1,0 +1,50 @@
+//! What every call shares and what outlives it: the SIP endpoint, media settings, IVR
+//! settings, prompts and the conference backend. Read by the call actor and its call loop.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ezk_sip_core::Endpoint;
+
+use super::guard::SipGuessing;
+use crate::conference::ConferenceBackend;
+use crate::ivr::machine::IvrConfig;
+use crate::media::codec::Codec;
+use crate::media::prompts::PromptSet;
+use crate::sip::endpoint::Contacts;
+
+/// Media settings shared by all calls.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub rtp_bind: IpAddr,
+    /// IP for SDP `c=`; `None`: the local IP that routes to the caller.
+    pub sdp_ip: Option<IpAddr>,
+    pub port_min: u16,
+    pub port_max: u16,
+    pub codecs: Vec<Codec>,
+    pub jitter_buffer_ms: u32,
+    pub rtp_timeout: Option<Duration>,
+    pub inband_dtmf: bool,
+    /// webrtcbin jitter buffer latency on the conference side, in ms.
+    pub conference_jitter_ms: u32,
+}
+
+/// Everything a call needs that outlives it.
+pub struct CallContext {
+    pub endpoint: Endpoint,
+    pub contacts: Contacts,
+    pub media: MediaSettings,
+    pub ivr: IvrConfig,
+    /// Prompt sets by language.
+    pub prompts: HashMap<String, Arc<PromptSet>>,
+    pub backend: Arc<dyn ConferenceBackend>,
+    /// INVITEs not yet owned by an acceptor (CANCELs that overtake them).
+    pub early: crate::sip::early::EarlyInvites,
+    pub session_expires_s: u32,
+    pub mask_caller_id: bool,
+    pub caller_id_visible_tail: usize,
+    /// The room-ID and PIN guessing limit, shared by all calls.
+    pub guessing: Arc<SipGuessing>,
+}
