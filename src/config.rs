@@ -9,17 +9,18 @@ mod guessing;
 mod limits;
 mod media_ivr;
 mod parse;
+mod problems;
 mod redact;
 mod signaling_tls;
 mod sip;
 mod sip_tls;
+mod tree;
 mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use ipnet::IpNet;
-use serde::Deserialize;
 
 pub use crate::sip::sdes::SrtpPolicy;
 
@@ -32,10 +33,11 @@ pub use limits::{LimitsConfig, OverLimit};
 pub use media_ivr::{CallerIdConfig, IvrConfig, MediaConfig};
 pub use parse::ConfigError;
 use parse::parse;
+pub use problems::ConfigProblem;
 pub use signaling_tls::SignalingTlsConfig;
 pub use sip::{RegisterConfig, SipConfig, SipMode, TrunkConfig};
 pub use sip_tls::SipTlsConfig;
-pub use validate::ConfigProblem;
+pub use tree::{Config, Route};
 
 /// Environment variable that overrides `sip.register.password`.
 pub const ENV_SIP_PASSWORD: &str = "DIALBRIDGE_SIP_PASSWORD";
@@ -48,40 +50,6 @@ pub const ENV_JANUS_API_SECRET: &str = "DIALBRIDGE_JANUS_API_SECRET";
 /// Overrides `conference.janus.token`.
 pub const ENV_JANUS_TOKEN: &str = "DIALBRIDGE_JANUS_TOKEN";
 
-/// The whole configuration. `Config::default()` is exactly what `dialbridge.example.toml` shows,
-/// except that the example also defines one demo room.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    pub sip: SipConfig,
-    pub media: MediaConfig,
-    pub ivr: IvrConfig,
-    pub caller_id: CallerIdConfig,
-    pub limits: LimitsConfig,
-    pub guessing: GuessingConfig,
-    pub conference: ConferenceConfig,
-    /// Called-number routing; the first route whose `number` equals the called number wins.
-    /// Default: none (every call goes to the IVR in `ivr.language`).
-    pub routes: Vec<Route>,
-}
-
-/// A `[[routes]]` entry: what to do with calls to one called number.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Route {
-    /// The called number (user part of the Request-URI), compared exactly. Required.
-    pub number: String,
-    /// Put the caller straight into this room, skipping the IVR. Absent: use the IVR.
-    #[serde(default)]
-    pub room: Option<String>,
-    /// Prompt language for this number. Absent: `ivr.language`.
-    #[serde(default)]
-    pub language: Option<String>,
-    /// SRTP policy for this number (`off`, `optional`, `required`). Absent: `media.srtp`.
-    #[serde(default)]
-    pub srtp: Option<SrtpPolicy>,
-}
-
 impl Config {
     /// Reads and parses `path`, then applies the environment overrides. Does not validate.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -89,7 +57,7 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config = parse(&text, &path.display().to_string())?;
+        let mut config: Config = parse(&text, &path.display().to_string())?;
         config.apply_env(|name| std::env::var(name).ok());
         Ok(config)
     }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::validate::Problems;
+use super::problems::Problems;
 
 /// `[guessing]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

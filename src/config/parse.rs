@@ -1,14 +1,14 @@
-//! Turning TOML text into a [`Config`], with errors that name the file, line and section.
+//! Turning TOML text into a [`Config`](super::Config) (or any tree that deserializes), with errors that name the file, line and section.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use super::Config;
-
-/// Why a config file could not be loaded. Validation problems are [`ConfigProblem`]s instead.
+/// Why a config file could not be loaded. Validation problems are [`ConfigProblem`](super::ConfigProblem)s
+/// instead.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {}: {source}", path.display())]
@@ -75,8 +75,8 @@ fn parse_allow_entry(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{s:?} is neither an IP address nor a network like \"192.0.2.0/24\""))
 }
 
-pub(super) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    toml::from_str::<Config>(text).map_err(|e| {
+pub(super) fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, ConfigError> {
+    toml::from_str::<T>(text).map_err(|e| {
         let offset = e.span().map(|r| r.start.min(text.len()));
         let line = offset.map(|o| text[..o].matches('\n').count() + 1);
         let line_text = line

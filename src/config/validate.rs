@@ -1,40 +1,14 @@
 //! The checks behind [`Config::validate`]: each finds one kind of mistake and says, in a
 //! telephony admin's words, what is wrong and how to fix it. All problems are collected.
 
-use std::fmt;
 use std::path::Path;
 
 use super::Config;
+pub(super) use super::problems::{ConfigProblem, Problems};
 
 mod conference;
 mod media_ivr;
 mod sip;
-
-/// One thing wrong with a config. Displays as `field: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// Dotted path of the field, e.g. `sip.register.registrar` or `routes[1].room`.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-#[derive(Default)]
-pub(super) struct Problems(Vec<ConfigProblem>);
-
-impl Problems {
-    pub(super) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigProblem {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
 
 fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())

@@ -2,7 +2,8 @@
 //! that belongs to another certificate, a certificate outside its validity period, or one that
 //! expires soon.
 
-use super::{CertFiles, TlsError, read_certs};
+use super::cert::CertFiles;
+use super::files::{TlsError, read_certs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Certificates that expire within this time get a warning.

@@ -1,9 +1,31 @@
-//! PEM files to DER, with errors that name the file.
+//! PEM files to DER, with errors that name the file; [`TlsError`], the error of every TLS step,
+//! lives here at the bottom of `tls`.
 
-use super::TlsError;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {what} file {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no PEM certificate (expected a \"BEGIN CERTIFICATE\" block)")]
+    NoCertificate { path: PathBuf },
+    #[error("{path} holds no PEM private key (expected a \"BEGIN PRIVATE KEY\" block)")]
+    NoKey { path: PathBuf },
+    #[error("the private key in {key} cannot be used: {reason}")]
+    BadKey { key: PathBuf, reason: String },
+    #[error("the private key in {key} does not belong to the certificate in {cert}")]
+    KeyMismatch { cert: PathBuf, key: PathBuf },
+    #[error("the CA file {path} holds no usable certificate: {reason}")]
+    BadCa { path: PathBuf, reason: String },
+    #[error("TLS settings rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+}
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {

@@ -4,7 +4,8 @@
 //! come from a CA the bridge was never told about; pinning the served certificate is stricter
 //! than a CA check and needs neither.
 
-use super::{ServerCert, provider};
+use super::cert::{ServerCert, provider};
+use super::files::TlsError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 /// Client settings that accept only the leaf certificate `cert` serves at handshake time (a
 /// SIGHUP reload moves the pin along with it).
-pub fn pinned_client_config(cert: Arc<ServerCert>) -> Result<Arc<ClientConfig>, super::TlsError> {
+pub fn pinned_client_config(cert: Arc<ServerCert>) -> Result<Arc<ClientConfig>, TlsError> {
     let algorithms = provider().signature_verification_algorithms;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?

@@ -1,7 +1,7 @@
 //! SIGHUP reloads the server certificates: a renewed certificate is used for new connections
 //! while calls on the old ones go on.
 
-use super::ServerCert;
+use super::cert::ServerCert;
 use std::sync::Arc;
 
 /// Reloads `certs` on every SIGHUP until `stop` completes; a failed reload keeps the old

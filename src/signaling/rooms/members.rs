@@ -4,22 +4,11 @@
 //! `participant_left`), so each request still has exactly one reply.
 
 use super::{
-    MAX_CALLER_BYTES, Member, Refusal, Registry, constant_time_eq, deliver, frame, valid_digits,
-    valid_name,
+    Joiner, MAX_CALLER_BYTES, Member, Refusal, Registry, constant_time_eq, deliver, frame,
+    valid_digits, valid_name,
 };
 use crate::signaling::metrics::Metrics;
 use crate::signaling::protocol::{ClientId, ErrorCode, ParticipantKind, ServerMessage};
-
-/// Who joins, as `join` and `join_or_create` describe them.
-#[derive(Debug, Clone, Copy)]
-pub struct Joiner<'a> {
-    pub pin: Option<&'a str>,
-    pub display_name: &'a str,
-    pub kind: ParticipantKind,
-    /// The masked caller number of a phone participant.
-    pub caller: Option<&'a str>,
-    pub host_key: Option<&'a str>,
-}
 
 impl Joiner<'_> {
     fn validate(&self) -> Result<(), Refusal> {

@@ -18,7 +18,17 @@ use tokio::sync::{mpsc, oneshot};
 use super::metrics::Metrics;
 use super::protocol::{ClientId, Envelope, ErrorCode, Participant, ParticipantKind, ServerMessage};
 use crate::config::RoomConfig;
-pub use members::Joiner;
+
+/// Who joins, as `join` and `join_or_create` describe them.
+#[derive(Debug, Clone, Copy)]
+pub struct Joiner<'a> {
+    pub pin: Option<&'a str>,
+    pub display_name: &'a str,
+    pub kind: ParticipantKind,
+    /// The masked caller number of a phone participant.
+    pub caller: Option<&'a str>,
+    pub host_key: Option<&'a str>,
+}
 
 /// Most rooms the server keeps; `create_room` beyond this fails with `too_many_rooms`, so a
 /// client cannot exhaust memory.
