@@ -25,6 +25,7 @@
 //! - [`metrics`]: process-wide counters for `/metrics`.
 //! - [`ratelog`]: at most one log line per interval per kind of bad network input.
 //! - [`security`]: limits on guessing room IDs and PINs, shared by SIP and the signaling server.
+//! - [`sdp_kind`]: offer or answer, shared by conference signaling and the conference leg.
 //! - [`shutdown`]: the stop flag long-running tasks watch; depends on nothing else in the crate.
 
 pub mod call;
@@ -35,6 +36,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod ratelog;
+pub mod sdp_kind;
 pub mod security;
 pub mod server;
 pub mod shutdown;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin, PUBLISHER};
 use dialbridge::conference::{ConferenceBackend, ConferenceEvent, RoomLookup};
-use dialbridge::media::conference_leg::SdpType;
+use dialbridge::media::conference_leg::SdpKind;
 use serde_json::json;
 
 use participant::{AUDIO_TIMEOUT, Participant, display_names, refused, wait_hears, wait_until};
@@ -164,9 +164,9 @@ fn videoroom_audio_both_ways_and_publishers_coming_and_going() {
         // Our audio goes up once: only the publisher PeerConnection sends.
         for (peer, sdp_type, sdp) in &alice.log().local {
             if peer == PUBLISHER {
-                assert_eq!(*sdp_type, SdpType::Offer);
+                assert_eq!(*sdp_type, SdpKind::Offer);
             } else {
-                assert_eq!(*sdp_type, SdpType::Answer, "{peer}");
+                assert_eq!(*sdp_type, SdpKind::Answer, "{peer}");
                 assert!(
                     sdp.contains("a=recvonly") && !sdp.contains("a=sendrecv"),
                     "{peer} answer sends:\n{sdp}"

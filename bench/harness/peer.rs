@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use dialbridge::media::conference_leg::{
-    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType,
+    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpKind,
 };
 use futures_util::{SinkExt, StreamExt};
 use gstreamer::prelude::*;
@@ -195,7 +195,7 @@ async fn run(
                 let Some(event) = event else { return };
                 let (peer, payload) = match event {
                     ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
-                        let kind = if sdp_type == SdpType::Offer { "offer" } else { "answer" };
+                        let kind = if sdp_type == SdpKind::Offer { "offer" } else { "answer" };
                         (peer, json!({"sdp": {"type": kind, "sdp": sdp}}))
                     }
                     ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
@@ -235,8 +235,8 @@ fn on_signal(leg: &ConferenceLeg, v: &Value) {
         let result = match sdp["type"].as_str() {
             Some("offer") => leg
                 .add_peer(&from, false)
-                .and_then(|()| leg.remote_description(&from, SdpType::Offer, text)),
-            Some("answer") => leg.remote_description(&from, SdpType::Answer, text),
+                .and_then(|()| leg.remote_description(&from, SdpKind::Offer, text)),
+            Some("answer") => leg.remote_description(&from, SdpKind::Answer, text),
             _ => Ok(()),
         };
         if let Err(e) = result {

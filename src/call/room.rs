@@ -3,10 +3,8 @@
 //! and reduces everything else to [`CallInput`]s for the call machine.
 
 use super::machine::CallInput;
-use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession, SdpKind};
-use crate::media::conference_leg::{
-    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType,
-};
+use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession};
+use crate::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
 use crate::media::phone_leg::PhoneLeg;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -120,11 +118,7 @@ impl RoomLink {
                 if !self.peers.contains(&peer) {
                     self.add_peer(&peer, false);
                 }
-                let sdp_type = match kind {
-                    SdpKind::Offer => SdpType::Offer,
-                    SdpKind::Answer => SdpType::Answer,
-                };
-                if let Err(e) = self.leg.remote_description(&peer, sdp_type, &sdp) {
+                if let Err(e) = self.leg.remote_description(&peer, kind, &sdp) {
                     tracing::warn!(%peer, error = %e, "peer's SDP refused; dropping the peer");
                     self.remove_peer(&peer);
                 }
@@ -165,15 +159,9 @@ impl RoomLink {
         let command = match event {
             ConferenceMediaEvent::LocalDescription {
                 peer,
-                sdp_type,
+                sdp_type: kind,
                 sdp,
-            } => {
-                let kind = match sdp_type {
-                    SdpType::Offer => SdpKind::Offer,
-                    SdpType::Answer => SdpKind::Answer,
-                };
-                ConferenceCommand::Description { peer, kind, sdp }
-            }
+            } => ConferenceCommand::Description { peer, kind, sdp },
             ConferenceMediaEvent::LocalCandidate {
                 peer,
                 sdp_mline_index,

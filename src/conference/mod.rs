@@ -12,6 +12,8 @@ mod ws;
 
 use async_trait::async_trait;
 
+pub use crate::sdp_kind::SdpKind;
+
 /// What a room lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomLookup {
@@ -53,13 +55,6 @@ pub struct JoinRequest {
     pub display_name: String,
     /// The masked caller number, for the phone marking.
     pub caller: Option<String>,
-}
-
-/// Offer or answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SdpKind {
-    Offer,
-    Answer,
 }
 
 /// What the conference tells a joined call. Peer IDs are opaque strings.

@@ -54,7 +54,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use tokio::sync::mpsc;
 
-pub use description::{SdpType, opus_payload_type};
+pub use crate::sdp_kind::SdpKind;
+pub use description::opus_payload_type;
 pub use mix::{MAX_FRAMES, PRIME_FRAMES};
 
 use super::events::MediaError;
@@ -230,7 +231,7 @@ impl ConferenceLeg {
     pub fn remote_description(
         &self,
         peer: &str,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
         let mut peers = lock(&self.peers);
@@ -242,7 +243,7 @@ impl ConferenceLeg {
             reason,
         };
         description::parse(sdp_type, sdp).map_err(bad)?;
-        if sdp_type == SdpType::Offer && !entry.is_fed() {
+        if sdp_type == SdpKind::Offer && !entry.is_fed() {
             let pt = opus_payload_type(sdp).ok_or_else(|| bad("the offer has no Opus".into()))?;
             self.feed_peer(entry, pt)?;
         }

@@ -37,7 +37,7 @@ fn start_checks_rate_and_stop_releases_the_pipeline() {
     let mut out = [1i16; 160];
     leg.pull_room_audio(&mut out);
     assert_eq!(out, [0; 160], "no peers: silence");
-    assert!(leg.remote_description("x", SdpType::Offer, "v=0").is_err());
+    assert!(leg.remote_description("x", SdpKind::Offer, "v=0").is_err());
     leg.remote_candidate("x", 0, "candidate:1 1 UDP 1 10.0.0.1 9 typ host");
     leg.remove_peer("x");
     assert_eq!(leg.peer_count(), 0);
@@ -57,11 +57,11 @@ fn refuses_descriptions_that_do_not_fit() {
     ));
     let pcmu = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
     let err = leg
-        .remote_description("answerer", SdpType::Offer, pcmu)
+        .remote_description("answerer", SdpKind::Offer, pcmu)
         .unwrap_err();
     assert!(matches!(err, ConferenceLegError::BadSdp { .. }), "{err}");
     let err = leg
-        .remote_description("answerer", SdpType::Answer, pcmu)
+        .remote_description("answerer", SdpKind::Answer, pcmu)
         .unwrap_err();
     assert!(
         matches!(err, ConferenceLegError::UnexpectedDescription { .. }),
@@ -69,7 +69,7 @@ fn refuses_descriptions_that_do_not_fit() {
     );
     let opus = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
     let err = leg
-        .remote_description("answerer", SdpType::Offer, opus)
+        .remote_description("answerer", SdpKind::Offer, opus)
         .unwrap_err();
     assert!(
         matches!(err, ConferenceLegError::BadSdp { .. }),
@@ -77,7 +77,7 @@ fn refuses_descriptions_that_do_not_fit() {
     );
     let offer = format!("v=0\r\n{opus}");
     let err = leg
-        .remote_description("offerer", SdpType::Offer, &offer)
+        .remote_description("offerer", SdpKind::Offer, &offer)
         .unwrap_err();
     assert!(
         matches!(err, ConferenceLegError::UnexpectedDescription { .. }),

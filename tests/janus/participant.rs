@@ -11,9 +11,7 @@ use dialbridge::conference::{
     ConferenceBackend, ConferenceCommand, ConferenceError, ConferenceEvent, ConferenceSession,
     JoinRequest, SdpKind,
 };
-use dialbridge::media::conference_leg::{
-    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, SdpType,
-};
+use dialbridge::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use serde_json::Value;
@@ -29,7 +27,7 @@ pub struct Log {
     /// What the backend told the call, in order.
     pub events: Vec<ConferenceEvent>,
     /// Our own descriptions: (peer, type, SDP).
-    pub local: Vec<(String, SdpType, String)>,
+    pub local: Vec<(String, SdpKind, String)>,
     /// The leg's other events (connected, failed …).
     pub media: Vec<ConferenceMediaEvent>,
 }
@@ -163,8 +161,7 @@ async fn relay(
                 let command = match event {
                     ConferenceMediaEvent::LocalDescription { peer, sdp_type, sdp } => {
                         lock(&log).local.push((peer.clone(), sdp_type, sdp.clone()));
-                        let kind = if sdp_type == SdpType::Offer { SdpKind::Offer } else { SdpKind::Answer };
-                        ConferenceCommand::Description { peer, kind, sdp }
+                        ConferenceCommand::Description { peer, kind: sdp_type, sdp }
                     }
                     ConferenceMediaEvent::LocalCandidate { peer, sdp_mline_index, candidate } => {
                         ConferenceCommand::Candidate { peer, sdp_mline_index, candidate }
@@ -201,12 +198,7 @@ fn conference_event(leg: &ConferenceLeg, event: ConferenceEvent) {
         }
         ConferenceEvent::PeerLeft { peer } => leg.remove_peer(&peer),
         ConferenceEvent::Description { peer, kind, sdp } => {
-            let sdp_type = if kind == SdpKind::Offer {
-                SdpType::Offer
-            } else {
-                SdpType::Answer
-            };
-            if let Err(e) = leg.remote_description(&peer, sdp_type, &sdp) {
+            if let Err(e) = leg.remote_description(&peer, kind, &sdp) {
                 panic!("{peer}'s {kind:?} refused: {e}\n{sdp}");
             }
         }

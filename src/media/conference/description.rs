@@ -4,33 +4,28 @@
 use gstreamer_sdp::SDPMessage;
 use gstreamer_webrtc::{WebRTCSDPType, WebRTCSessionDescription};
 
-/// The kind of a session description (the two a mesh participant exchanges).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SdpType {
-    Offer,
-    Answer,
-}
+use crate::sdp_kind::SdpKind;
 
 /// Builds what webrtcbin's `set-remote-description` takes. Rejects text that is not an SDP
 /// (our check: it must start with `v=0`; libgstsdp itself accepts nearly anything).
-pub fn parse(sdp_type: SdpType, sdp: &str) -> Result<WebRTCSessionDescription, String> {
+pub fn parse(sdp_type: SdpKind, sdp: &str) -> Result<WebRTCSessionDescription, String> {
     if !sdp.trim_start().starts_with("v=0") {
         return Err("not an SDP (does not start with v=0)".into());
     }
     let message = SDPMessage::parse_buffer(sdp.as_bytes())
         .map_err(|e| format!("libgstsdp could not parse the SDP: {e}"))?;
     let kind = match sdp_type {
-        SdpType::Offer => WebRTCSDPType::Offer,
-        SdpType::Answer => WebRTCSDPType::Answer,
+        SdpKind::Offer => WebRTCSDPType::Offer,
+        SdpKind::Answer => WebRTCSDPType::Answer,
     };
     Ok(WebRTCSessionDescription::new(kind, message))
 }
 
 /// The type and text of a description webrtcbin created (pranswer/rollback: `None`).
-pub fn text(description: &WebRTCSessionDescription) -> Option<(SdpType, String)> {
+pub fn text(description: &WebRTCSessionDescription) -> Option<(SdpKind, String)> {
     let sdp_type = match description.type_() {
-        WebRTCSDPType::Offer => SdpType::Offer,
-        WebRTCSDPType::Answer => SdpType::Answer,
+        WebRTCSDPType::Offer => SdpKind::Offer,
+        WebRTCSDPType::Answer => SdpKind::Answer,
         _ => return None,
     };
     Some((sdp_type, description.sdp().as_text().ok()?))
@@ -66,9 +61,9 @@ mod tests {
     #[test]
     fn round_trips_through_the_webrtc_type() {
         gstreamer::init().expect("GStreamer is installed on the build machine");
-        let description = parse(SdpType::Answer, SDP).unwrap();
+        let description = parse(SdpKind::Answer, SDP).unwrap();
         let (sdp_type, text) = text(&description).unwrap();
-        assert_eq!(sdp_type, SdpType::Answer);
+        assert_eq!(sdp_type, SdpKind::Answer);
         assert!(text.contains("a=rtpmap:111 OPUS/48000/2"), "{text}");
     }
 
@@ -93,6 +88,6 @@ mod tests {
     #[test]
     fn rejects_non_sdp() {
         gstreamer::init().expect("GStreamer is installed on the build machine");
-        assert!(parse(SdpType::Offer, "hello").is_err());
+        assert!(parse(SdpKind::Offer, "hello").is_err());
     }
 }

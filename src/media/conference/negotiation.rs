@@ -13,9 +13,10 @@ use gstreamer::glib;
 use gstreamer::prelude::*;
 use gstreamer_webrtc::WebRTCSessionDescription;
 
-use super::description::{self, SdpType};
+use super::description;
 use super::peer::PeerShared;
 use super::{ConferenceLegError, ConferenceMediaEvent};
+use crate::sdp_kind::SdpKind;
 
 impl PeerShared {
     /// Caps reached webrtcbin's sink pad: make our offer, or apply the offer that waited.
@@ -30,10 +31,10 @@ impl PeerShared {
             (offer, state.remote_offer.take())
         };
         if offer {
-            self.create(webrtc, SdpType::Offer);
+            self.create(webrtc, SdpKind::Offer);
         }
         if let Some(sdp) = remote
-            && let Err(e) = self.apply_remote(webrtc, SdpType::Offer, &sdp)
+            && let Err(e) = self.apply_remote(webrtc, SdpKind::Offer, &sdp)
         {
             self.fail(e.to_string());
         }
@@ -42,7 +43,7 @@ impl PeerShared {
     pub fn remote_description(
         self: &Arc<Self>,
         webrtc: &gst::Element,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
         let unexpected = |reason: &str| ConferenceLegError::UnexpectedDescription {
@@ -53,11 +54,11 @@ impl PeerShared {
         {
             let mut state = self.lock();
             match sdp_type {
-                SdpType::Offer if state.we_offer && !state.remote_set => {
+                SdpKind::Offer if state.we_offer && !state.remote_set => {
                     return Err(unexpected("we sent the offer"));
                 }
-                SdpType::Answer if !state.we_offer => return Err(unexpected("we are answering")),
-                SdpType::Offer if !state.send_ready => {
+                SdpKind::Answer if !state.we_offer => return Err(unexpected("we are answering")),
+                SdpKind::Offer if !state.send_ready => {
                     description::parse(sdp_type, sdp).map_err(|reason| {
                         ConferenceLegError::BadSdp {
                             peer: self.name.clone(),
@@ -78,7 +79,7 @@ impl PeerShared {
     fn apply_remote(
         self: &Arc<Self>,
         webrtc: &gst::Element,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
         let value =
@@ -102,8 +103,8 @@ impl PeerShared {
             for (mline, candidate) in candidates {
                 webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
             }
-            if sdp_type == SdpType::Offer {
-                this.create(&webrtc, SdpType::Answer);
+            if sdp_type == SdpKind::Offer {
+                this.create(&webrtc, SdpKind::Answer);
             }
         });
         webrtc.emit_by_name::<()>("set-remote-description", &[&value, &promise]);
@@ -111,10 +112,10 @@ impl PeerShared {
     }
 
     /// `create-offer`/`create-answer`, then `set-local-description` and the event.
-    fn create(self: &Arc<Self>, webrtc: &gst::Element, sdp_type: SdpType) {
+    fn create(self: &Arc<Self>, webrtc: &gst::Element, sdp_type: SdpKind) {
         let (signal, field) = match sdp_type {
-            SdpType::Offer => ("create-offer", "offer"),
-            SdpType::Answer => ("create-answer", "answer"),
+            SdpKind::Offer => ("create-offer", "offer"),
+            SdpKind::Answer => ("create-answer", "answer"),
         };
         let this = self.clone();
         let weak = webrtc.downgrade();

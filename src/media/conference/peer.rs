@@ -16,9 +16,9 @@ use gstreamer_webrtc::{
 };
 
 use super::branches;
-use super::description::SdpType;
 use super::mix::Mixer;
 use super::shared::{ConferenceLegError, ConferenceMediaEvent, Events, lock};
+use crate::sdp_kind::SdpKind;
 
 /// What every peer of one leg shares.
 pub(super) struct PeerSetup {
@@ -172,7 +172,7 @@ impl Peer {
 
     pub fn remote_description(
         &self,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         sdp: &str,
     ) -> Result<(), ConferenceLegError> {
         self.shared.remote_description(&self.webrtc, sdp_type, sdp)

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
-use super::description::SdpType;
 use crate::media::events::{DROPPED_EVENTS, MediaError};
+use crate::sdp_kind::SdpKind;
 
 /// What the conference leg tells its call (to be relayed to signaling, or acted on).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub enum ConferenceMediaEvent {
     /// Send our offer or answer to `peer`.
     LocalDescription {
         peer: String,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         sdp: String,
     },
     /// Send this ICE candidate (`candidate:…`, no `a=`) to `peer`.
@@ -53,7 +53,7 @@ pub enum ConferenceLegError {
     #[error("unexpected {sdp_type:?} from {peer:?}: {reason}")]
     UnexpectedDescription {
         peer: String,
-        sdp_type: SdpType,
+        sdp_type: SdpKind,
         reason: String,
     },
 }
