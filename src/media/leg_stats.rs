@@ -54,9 +54,10 @@ pub struct LegStats {
     pub rx_unexpected_pt: u64,
     /// Telephone-event payloads the RFC 4733 decoder rejected.
     pub rx_dtmf_errors: u64,
-    /// Audio packets given up as lost (a hole that outwaited `jitter_buffer_ms`).
+    /// Packets (of any accepted payload type) given up as lost (a hole that outwaited
+    /// `jitter_buffer_ms`).
     pub rx_lost: u64,
-    /// Audio packets that came after their place was passed, or twice (dropped).
+    /// Packets that came after their place was passed, or twice (dropped).
     pub rx_late: u64,
     /// Valid RTP from a source other than the caller's (dropped; see `media::latch`).
     pub rx_foreign: u64,

@@ -3,13 +3,14 @@
 //!
 //! The shape is a thin I/O shell around GStreamer. Rust owns each call's RTP socket and one tokio
 //! task per call ([`phone_leg`]): it validates inbound RTP, latches onto the caller's source
-//! address (symmetric RTP; strangers' packets are dropped, [`latch`]), decodes RFC 4733 events, and paces outbound packets every 20 ms from a
-//! Rust frame source (prompt or silence, [`tx`]), and puts the caller's audio in order
-//! ([`reorder`]). GStreamer does the codec work: the receive pipeline (depayloader, decoder) and
-//! the send pipeline (encoder, payloader), both fed through a Rust-owned pad so they need no
-//! streaming thread of their own. With SRTP ([`srtp`]), libsrtp through `srtpdec`/`srtpenc`
-//! decrypts each packet right after the socket and encrypts it right before. Call logic sees
-//! only [`MediaEvent`]s.
+//! address (symmetric RTP; strangers' packets are dropped, [`latch`]), puts the caller's RTP in
+//! order per SSRC and then dispatches it by payload type ([`reorder`]: audio to the decoder,
+//! RFC 4733 events to their decoder), and paces outbound packets every 20 ms from a Rust frame
+//! source (prompt or silence, [`tx`]). GStreamer does the codec work: the receive pipeline
+//! (depayloader, decoder) and the send pipeline (encoder, payloader), both fed through a
+//! Rust-owned pad so they need no streaming thread of their own. With SRTP ([`srtp`]), libsrtp
+//! through `srtpdec`/`srtpenc` decrypts each packet right after the socket and encrypts it right
+//! before. Call logic sees only [`MediaEvent`]s.
 //!
 //! Call [`init`] once at startup: it initialises GStreamer and names the apt package of any
 //! missing element, so a broken install fails before the first call instead of during it.

@@ -50,8 +50,8 @@ pub struct PhoneLegConfig {
     /// Where to send RTP until the caller's first packet shows its real address (the SDP
     /// `c=`/`m=` address). `None`: send nothing until then.
     pub remote: Option<SocketAddr>,
-    /// How long audio after a hole in the sequence waits for the missing packet before the
-    /// hole is given up as lost. In-order audio is never held.
+    /// How long packets after a hole in the sequence wait for the missing one before the hole
+    /// is given up as lost. Packets in order are never held.
     pub jitter_buffer_ms: u32,
     /// Report [`MediaEvent::RtpTimeout`] when no RTP arrived for this long (not while on hold).
     pub rtp_timeout: Option<Duration>,
@@ -118,7 +118,6 @@ impl PhoneLeg {
             audio_pt: config.payload_type,
             telephone_event_pt: config.telephone_event_pt,
             rfc4733: config.telephone_event_pt.map(|_| Rfc4733Decoder::new()),
-            seq_closer: super::rtp::SeqCloser::default(),
             rtp_timeout: config.rtp_timeout,
             events,
             counters: counters.clone(),

@@ -1,7 +1,7 @@
 //! The one tokio task of a phone leg: reads the RTP socket, ticks every 20 ms to send a packet,
 //! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: pushing into
-//! the send pipeline encodes synchronously (microseconds); audio packets are put in order
-//! ([`super::reorder`]) and decoded synchronously; in a call the decoded audio is only queued for
+//! the send pipeline encodes synchronously (microseconds); the caller's packets are put in
+//! order per SSRC ([`super::reorder`]), then audio is decoded synchronously and events decoded; in a call the decoded audio is only queued for
 //! the conference leg's encoder thread (GStreamer must never make this task wait).
 
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use super::events::{MediaEvent, send_event};
 use super::latch::{Latch, Verdict};
 use super::leg_stats::{Counters, PcmTap};
 use super::reorder::{Playout, Reorder};
-use super::rtp;
+use super::rtp::{self, RtpHeader};
 use super::srtp::SrtpSession;
 use super::tx::{FrameSource, PTIME, TxFill};
 
@@ -62,15 +62,14 @@ pub(crate) struct PhoneTask {
     pub audio_pt: u8,
     pub telephone_event_pt: Option<u8>,
     pub rfc4733: Option<Rfc4733Decoder>,
-    /// Closes the holes events and comfort noise leave in the audio's sequence numbers.
-    pub seq_closer: rtp::SeqCloser,
     pub rtp_timeout: Option<Duration>,
     pub events: mpsc::Sender<MediaEvent>,
     pub counters: Arc<Counters>,
     /// Feeds the receive pipeline.
     pub rx_pad: gst::Pad,
-    /// Puts the audio packets in order before `rx_pad`.
-    pub reorder: Reorder,
+    /// Puts the caller's packets (audio, events, comfort noise) in order, per SSRC, before
+    /// they are dispatched by payload type.
+    pub reorder: Reorder<(RtpHeader, Vec<u8>)>,
     /// Where decoded audio goes; lost packets are concealed with silence here.
     pub pcm_tap: Arc<Mutex<Option<PcmTap>>>,
     /// Samples in 20 ms of decoded audio.
@@ -190,51 +189,28 @@ impl PhoneTask {
             }
         }
         self.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
-        if !is_audio {
-            self.seq_closer.skip(header.ssrc);
-        }
-        if is_audio {
-            let sequence = self.seq_closer.renumber(header.ssrc, header.sequence);
-            let mut out = Vec::new();
-            self.reorder.push(
-                sequence,
-                packet.to_vec(),
-                std::time::Instant::now(),
-                &mut out,
-            );
-            self.decode(out);
-        } else if let Some(decoder) = self.rfc4733.as_mut().filter(|_| is_event) {
-            match decoder.push(header.timestamp, header.payload(packet)) {
-                Ok(Some(digit)) => {
-                    tracing::debug!(%digit, "RFC 4733 digit");
-                    let event = MediaEvent::Digit {
-                        digit,
-                        source: DtmfSource::Rfc4733,
-                    };
-                    send_event(&self.events, event);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.counters.rx_dtmf_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%from, "bad telephone-event: {e}");
-                }
-            }
-        }
+        let mut out = Vec::new();
+        self.reorder.push(
+            header.ssrc,
+            header.sequence,
+            (header, packet.to_vec()),
+            std::time::Instant::now(),
+            &mut out,
+        );
+        self.play(out);
         true
     }
 
-    /// Decodes audio packets in order (on this thread: the receive pipeline has no thread of
-    /// its own); a short run of lost packets becomes as much silence.
-    fn decode(&mut self, playout: Vec<Playout>) {
+    /// Hands the caller's packets, in order, to what their payload type is for: audio is decoded
+    /// (on this thread: the receive pipeline has no thread of its own), telephone-events go to
+    /// the RFC 4733 decoder, comfort noise ends here. A short run of lost packets becomes as
+    /// much silence.
+    fn play(&mut self, playout: Vec<Playout<(RtpHeader, Vec<u8>)>>) {
         let late = self.reorder.late;
         self.counters.rx_late.store(late, Ordering::Relaxed);
         for item in playout {
             match item {
-                Playout::Packet(packet) => {
-                    if let Err(e) = self.rx_pad.push(gst::Buffer::from_mut_slice(packet)) {
-                        tracing::trace!("receive pipeline refused a packet: {e:?}");
-                    }
-                }
+                Playout::Packet((header, packet)) => self.dispatch(header, packet),
                 Playout::Lost(n) => {
                     self.counters
                         .rx_lost
@@ -249,12 +225,40 @@ impl PhoneTask {
         }
     }
 
+    /// One in-order packet, by payload type.
+    fn dispatch(&mut self, header: RtpHeader, packet: Vec<u8>) {
+        let pt = header.payload_type;
+        if pt == self.audio_pt {
+            if let Err(e) = self.rx_pad.push(gst::Buffer::from_mut_slice(packet)) {
+                tracing::trace!("receive pipeline refused a packet: {e:?}");
+            }
+        } else if Some(pt) == self.telephone_event_pt
+            && let Some(decoder) = self.rfc4733.as_mut()
+        {
+            match decoder.push(header.timestamp, header.payload(&packet)) {
+                Ok(Some(digit)) => {
+                    tracing::debug!(%digit, "RFC 4733 digit");
+                    let event = MediaEvent::Digit {
+                        digit,
+                        source: DtmfSource::Rfc4733,
+                    };
+                    send_event(&self.events, event);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.counters.rx_dtmf_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("bad telephone-event: {e}");
+                }
+            }
+        }
+    }
+
     /// Sends every packet slot that is due, then checks the RTP timeout.
     fn on_tick(&mut self, clock: &mut Clock, frame: &mut [i16]) {
         let mut given_up = Vec::new();
         self.reorder.poll(std::time::Instant::now(), &mut given_up);
         if !given_up.is_empty() {
-            self.decode(given_up);
+            self.play(given_up);
         }
         let now = Instant::now();
         let due = ((now - clock.start).as_nanos() / PTIME.as_nanos()) as u64;

@@ -1,8 +1,11 @@
-//! The phone leg's jitter buffer, sans-IO: puts the caller's audio packets back in sequence
-//! order before they are decoded. Packets in order pass at once (decoding is not paced: the
-//! conference side timestamps and the far end's jitter buffer absorb arrival jitter, so holding
-//! audio here would only add delay). A packet after a hole is held until the missing one arrives
-//! or until it has waited `wait`; then the hole is given up as lost.
+//! The phone leg's jitter buffer, sans-IO: puts the caller's whole RTP stream back in sequence
+//! order, per SSRC, before anything looks at the payload type. Audio, RFC 4733 events and comfort
+//! noise share one sequence (RFC 3550), so reordering them together leaves no hole where an
+//! event was; the caller dispatches by payload type after this. Packets in order pass at once
+//! (decoding is not paced: the conference side timestamps and the far end's jitter buffer absorb
+//! arrival jitter, so holding audio here would only add delay). A packet after a hole is held
+//! until the missing one arrives or until it has waited `wait`; then the hole is given up as
+//! lost. A new SSRC (a phone back from hold, a transfer) is a new sequence of its own.
 //!
 //! It replaces GStreamer's `rtpjitterbuffer`, which behaved the same way for us (the receive
 //! pipeline does not sync to a clock) but cost a streaming thread and its wake-ups per call.
@@ -11,49 +14,115 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Most packets held behind a hole (one second of 20 ms packets); a packet further ahead or
-/// further behind than this restarts the sequence (the phone jumped, e.g. a new SSRC after hold).
+/// further behind than this restarts the sequence (the phone jumped).
 pub const MAX_HELD: u16 = 50;
 
-/// What to decode next.
+/// Most SSRCs followed at once; a further one makes the least recently heard one give up its
+/// holes and be forgotten, so a stranger cycling SSRCs cannot grow the state.
+pub const MAX_STREAMS: usize = 4;
+
+/// What to handle next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Playout {
-    Packet(Vec<u8>),
-    /// This many packets are missing here for good.
+pub enum Playout<T = Vec<u8>> {
+    Packet(T),
+    /// This many packets (of any payload type) are missing here for good.
     Lost(u16),
 }
 
+/// The jitter buffer of one call: one [`Sequence`] per SSRC.
 #[derive(Debug)]
-pub struct Reorder {
+pub struct Reorder<T = Vec<u8>> {
     wait: Duration,
-    /// The sequence number of the next packet to pass on.
-    next: Option<u16>,
-    /// Packets after a hole, by sequence number, with their arrival time.
-    held: HashMap<u16, (Instant, Vec<u8>)>,
+    /// By SSRC, with the time the SSRC was last heard.
+    streams: HashMap<u32, (Instant, Sequence<T>)>,
     /// Packets that came after their place was passed (late or duplicate), dropped.
     pub late: u64,
 }
 
-impl Reorder {
-    pub fn new(wait: Duration) -> Reorder {
+impl<T> Reorder<T> {
+    pub fn new(wait: Duration) -> Reorder<T> {
         Reorder {
             wait,
-            next: None,
-            held: HashMap::new(),
+            streams: HashMap::new(),
             late: 0,
         }
     }
 
-    /// Takes one packet with sequence number `seq`; appends what can be decoded now to `out`.
-    pub fn push(&mut self, seq: u16, packet: Vec<u8>, now: Instant, out: &mut Vec<Playout>) {
+    /// Takes one packet of `ssrc` with sequence number `seq`; appends what can be handled now
+    /// to `out`.
+    pub fn push(
+        &mut self,
+        ssrc: u32,
+        seq: u16,
+        packet: T,
+        now: Instant,
+        out: &mut Vec<Playout<T>>,
+    ) {
+        if !self.streams.contains_key(&ssrc) && self.streams.len() >= MAX_STREAMS {
+            let oldest = self.streams.iter().min_by_key(|(_, (heard, _))| *heard);
+            if let Some(&oldest) = oldest.map(|(ssrc, _)| ssrc)
+                && let Some((_, mut stream)) = self.streams.remove(&oldest)
+            {
+                stream.flush(out);
+            }
+        }
+        let (heard, stream) = self
+            .streams
+            .entry(ssrc)
+            .or_insert_with(|| (now, Sequence::new()));
+        *heard = now;
+        if !stream.push(seq, packet, now, out) {
+            self.late += 1;
+        }
+    }
+
+    /// Gives up the holes before packets that waited `wait`; appends what follows to `out`.
+    pub fn poll(&mut self, now: Instant, out: &mut Vec<Playout<T>>) {
+        let wait = self.wait;
+        for (_, stream) in self.streams.values_mut() {
+            while stream.oldest().is_some_and(|at| at + wait <= now) {
+                stream.skip_hole(out);
+            }
+        }
+    }
+
+    /// When [`Reorder::poll`] has something to do, if ever.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.streams
+            .values()
+            .filter_map(|(_, stream)| stream.oldest())
+            .min()
+            .map(|arrived| arrived + self.wait)
+    }
+}
+
+/// The packets of one SSRC in sequence-number order.
+#[derive(Debug)]
+struct Sequence<T> {
+    /// The sequence number of the next packet to pass on.
+    next: Option<u16>,
+    /// Packets after a hole, by sequence number, with their arrival time.
+    held: HashMap<u16, (Instant, T)>,
+}
+
+impl<T> Sequence<T> {
+    fn new() -> Self {
+        Sequence {
+            next: None,
+            held: HashMap::new(),
+        }
+    }
+
+    /// Takes one packet; `false` if it came after its place was passed (dropped).
+    fn push(&mut self, seq: u16, packet: T, now: Instant, out: &mut Vec<Playout<T>>) -> bool {
         let next = *self.next.get_or_insert(seq);
         let ahead = seq.wrapping_sub(next);
         let recent_past = ahead >= 0x8000 && next.wrapping_sub(seq) <= MAX_HELD;
         if recent_past || self.held.contains_key(&seq) {
-            self.late += 1;
-        } else if ahead > MAX_HELD {
-            while !self.held.is_empty() {
-                self.skip_hole(out);
-            }
+            return false;
+        }
+        if ahead > MAX_HELD {
+            self.flush(out);
             self.next = Some(seq.wrapping_add(1));
             out.push(Playout::Packet(packet));
         } else if ahead == 0 {
@@ -63,25 +132,23 @@ impl Reorder {
         } else {
             self.held.insert(seq, (now, packet));
         }
+        true
     }
 
-    /// Gives up the holes before packets that waited `wait`; appends what follows to `out`.
-    pub fn poll(&mut self, now: Instant, out: &mut Vec<Playout>) {
-        while self.deadline().is_some_and(|at| at <= now) {
+    /// When the longest-held packet arrived.
+    fn oldest(&self) -> Option<Instant> {
+        self.held.values().map(|(arrived, _)| *arrived).min()
+    }
+
+    /// Gives up every hole and passes on everything held.
+    fn flush(&mut self, out: &mut Vec<Playout<T>>) {
+        while !self.held.is_empty() {
             self.skip_hole(out);
         }
     }
 
-    /// When [`Reorder::poll`] has something to do, if ever.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.held
-            .values()
-            .map(|(arrived, _)| *arrived + self.wait)
-            .min()
-    }
-
     /// Declares the hole before the first held packet lost and passes on what follows it.
-    fn skip_hole(&mut self, out: &mut Vec<Playout>) {
+    fn skip_hole(&mut self, out: &mut Vec<Playout<T>>) {
         let Some(next) = self.next else { return };
         let Some(gap) = self.held.keys().map(|s| s.wrapping_sub(next)).min() else {
             return;
@@ -92,7 +159,7 @@ impl Reorder {
     }
 
     /// Passes on held packets that are next in line.
-    fn release_in_order(&mut self, out: &mut Vec<Playout>) {
+    fn release_in_order(&mut self, out: &mut Vec<Playout<T>>) {
         while let Some(next) = self.next
             && let Some((_, packet)) = self.held.remove(&next)
         {
@@ -107,11 +174,12 @@ mod tests {
     use super::*;
 
     const WAIT: Duration = Duration::from_millis(60);
+    const SSRC: u32 = 7;
 
     fn run(r: &mut Reorder, seqs: &[u16], now: Instant) -> Vec<Playout> {
         let mut out = Vec::new();
         for &seq in seqs {
-            r.push(seq, vec![seq as u8], now, &mut out);
+            r.push(SSRC, seq, vec![seq as u8], now, &mut out);
         }
         out
     }
@@ -196,5 +264,77 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(run(&mut r, &[1, 1, 3, 3, 2], t0), packets(&[1, 2, 3]));
         assert_eq!(r.late, 2);
+    }
+
+    #[test]
+    fn events_and_comfort_noise_fill_the_sequence_but_losses_stay_holes() {
+        // 100 audio, 101..=108 a key press (telephone-event), 109 audio: one sequence, no hole.
+        let mut r = Reorder::new(WAIT);
+        let t0 = Instant::now();
+        let seqs: Vec<u16> = (100..=109).collect();
+        assert_eq!(run(&mut r, &seqs, t0), packets(&seqs));
+        assert_eq!(
+            r.deadline(),
+            None,
+            "nothing waits for an event's sequence number"
+        );
+        assert_eq!(
+            run(&mut r, &[111], t0),
+            vec![],
+            "110 is missing: a real hole"
+        );
+        assert_eq!(r.deadline(), Some(t0 + WAIT));
+    }
+
+    #[test]
+    fn a_new_ssrc_is_a_new_sequence() {
+        let mut r = Reorder::new(WAIT);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        for seq in [1000, 1002] {
+            r.push(1, seq, vec![1], t0, &mut out);
+        }
+        // Back from hold with another SSRC, numbered a little behind and a little ahead.
+        for seq in [995, 996, 998] {
+            r.push(2, seq, vec![2], t0, &mut out);
+        }
+        let two = Playout::Packet(vec![2]);
+        assert_eq!(
+            out,
+            vec![Playout::Packet(vec![1]), two.clone(), two.clone()],
+            "neither late nor held behind the old stream"
+        );
+        assert_eq!(r.late, 0);
+        out.clear();
+        r.poll(t0 + WAIT, &mut out);
+        assert_eq!(out.len(), 4, "each stream gives up its own hole: {out:?}");
+    }
+
+    #[test]
+    fn events_numbered_apart_from_the_audio_are_not_lost() {
+        // An odd phone numbers its events in a sequence of their own (same SSRC).
+        let mut r = Reorder::new(WAIT);
+        let t0 = Instant::now();
+        let seqs = [100, 5000, 5001, 101, 102];
+        assert_eq!(run(&mut r, &seqs, t0), packets(&seqs));
+        assert_eq!((r.late, r.deadline()), (0, None));
+    }
+
+    #[test]
+    fn a_stranger_cycling_ssrcs_cannot_grow_the_state() {
+        let mut r = Reorder::new(WAIT);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        r.push(0, 1, vec![0], t0, &mut out);
+        r.push(0, 3, vec![0], t0, &mut out); // held behind a hole
+        for ssrc in 1..=MAX_STREAMS as u32 {
+            r.push(ssrc, 1, vec![1], t0 + Duration::from_millis(1), &mut out);
+        }
+        assert_eq!(r.streams.len(), MAX_STREAMS);
+        assert!(
+            out.contains(&Playout::Lost(1)),
+            "the oldest stream gave up its hole: {out:?}"
+        );
+        assert_eq!(r.deadline(), None);
     }
 }

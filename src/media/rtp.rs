@@ -25,54 +25,6 @@ impl RtpHeader {
     }
 }
 
-/// Renumbers the audio packets the jitter buffer gets. A phone numbers its RFC 4733 events and
-/// comfort noise in the same sequence as its audio, but those never reach the jitter buffer,
-/// which would wait out every such hole as loss: each key press held the audio back, by about
-/// 140 ms after the final `#`. A hole in the audio is closed only as far as skipped packets
-/// arrived since the last audio packet, so real losses stay holes.
-#[derive(Debug, Default)]
-pub struct SeqCloser {
-    ssrc: Option<u32>,
-    /// Subtracted from every audio sequence number.
-    offset: u16,
-    last_audio: Option<u16>,
-    /// Packets skipped since the last audio packet.
-    pending: u16,
-}
-
-impl SeqCloser {
-    /// A packet of `ssrc` that is not passed on.
-    pub fn skip(&mut self, ssrc: u32) {
-        self.follow(ssrc);
-        self.pending = self.pending.saturating_add(1);
-    }
-
-    /// The sequence number to give a passed-on packet.
-    pub fn renumber(&mut self, ssrc: u32, sequence: u16) -> u16 {
-        self.follow(ssrc);
-        let gap = self
-            .last_audio
-            .map_or(0, |last| sequence.wrapping_sub(last).wrapping_sub(1));
-        // A gap of 0x8000 or more is a packet from the past (reordered): leave the state alone.
-        if gap < 0x8000 {
-            self.offset = self.offset.wrapping_add(gap.min(self.pending));
-            self.last_audio = Some(sequence);
-            self.pending = 0;
-        }
-        sequence.wrapping_sub(self.offset)
-    }
-
-    /// A new SSRC is a new sequence.
-    fn follow(&mut self, ssrc: u32) {
-        if self.ssrc != Some(ssrc) {
-            *self = SeqCloser {
-                ssrc: Some(ssrc),
-                ..SeqCloser::default()
-            };
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
     #[error("packet of {0} bytes is shorter than an RTP header")]
@@ -192,43 +144,5 @@ mod tests {
         for first in 0..=255u8 {
             let _ = parse(&packet(first, 0, &[0, 0, 0, 1]));
         }
-    }
-
-    #[test]
-    fn events_leave_no_hole_in_the_audio_sequence_but_losses_do() {
-        let mut closer = SeqCloser::default();
-        assert_eq!(closer.renumber(7, 100), 100);
-        for _ in 0..8 {
-            closer.skip(7); // a key press: 101..=108
-        }
-        assert_eq!(closer.renumber(7, 109), 101);
-        assert_eq!(closer.renumber(7, 111), 103, "110 was lost: still a hole");
-        closer.skip(7); // 112
-        assert_eq!(
-            closer.renumber(7, 114),
-            105,
-            "113 lost after an event: one hole"
-        );
-        assert_eq!(closer.renumber(7, 113), 104, "late, in its place");
-        assert_eq!(closer.renumber(9, 500), 500, "a new SSRC starts over");
-    }
-
-    #[test]
-    fn events_numbered_apart_from_the_audio_change_nothing() {
-        let mut closer = SeqCloser::default();
-        assert_eq!(closer.renumber(7, 100), 100);
-        closer.skip(7); // numbered 5000 by an odd phone
-        closer.skip(7);
-        assert_eq!(closer.renumber(7, 101), 101);
-        assert_eq!(closer.renumber(7, 102), 102);
-    }
-
-    #[test]
-    fn wraps_around() {
-        let mut closer = SeqCloser::default();
-        assert_eq!(closer.renumber(7, 65534), 65534);
-        closer.skip(7);
-        assert_eq!(closer.renumber(7, 0), 65535);
-        assert_eq!(closer.renumber(7, 1), 0);
     }
 }

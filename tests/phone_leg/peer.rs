@@ -127,14 +127,21 @@ impl Stream {
         }
     }
 
+    /// Adds a packet at `slot`. Like a real phone (RFC 3550), the stream numbers its packets in
+    /// the order they are sent, events and audio alike, whatever order they are added in.
     pub fn push(&mut self, slot: u64, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
         let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
         p.extend_from_slice(&self.seq.to_be_bytes());
         p.extend_from_slice(&ts.to_be_bytes());
         p.extend_from_slice(&self.ssrc.to_be_bytes());
         p.extend_from_slice(payload);
+        let at = self.packets.partition_point(|(s, _)| *s <= slot);
+        self.packets.insert(at, (slot, p));
+        let first = self.seq.wrapping_sub(self.packets.len() as u16 - 1);
+        for (i, (_, p)) in self.packets.iter_mut().enumerate() {
+            p[2..4].copy_from_slice(&first.wrapping_add(i as u16).to_be_bytes());
+        }
         self.seq = self.seq.wrapping_add(1);
-        self.packets.push((slot, p));
     }
 
     /// 20 ms audio packets of G.711 `pcm` at 8 kHz, starting at `slot`.
