@@ -1,5 +1,6 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
-//! sans-IO call control ([`machine`]); `active.rs` is its running select loop. [`room`] links it
+//! sans-IO call control ([`machine`]); `active.rs` is its running select loop,
+//! `context.rs` what all calls share ([`CallContext`]). [`room`] links it
 //! to the conference once joined. RTP ports come from [`ports`]; [`guard`] counts wrong room IDs
 //! and PINs against the guessing limit.
 

@@ -2,7 +2,9 @@
 //! and joins a room as a WebRTC participant.
 //!
 //! Backends: [`builtin`], a client of dialbridge's own room signaling server, and [`janus`],
-//! rooms of a Janus server; both over `ws://` or `wss://` (`ws.rs`).
+//! rooms of a Janus server; both over `ws://` or `wss://` (`ws.rs`). The built-in backend's
+//! shared connection is `builtin.rs`, each call's own room connection `builtin_session.rs`; both
+//! use the wire steps in `builtin_wire.rs`.
 
 pub mod builtin;
 mod builtin_session;

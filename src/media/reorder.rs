@@ -29,7 +29,7 @@ pub enum Playout<T = Vec<u8>> {
     Lost(u16),
 }
 
-/// The jitter buffer of one call: one [`Sequence`] per SSRC.
+/// The jitter buffer of one call: one `Sequence` per SSRC.
 #[derive(Debug)]
 pub struct Reorder<T = Vec<u8>> {
     wait: Duration,
