@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::audiobridge::{self, AudioBridge};
 use super::client::{Client, PluginReply, TransactionIds};
+use super::kinds::{JanusError, JanusPlugin};
 use super::machine::{Core, RoomMachine};
 use super::videoroom::{self, VideoRoom};
-use super::{JanusError, JanusPlugin};
 use crate::conference::{ConferenceEvent, JoinRequest, RoomLookup};
 
 const VIDEOROOM_NO_SUCH_ROOM: u32 = 426;

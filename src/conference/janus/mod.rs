@@ -16,6 +16,7 @@
 mod access;
 mod audiobridge;
 mod client;
+mod kinds;
 mod machine;
 mod protocol;
 mod session;
@@ -29,6 +30,7 @@ use serde_json::Value;
 
 pub use audiobridge::MIXER;
 pub use client::Credentials;
+pub use kinds::{JanusError, JanusPlugin};
 pub use videoroom::{PUBLISHER, feed_peer};
 
 use super::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
@@ -38,54 +40,6 @@ use client::Client;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default keepalive period: Janus's default session timeout is 60 s; stay well inside it.
 pub const KEEPALIVE: Duration = Duration::from_secs(25);
-
-/// What went wrong talking to Janus; becomes a [`ConferenceError`] at the trait.
-#[derive(Debug, thiserror::Error)]
-pub enum JanusError {
-    /// Janus could not be reached, or the connection broke.
-    #[error("Janus unreachable: {0}")]
-    Unreachable(String),
-    /// A Janus core error (403 wrong API secret or token, 458 no such session, …).
-    #[error("Janus refused the request: {reason} ({code})")]
-    Janus { code: u32, reason: String },
-    /// A plugin error (`error_code`), e.g. VideoRoom 426 no such room, 433 wrong PIN.
-    #[error("Janus plugin refused the request: {reason} ({code})")]
-    Plugin { code: u32, reason: String },
-    /// Janus answered something we do not understand.
-    #[error("unexpected answer from Janus: {0}")]
-    Unexpected(String),
-    /// The whole lookup, check or join took longer than [`JanusOptions::timeout`].
-    #[error("no answer from Janus within {0:?}")]
-    Timeout(Duration),
-}
-
-impl From<JanusError> for ConferenceError {
-    fn from(e: JanusError) -> ConferenceError {
-        match e {
-            JanusError::Unreachable(_) | JanusError::Timeout(_) => {
-                ConferenceError::Unreachable(e.to_string())
-            }
-            _ => ConferenceError::Protocol(e.to_string()),
-        }
-    }
-}
-
-/// Which Janus plugin hosts the rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JanusPlugin {
-    VideoRoom,
-    AudioBridge,
-}
-
-impl JanusPlugin {
-    /// The plugin's package name, for `attach`.
-    pub fn package(self) -> &'static str {
-        match self {
-            JanusPlugin::VideoRoom => videoroom::PLUGIN,
-            JanusPlugin::AudioBridge => audiobridge::PLUGIN,
-        }
-    }
-}
 
 /// How to reach Janus.
 #[derive(Debug, Clone)]
