@@ -94,25 +94,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo config, with prompts found even when started outside the source tree and a fresh
-/// host key for each room (printed with the host page's address).
+/// The demo config, with a fresh host key for each room (printed with the host page's address).
 fn demo_config() -> Config {
     let mut config = Config::demo();
     for room in &mut config.conference.builtin.rooms {
         room.host_key = Some(dialbridge::signaling::rooms::new_host_key());
     }
-    if !config.ivr.prompts_dir.exists() {
-        config.ivr.prompts_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    }
     config
 }
 
-/// Relative paths in the config are relative to its file (the prompts folder also to the
-/// working directory, where a checkout keeps it).
+/// Where the Debian package puts the prompts: the last place a relative `ivr.prompts_dir` is
+/// looked for, so the example config and `demo` work from any directory once installed.
+const DATA_DIR: &str = "/usr/share/dialbridge";
+
+/// Relative paths in the config are relative to its file. The prompts folder is looked for in
+/// the working directory (a checkout keeps it there), beside the config file, in [`DATA_DIR`],
+/// and last in the source tree the binary was built from (so `demo` runs from anywhere).
 fn resolve_paths(mut config: Config, base: &Path) -> Config {
     let dir = &config.ivr.prompts_dir;
-    if dir.is_relative() && !dir.exists() && base.join(dir).exists() {
-        config.ivr.prompts_dir = base.join(dir);
+    if dir.is_relative() && !dir.exists() {
+        let beside_config = base.join(dir);
+        let installed = Path::new(DATA_DIR).join(dir);
+        let build_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let candidates = [beside_config, installed, build_tree];
+        if let Some(found) = candidates.into_iter().find(|d| d.exists()) {
+            config.ivr.prompts_dir = found;
+        }
     }
     let tls = &mut config.sip.tls;
     let conference = &mut config.conference;
