@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dialbridge::config::Config;
+use dialbridge::logging::LogFormat;
 use dialbridge::server::{self, Bound};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +19,15 @@ struct Cli {
     /// DIALBRIDGE_SIP_PASSWORD, DIALBRIDGE_TRUNK_PASSWORD and DIALBRIDGE_SIGNALING_SECRET.
     #[arg(long, short, global = true, env = "DIALBRIDGE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: `text`, or `json` (one object per line, with the call's call_id).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "DIALBRIDGE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,8 +43,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    dialbridge::logging::init();
     let cli = Cli::parse();
+    dialbridge::logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
