@@ -5,6 +5,7 @@
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
 mod conference;
+mod drain;
 mod guessing;
 mod limits;
 mod media_ivr;
@@ -27,6 +28,7 @@ pub use conference::{
     BuiltinConfig, ConferenceBackendKind, ConferenceConfig, JanusConfig, JanusPluginKind,
     RoomConfig,
 };
+pub use drain::{AdminConfig, DrainConfig};
 pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
 pub use media_ivr::{CallerIdConfig, IvrConfig, MediaConfig};
@@ -60,6 +62,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub guessing: GuessingConfig,
     pub conference: ConferenceConfig,
+    pub drain: DrainConfig,
+    pub admin: AdminConfig,
     /// Called-number routing; the first route whose `number` equals the called number wins.
     /// Default: none (every call goes to the IVR in `ivr.language`).
     pub routes: Vec<Route>,

@@ -69,6 +69,9 @@ pub struct CallContext {
     pub caller_id_visible_tail: usize,
     /// The room-ID and PIN guessing limit, shared by all calls.
     pub guessing: Arc<SipGuessing>,
+    /// Turns true when a drain reaches its limit: answered calls play the closing prompt and
+    /// hang up (the stop flag, by contrast, hangs up at once).
+    pub goodbye: watch::Receiver<bool>,
 }
 
 /// Runs one call to its end. Never panics on peer input; every exit path releases the call
