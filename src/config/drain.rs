@@ -42,6 +42,25 @@ pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
 }
 
+impl AdminConfig {
+    /// `listen` must not take the signaling server's address (both would bind it).
+    pub(super) fn validate(&self, builtin: &super::BuiltinConfig, p: &mut Problems) {
+        if let Some(addr) = self.listen
+            && builtin.serve
+            && addr == builtin.listen
+            && addr.port() != 0
+        {
+            p.add(
+                "admin.listen",
+                format!(
+                    "{addr} is conference.builtin.listen too; the signaling server serves the \
+                     admin endpoints there already: leave admin.listen out or pick another port"
+                ),
+            );
+        }
+    }
+}
+
 impl DrainConfig {
     pub(super) fn validate(&self, p: &mut Problems) {
         if self.limit_s > MAX_LIMIT_S {
