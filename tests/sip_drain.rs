@@ -1,8 +1,8 @@
 //! Graceful drain against the real binary: SIGTERM with two calls up (new INVITEs and OPTIONS
 //! get 503, `/readyz` turns 503 while `/healthz` stays ok, one call ends by itself, the other
-//! hears the closing prompt at the drain limit and gets BYE, exit 0); `dialbridge drain` with
-//! a SIGINT that then hangs up at once; and a register-mode bridge that unregisters from a real
-//! kamailio.
+//! hears the closing prompt at the drain limit and gets BYE, exit 0); `dialbridge drain`, after
+//! which the first SIGTERM lets the drain go on and the second hangs up at once; SIGINT that
+//! hangs up at once; and a register-mode bridge that unregisters from a real kamailio.
 
 mod common;
 
@@ -166,8 +166,25 @@ fn sigterm_drains_calls_then_says_goodbye_and_exits_zero() {
     assert_no_call_leaked(&bridge);
 }
 
+/// Waits until the bridge's log has a line with every one of `words` (the log is where a
+/// handled signal shows).
+fn wait_log(bridge: &Bridge, words: &[&str]) {
+    tools::poll(
+        &format!("a log line with {words:?}"),
+        CHANGE,
+        Duration::from_millis(20),
+        || {
+            let log = std::fs::read_to_string(&bridge.log).unwrap_or_default();
+            log.lines()
+                .any(|l| words.iter().all(|w| l.contains(w)))
+                .then_some(())
+        },
+        || tools::tail(&bridge.log, 5),
+    );
+}
+
 #[test]
-fn drain_subcommand_then_sigint_hangs_up_at_once() {
+fn drain_subcommand_then_a_second_sigterm_hangs_up_at_once() {
     tools::require_tool("sipp", "apt-get install sip-tester");
     let dir = tools::test_dir();
     let mut config = Config::trunk();
@@ -206,8 +223,13 @@ fn drain_subcommand_then_sigint_hangs_up_at_once() {
     let again = drain(&bridge);
     assert!(again.contains("already draining"), "{again}");
 
-    // SIGINT during the drain hangs up at once, without the closing prompt.
-    bridge.signal("INT");
+    // The first SIGTERM (systemctl stop after the drain command) lets the drain go on ...
+    bridge.signal("TERM");
+    wait_log(&bridge, &["signal received", "request=Drain"]);
+    let m = metrics::scrape(admin);
+    assert_eq!(m.get("dialbridge_calls_active"), 1.0, "the call must go on");
+    // ... the second hangs up at once, without the closing prompt.
+    bridge.signal("TERM");
     call.sipp.finish().assert_success();
     let exit = bridge.wait_exit(EXIT);
     assert!(exit.success(), "the stopped bridge exited with {exit}");
@@ -215,8 +237,26 @@ fn drain_subcommand_then_sigint_hangs_up_at_once() {
     let log = std::fs::read_to_string(&bridge.log).expect("reading the bridge log");
     assert!(
         !log.contains("drain limit reached"),
-        "SIGINT must not wait for the limit"
+        "a second SIGTERM must not wait for the limit"
     );
+}
+
+#[test]
+fn sigint_hangs_up_at_once() {
+    tools::require_tool("sipp", "apt-get install sip-tester");
+    let dir = tools::test_dir();
+    let mut config = Config::trunk();
+    config.extra_toml = drain_toml(3600);
+    let mut bridge = Bridge::start(&dir, &config);
+    let call = Caller::dial(&dir, "uac_bridge_hangs_up.xml", bridge.sip, &[0], |s| s);
+    call.rtp.expect_prompt("welcome", PROMPT);
+    bridge.signal("INT");
+    call.sipp.finish().assert_success();
+    let exit = bridge.wait_exit(EXIT);
+    assert!(exit.success(), "the stopped bridge exited with {exit}");
+    assert_no_call_leaked(&bridge);
+    let log = std::fs::read_to_string(&bridge.log).expect("reading the bridge log");
+    assert!(log.contains("request=StopNow"), "SIGINT is a stop request");
 }
 
 /// OPTIONS to the bridge's account through kamailio: relayed to the registered contact (which
