@@ -10,7 +10,8 @@ use crate::conference::builtin::BuiltinBackend;
 use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::drain::http::Control;
-use crate::drain::{Drain, DrainAction, Request};
+use crate::drain::shell::Flags;
+use crate::drain::{Drain, Request};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
 use crate::shutdown::stopped;
@@ -188,17 +189,11 @@ pub async fn run(
         background.spawn(register::run(sip.endpoint.clone(), options, leave_rx));
     }
     let admin = match config.admin.listen {
-        Some(addr) => {
-            let stop = stop_rx.clone();
-            let started = crate::drain::http::start_admin(addr, control.clone(), async move {
-                stopped(&mut { stop }).await
-            });
-            Some(
-                started
-                    .await
-                    .map_err(|source| ServerError::Admin { addr, source })?,
-            )
-        }
+        Some(addr) => Some(
+            crate::drain::http::start_admin(addr, control.clone(), stop_rx.clone())
+                .await
+                .map_err(|source| ServerError::Admin { addr, source })?,
+        ),
         None => None,
     };
 
@@ -213,27 +208,17 @@ pub async fn run(
 
     let mut calls = JoinSet::new();
     let mut drain = Drain::new(Duration::from_secs(config.drain.limit_s.into()));
+    let flags = Flags {
+        control,
+        leave: leave_tx,
+        goodbye: goodbye_tx,
+        stop: stop_tx,
+        limit_s: config.drain.limit_s,
+    };
     'supervise: loop {
         while let Some(action) = drain.poll_action() {
-            match action {
-                DrainAction::StopAccepting => {
-                    tracing::info!(
-                        calls = calls.len(),
-                        limit_s = config.drain.limit_s,
-                        "draining: new calls get 503, running calls may finish"
-                    );
-                    control.set_draining();
-                    let _ = leave_tx.send(true);
-                }
-                DrainAction::SayGoodbye => {
-                    tracing::info!(calls = calls.len(), "drain limit reached: saying goodbye");
-                    let _ = goodbye_tx.send(true);
-                }
-                DrainAction::HangUpNow => {
-                    tracing::info!(calls = calls.len(), "stopping: hanging up calls");
-                    let _ = stop_tx.send(true);
-                }
-                DrainAction::Exit => break 'supervise,
+            if !flags.carry_out(action, calls.len()) {
+                break 'supervise;
             }
         }
         let deadline = drain.poll_timeout();
@@ -267,8 +252,7 @@ pub async fn run(
         calls_active = metrics::CALLS_ACTIVE.get(),
         "all calls ended; exiting"
     );
-    let _ = leave_tx.send(true);
-    let _ = stop_tx.send(true);
+    flags.exit();
     let unregister = async { while background.join_next().await.is_some() {} };
     if tokio::time::timeout(EXIT_TIMEOUT, unregister)
         .await

@@ -108,14 +108,16 @@ async fn drain(
     )
 }
 
-/// Binds `addr` (`[admin] listen`) and spawns [`serve_admin`] there; the bound address.
+/// Binds `addr` (`[admin] listen`) and spawns [`serve_admin`] there until the stop flag; the
+/// bound address.
 pub async fn start_admin(
     addr: SocketAddr,
     control: Control,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    let shutdown = async move { crate::shutdown::stopped(&mut stop).await };
     tokio::spawn(async move {
         if let Err(e) = serve_admin(listener, control, shutdown).await {
             tracing::error!(error = %e, "admin endpoints stopped");

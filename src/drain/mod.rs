@@ -1,8 +1,10 @@
 //! Graceful drain, sans-IO: accepting → draining (until the limit) → closing (goodbyes) → done.
 //! [`Drain`] takes requests, the call count and the time, and says what the supervisor must do;
-//! it never reads the clock. [`http`] has the admin endpoints and the `dialbridge drain` client.
+//! it never reads the clock. [`shell`] carries out its actions; [`http`] has the admin endpoints
+//! and the `dialbridge drain` client.
 
 pub mod http;
+pub mod shell;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
