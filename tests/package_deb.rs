@@ -21,7 +21,6 @@ use common::tools::{require_tool, test_dir};
 /// Set in the re-run inside the namespace.
 const INSIDE: &str = "DIALBRIDGE_PACKAGE_TEST_INSIDE";
 const DEB_ENV: &str = "DIALBRIDGE_PACKAGE_TEST_DEB";
-const DEFAULT_DRAIN_S: u64 = 600; // FIXME after the drain merge
 
 #[test]
 fn the_deb_installs_and_its_binary_runs_from_the_installed_paths() {
@@ -177,10 +176,13 @@ fn check_contents(deb: &Path, dir: &Path) {
         .find_map(|l| l.strip_prefix("TimeoutStopSec="))
         .and_then(|v| v.parse().ok())
         .expect("the unit sets TimeoutStopSec in seconds");
-    let drain = DEFAULT_DRAIN_S;
+    // The longest a drain takes: the limit, the goodbye prompts, the hang-ups.
+    let limit = u64::from(dialbridge::config::Config::default().drain.limit_s);
+    let drain =
+        limit + (dialbridge::drain::GOODBYE_GRACE + dialbridge::drain::HANGUP_GRACE).as_secs();
     assert!(
         stop_timeout > drain,
-        "TimeoutStopSec={stop_timeout} must cover the default drain limit ({drain} s)"
+        "TimeoutStopSec={stop_timeout} must cover the longest default drain ({drain} s)"
     );
 }
 
