@@ -5,7 +5,8 @@
 # calls, Janus, Chromium; socat and openssl to put Debian's TLS-less sipp behind TLS and make
 # test certificates), espeak-ng + sox to
 # regenerate prompts, the npm packages of the browser tests, and (last) cargo-fuzz for the
-# fuzz smoke test (scripts/install-fuzz.sh).
+# fuzz smoke test (scripts/install-fuzz.sh), and cargo-deb with dpkg-dev and systemd (for
+# systemd-analyze) for the package test (scripts/install-deb-tools.sh).
 # Safe to run again; it only installs what is missing.
 set -eu
 
@@ -17,7 +18,8 @@ sip-tester kamailio kamailio-tls-modules baresip-core janus
 socat openssl tcpdump
 espeak-ng sox
 iproute2
-chromium"
+chromium
+dpkg-dev systemd"
 
 missing=""
 for p in $PACKAGES; do
@@ -35,3 +37,4 @@ fi
 
 "$(dirname "$0")/install-browser-deps.sh"
 "$(dirname "$0")/install-fuzz.sh"
+"$(dirname "$0")/install-deb-tools.sh"

@@ -47,6 +47,7 @@ say en en-us muted "You are muted. Press star six to unmute."
 say en en-us unmuted "You are unmuted."
 say en en-us removed "You have been removed from the conference. Goodbye."
 say en en-us locked "Too many wrong entries. Please try again later."
+say en en-us closing "This service is closing for maintenance. Please call again in a minute. Goodbye."
 
 # German (voice de). "Rautetaste" is what German phone menus call the hash key.
 say de de welcome "Willkommen bei dialbridge. Bitte geben Sie die Nummer des Konferenzraums ein, gefolgt von der Rautetaste."
@@ -62,3 +63,4 @@ say de de muted "Ihr Mikrofon ist stummgeschaltet. Drücken Sie Stern sechs, um 
 say de de unmuted "Ihr Mikrofon ist wieder eingeschaltet."
 say de de removed "Sie wurden aus der Konferenz entfernt. Auf Wiederhören."
 say de de locked "Zu viele falsche Eingaben. Bitte versuchen Sie es später noch einmal."
+say de de closing "Dieser Dienst wird für Wartungsarbeiten beendet. Bitte rufen Sie in einer Minute wieder an. Auf Wiederhören."

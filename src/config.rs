@@ -5,6 +5,7 @@
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
 mod conference;
+mod drain;
 mod guessing;
 mod limits;
 mod media_ivr;
@@ -28,6 +29,7 @@ pub use conference::{
     BuiltinConfig, ConferenceBackendKind, ConferenceConfig, JanusConfig, JanusPluginKind,
     RoomConfig,
 };
+pub use drain::{AdminConfig, DrainConfig};
 pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
 pub use media_ivr::{CallerIdConfig, IvrConfig, MediaConfig};

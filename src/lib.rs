@@ -10,6 +10,8 @@
 //!
 //! - [`config`]: the one TOML configuration tree, its defaults and `validate()`.
 //! - [`server`]: the supervisor that accepts calls, caps them and drains them on shutdown.
+//! - [`drain`]: the sans-IO graceful drain (SIGTERM, `dialbridge drain`, `POST /admin/drain`)
+//!   and its HTTP endpoints (`/readyz`, `/admin/drain`).
 //! - [`call`]: one actor task per call; [`call::machine`] is the sans-IO call control.
 //! - [`sip`]: the ezk SIP endpoint, registration, trunk access control, INVITE handling;
 //!   [`sip::sdp`] negotiates codecs as a pure function, [`sip::sdes`] the SRTP keys.
@@ -31,6 +33,7 @@
 pub mod call;
 pub mod conference;
 pub mod config;
+pub mod drain;
 pub mod ivr;
 pub mod logging;
 pub mod media;

@@ -1,5 +1,5 @@
-//! Process-wide logging and panic reporting, set up once by `main`: tracing to stderr (filter
-//! from `RUST_LOG`), ezk's `log` records through [`crate::sip::ezk_log`], and a panic hook that
+//! Process-wide logging and panic reporting, set up once by `main`: tracing to stderr as text or
+//! JSON lines (filter from `RUST_LOG`), ezk's `log` records through [`crate::sip::ezk_log`], and a panic hook that
 //! counts every panic in `dialbridge_panics_total` and logs it rate-limited, so a bug that bad
 //! input can trigger cannot also flood the log.
 
@@ -10,14 +10,38 @@ use tracing_subscriber::EnvFilter;
 /// The filter when `RUST_LOG` is not set.
 const DEFAULT_FILTER: &str = "info,ezk_sip_core=warn,ezk_sip_ua=warn";
 
-pub fn init() {
+/// How log lines look on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event (colours on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line for log shippers: `timestamp`, `level`, `target`, `message`,
+    /// the event's fields, and `span` with the `call_id` of the call the line belongs to.
+    Json,
+}
+
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_FILTER.into());
-    let subscriber = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .finish();
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        .with_env_filter(filter);
+    let installed = match format {
+        LogFormat::Text => tracing::subscriber::set_global_default(
+            builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .finish(),
+        ),
+        LogFormat::Json => tracing::subscriber::set_global_default(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        ),
+    };
+    if installed.is_err() {
         return; // set up already (a second call)
     }
     let level = tracing::level_filters::LevelFilter::current().as_log();

@@ -1,9 +1,12 @@
 //! The `dialbridge` command: `run` a configured bridge, `demo` everything on loopback with
-//! built-in defaults, or `check-config` to explain what is wrong with a configuration file.
+//! built-in defaults, `check-config` to explain what is wrong with a configuration file, or
+//! `drain` a running bridge through its admin endpoint.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dialbridge::config::Config;
+use dialbridge::drain::Request;
+use dialbridge::logging::LogFormat;
 use dialbridge::server::{self, Bound};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +21,15 @@ struct Cli {
     /// DIALBRIDGE_SIP_PASSWORD, DIALBRIDGE_TRUNK_PASSWORD and DIALBRIDGE_SIGNALING_SECRET.
     #[arg(long, short, global = true, env = "DIALBRIDGE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: `text`, or `json` (one object per line, with the call's call_id).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "DIALBRIDGE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,11 +42,15 @@ enum Command {
     Demo,
     /// Check the configuration file and explain every problem found.
     CheckConfig,
+    /// Ask the bridge running with this configuration to drain (`POST /admin/drain` on
+    /// `[admin] listen`, else on the signaling server): it takes no new calls, lets running
+    /// calls finish up to `drain.limit_s`, then exits.
+    Drain,
 }
 
 fn main() -> ExitCode {
-    dialbridge::logging::init();
     let cli = Cli::parse();
+    dialbridge::logging::init(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -70,6 +86,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
+    if let Command::Drain = cli.command {
+        return drain(&config);
+    }
     if let Command::CheckConfig = cli.command {
         for warning in config.warnings() {
             println!("warning: {warning}");
@@ -88,31 +107,78 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     });
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(server::run(config, shutdown_signal(), move |bound| {
-        announce(bound, demo)
-    }))?;
+    runtime.block_on(async move {
+        let (tx, signals) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(forward_signals(tx));
+        server::run(config, signals, move |bound| announce(bound, demo)).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo config, with prompts found even when started outside the source tree and a fresh
-/// host key for each room (printed with the host page's address).
+/// `dialbridge drain`: asks the running bridge over HTTP and says what it answered.
+fn drain(config: &Config) -> anyhow::Result<ExitCode> {
+    let builtin = &config.conference.builtin;
+    let serves = config.conference.backend == dialbridge::config::ConferenceBackendKind::Builtin
+        && builtin.serve;
+    let addr = match config.admin.listen {
+        Some(addr) => addr,
+        None if serves && builtin.tls.listener().is_none() => builtin.listen,
+        None => anyhow::bail!(
+            "this configuration has no plain-HTTP admin endpoint to ask: set [admin] listen \
+             (e.g. \"127.0.0.1:9090\"), restart the bridge, or send it SIGTERM instead"
+        ),
+    };
+    let addr = loopback_for_wildcard(addr);
+    let (status, body) =
+        dialbridge::drain::http::request_drain(addr, std::time::Duration::from_secs(5))
+            .with_context(|| format!("cannot reach the bridge's admin endpoint on {addr}"))?;
+    match status {
+        200 | 202 => {
+            println!("{body}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => anyhow::bail!("the bridge on {addr} answered HTTP {status}: {body}"),
+    }
+}
+
+/// The drain endpoint answers loopback clients only: a wildcard listen address is asked on
+/// loopback.
+fn loopback_for_wildcard(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, addr.port())
+}
+
+/// The demo config, with a fresh host key for each room (printed with the host page's address).
 fn demo_config() -> Config {
     let mut config = Config::demo();
     for room in &mut config.conference.builtin.rooms {
         room.host_key = Some(dialbridge::signaling::rooms::new_host_key());
     }
-    if !config.ivr.prompts_dir.exists() {
-        config.ivr.prompts_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    }
     config
 }
 
-/// Relative paths in the config are relative to its file (the prompts folder also to the
-/// working directory, where a checkout keeps it).
+/// Where the Debian package puts the prompts: the last place a relative `ivr.prompts_dir` is
+/// looked for, so the example config and `demo` work from any directory once installed.
+const DATA_DIR: &str = "/usr/share/dialbridge";
+
+/// Relative paths in the config are relative to its file. The prompts folder is looked for in
+/// the working directory (a checkout keeps it there), beside the config file, in [`DATA_DIR`],
+/// and last in the source tree the binary was built from (so `demo` runs from anywhere).
 fn resolve_paths(mut config: Config, base: &Path) -> Config {
     let dir = &config.ivr.prompts_dir;
-    if dir.is_relative() && !dir.exists() && base.join(dir).exists() {
-        config.ivr.prompts_dir = base.join(dir);
+    if dir.is_relative() && !dir.exists() {
+        let beside_config = base.join(dir);
+        let installed = Path::new(DATA_DIR).join(dir);
+        let build_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let candidates = [beside_config, installed, build_tree];
+        if let Some(found) = candidates.into_iter().find(|d| d.exists()) {
+            config.ivr.prompts_dir = found;
+        }
     }
     let tls = &mut config.sip.tls;
     let conference = &mut config.conference;
@@ -146,8 +212,12 @@ fn announce(bound: Bound, demo: Option<String>) {
         .sip_tls
         .map(|a| a.to_string())
         .unwrap_or_else(|| "-".into());
+    let admin = bound
+        .admin
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
     println!(
-        "READY sip={} signaling={signaling} sip_tls={tls}",
+        "READY sip={} signaling={signaling} sip_tls={tls} admin={admin}",
         bound.sip
     );
     if let Some(host_key) = demo {
@@ -158,18 +228,34 @@ fn announce(bound: Bound, demo: Option<String>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM starts a drain; a second SIGTERM, or SIGINT (Ctrl-C), hangs up at once.
+async fn forward_signals(tx: tokio::sync::mpsc::Sender<Request>) {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())
             .expect("installing a SIGTERM handler only fails outside a Unix process");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        let mut int = signal(SignalKind::interrupt())
+            .expect("installing a SIGINT handler only fails outside a Unix process");
+        let mut terms = 0;
+        loop {
+            let request = tokio::select! {
+                _ = term.recv() => {
+                    terms += 1;
+                    if terms == 1 { Request::Drain } else { Request::StopNow }
+                }
+                _ = int.recv() => Request::StopNow,
+            };
+            tracing::info!(?request, "signal received");
+            if tx.send(request).await.is_err() {
+                return;
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
+    while tokio::signal::ctrl_c().await.is_ok() {
+        if tx.send(Request::StopNow).await.is_err() {
+            return;
+        }
+    }
 }

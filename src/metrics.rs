@@ -59,6 +59,11 @@ pub static REGISTRATION_FAILURES: Metric = Metric::new(
     "Failed REGISTER attempts",
 );
 
+pub static DRAINING: Metric = Metric::new(
+    "dialbridge_draining",
+    "1 once a drain started: new calls get 503, running calls finish",
+);
+
 pub static TASK_PANICS: Metric = Metric::new(
     "dialbridge_panics_total",
     "Panics caught in any task (each is a bug; the log names where)",
@@ -146,7 +151,7 @@ pub static TLS_RELOADS: Family<2> = Family::new(
 
 /// INVITEs turned away before they cost anything, by [`crate::sip::admission::Refusal`] label
 /// and the later gates (trunk allow list, call cap, call queue).
-pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
+pub static SIP_INVITES_REFUSED: Family<7> = Family::new(
     "dialbridge_sip_invites_refused_total",
     "New INVITEs refused (503/403) or dropped by admission control",
     "reason",
@@ -157,6 +162,7 @@ pub static SIP_INVITES_REFUSED: Family<6> = Family::new(
         "max_calls",
         "not_allowed",
         "queue_full",
+        "draining",
     ],
 );
 
@@ -199,7 +205,7 @@ pub static SRTP_REJECTED: Metric = Metric::new(
     "Inbound SRTP packets dropped: failed authentication, replayed, or not SRTP",
 );
 
-const ALL: [&Metric; 11] = [
+const ALL: [&Metric; 12] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
     &CALLS_JOINED,
@@ -208,6 +214,7 @@ const ALL: [&Metric; 11] = [
     &REGISTERED,
     &REGISTRATIONS,
     &REGISTRATION_FAILURES,
+    &DRAINING,
     &TASK_PANICS,
     &SIP_LOG_SUPPRESSED,
     &SRTP_REJECTED,

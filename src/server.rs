@@ -1,7 +1,7 @@
 //! The supervisor: starts the SIP endpoint, the registration (register mode), the built-in
 //! signaling server (when configured), and one actor per accepted call. It caps calls with a
-//! semaphore (503 beyond `limits.max_calls`) and on shutdown hangs up every call, unregisters
-//! and waits for the call tasks to finish.
+//! semaphore (503 beyond `limits.max_calls`) and drains on request ([`crate::drain`] decides:
+//! refuse new calls, unregister, let calls finish up to the limit, say goodbye, exit).
 
 use crate::call::guard::SipGuessing;
 use crate::call::{self, CallContext, MediaSettings};
@@ -9,6 +9,9 @@ use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
 use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
+use crate::drain::http::Control;
+use crate::drain::shell::Flags;
+use crate::drain::{Drain, Request};
 use crate::ivr::machine::IvrConfig;
 use crate::media::prompts::PromptSet;
 use crate::shutdown::stopped;
@@ -21,10 +24,9 @@ use crate::tls::ServerCert;
 use crate::{media, metrics, signaling};
 use ezk_sip_types::uri::SipUriUserPart;
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -34,8 +36,8 @@ const CALL_QUEUE_CAPACITY: usize = 256;
 /// webrtcbin's jitter buffer on the conference side: its default of 200 ms dominates the
 /// join-to-audio time and the delay budget; 50 ms is enough on a LAN-grade path.
 const CONFERENCE_JITTER_MS: u32 = 50;
-/// How long shutdown waits for calls to send their BYEs.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the exit waits for the unregistration and the listeners to finish.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -43,6 +45,11 @@ pub enum ServerError {
     Media(#[from] media::MediaError),
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
+    #[error("cannot listen for the admin endpoints on {addr}: {source}")]
+    Admin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot listen for the signaling server on {addr}: {source}")]
     Signaling {
         addr: SocketAddr,
@@ -60,18 +67,26 @@ pub struct Bound {
     pub sip: SocketAddr,
     pub sip_tls: Option<SocketAddr>,
     pub signaling: Option<SocketAddr>,
+    /// The admin endpoints of `[admin] listen`.
+    pub admin: Option<SocketAddr>,
 }
 
-/// Runs the bridge until `shutdown` completes. `ready` is called once everything listens.
+/// Runs the bridge until a drain or stop (from `signals` or `POST /admin/drain`) has ended
+/// every call. `ready` is called once everything listens.
 pub async fn run(
     config: Config,
-    shutdown: impl Future<Output = ()> + Send,
+    mut signals: mpsc::Receiver<Request>,
     ready: impl FnOnce(Bound),
 ) -> Result<(), ServerError> {
     media::init()?;
     media::warm_up_dtls();
     let config = Arc::new(config);
+    // Stop: hang up at once and close the listeners. Leave: unregister. Goodbye: the drain
+    // limit is reached.
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (leave_tx, leave_rx) = watch::channel(false);
+    let (goodbye_tx, goodbye_rx) = watch::channel(false);
+    let (control, mut http_requests) = Control::new(config.drain.limit_s);
 
     let mut prompts = HashMap::new();
     let languages = std::iter::once(&config.ivr.language)
@@ -99,6 +114,8 @@ pub async fn run(
         gate: Gate::new(&config, slots.clone()),
         calls: call_tx,
         retry_after: Duration::from_secs(config.limits.retry_after_s.into()),
+        draining: control.flag(),
+        drain_retry_after: Duration::from_secs(config.drain.retry_after_s.into()),
     };
     let public_host = Some(config.sip.public_address.clone()).filter(|s| !s.is_empty());
     let (tls, sip_cert) = sip_tls_options(&config.sip.tls)?;
@@ -132,7 +149,8 @@ pub async fn run(
             .with_bridge_token(bridge_token.clone())
             .with_guessing_limit(&config.guessing)
             .with_dial_in(dial_in);
-        let served = start_signaling(builtin, state, stop_rx.clone())?;
+        let admin_routes = crate::drain::http::routes(control.clone());
+        let served = start_signaling(builtin, state, admin_routes, stop_rx.clone())?;
         let client = BuiltinBackend::new(served.url, bridge_token);
         let client = match &served.cert {
             // Our own server: trust exactly the certificate it serves (see tls::pinned).
@@ -168,26 +186,46 @@ pub async fn run(
     let mut background = JoinSet::new();
     if config.sip.mode == SipMode::Register {
         let options = register_options(&config, &sip.contacts)?;
-        background.spawn(register::run(
-            sip.endpoint.clone(),
-            options,
-            stop_rx.clone(),
-        ));
+        background.spawn(register::run(sip.endpoint.clone(), options, leave_rx));
     }
+    let admin = match config.admin.listen {
+        Some(addr) => Some(
+            crate::drain::http::start_admin(addr, control.clone(), stop_rx.clone())
+                .await
+                .map_err(|source| ServerError::Admin { addr, source })?,
+        ),
+        None => None,
+    };
 
-    let ctx = Arc::new(call_context(&config, &sip, prompts, backend, guessing));
+    let ctx = call_context(&config, &sip, prompts, backend, guessing, goodbye_rx);
+    let ctx = Arc::new(ctx);
     ready(Bound {
         sip: sip.local,
         sip_tls: sip.tls_local,
         signaling: signaling_addr,
+        admin,
     });
 
     let mut calls = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
+    let mut drain = Drain::new(Duration::from_secs(config.drain.limit_s.into()));
+    let flags = Flags {
+        control,
+        leave: leave_tx,
+        goodbye: goodbye_tx,
+        stop: stop_tx,
+        limit_s: config.drain.limit_s,
+    };
+    'supervise: loop {
+        while let Some(action) = drain.poll_action() {
+            if !flags.carry_out(action, calls.len()) {
+                break 'supervise;
+            }
+        }
+        let deadline = drain.poll_timeout();
         tokio::select! {
             Some(admitted) = call_rx.recv() => {
                 calls.spawn(call::actor::run(ctx.clone(), admitted, stop_rx.clone()));
+                drain.calls_changed(calls.len());
             }
             Some(ended) = calls.join_next(), if !calls.is_empty() => {
                 // A panic was counted and logged by the panic hook; its call's slot, source
@@ -195,21 +233,41 @@ pub async fn run(
                 if let Err(e) = ended {
                     tracing::error!(error = %e, "a call task ended abnormally");
                 }
+                drain.calls_changed(calls.len());
             }
-            _ = &mut shutdown => break,
+            Some(request) = signals.recv() => drain.request(request, Instant::now()),
+            Some(request) = http_requests.recv() => drain.request(request, Instant::now()),
+            _ = sleep_until(deadline) => drain.handle_timeout(Instant::now()),
         }
     }
 
-    tracing::info!(calls = calls.len(), "shutting down: hanging up calls");
-    let _ = stop_tx.send(true);
-    let drain = async {
-        while calls.join_next().await.is_some() {}
-        while background.join_next().await.is_some() {}
-    };
-    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-        tracing::warn!("some calls did not end in time; aborting them");
+    if !calls.is_empty() {
+        tracing::warn!(
+            calls = calls.len(),
+            "some calls did not end in time; aborting them"
+        );
+        calls.shutdown().await;
+    }
+    tracing::info!(
+        calls_active = metrics::CALLS_ACTIVE.get(),
+        "all calls ended; exiting"
+    );
+    flags.exit();
+    let unregister = async { while background.join_next().await.is_some() {} };
+    if tokio::time::timeout(EXIT_TIMEOUT, unregister)
+        .await
+        .is_err()
+    {
+        tracing::warn!("unregistering did not finish in time");
     }
     Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The built-in signaling server this process runs.
@@ -226,6 +284,7 @@ struct ServedSignaling {
 fn start_signaling(
     builtin: &crate::config::BuiltinConfig,
     state: signaling::SignalingState,
+    admin_routes: axum::Router,
     stop: watch::Receiver<bool>,
 ) -> Result<ServedSignaling, ServerError> {
     let io_error = |source| ServerError::Signaling {
@@ -235,7 +294,7 @@ fn start_signaling(
     let listener = signaling::bind(builtin.listen).map_err(io_error)?;
     let addr = listener.local_addr().map_err(io_error)?;
     let Some(files) = builtin.tls.listener() else {
-        spawn_signaling(listener, state, stop);
+        spawn_signaling(listener, state, admin_routes, stop);
         tracing::info!(%addr, "signaling server and host page listening (http, ws)");
         let url = signaling::ws_url(addr);
         return Ok(ServedSignaling {
@@ -248,7 +307,7 @@ fn start_signaling(
     // axum here speaks HTTP/1.1 only; browsers that offer h2 fall back to it.
     let tls = crate::tls::server_config(cert.clone(), None, &[b"http/1.1"])?;
     let listener = signaling::tls_listener::listen(listener, tls).map_err(io_error)?;
-    spawn_signaling(listener, state, stop);
+    spawn_signaling(listener, state, admin_routes, stop);
     tracing::info!(%addr, "signaling server and host page listening (https, wss)");
     Ok(ServedSignaling {
         addr,
@@ -260,6 +319,7 @@ fn start_signaling(
 fn spawn_signaling<L>(
     listener: L,
     state: signaling::SignalingState,
+    admin_routes: axum::Router,
     mut stop: watch::Receiver<bool>,
 ) where
     L: axum::serve::Listener<Addr = SocketAddr>,
@@ -267,7 +327,7 @@ fn spawn_signaling<L>(
 {
     tokio::spawn(async move {
         let shutdown = async move { stopped(&mut stop).await };
-        if let Err(e) = signaling::serve(listener, state, shutdown).await {
+        if let Err(e) = signaling::serve_with(listener, state, admin_routes, shutdown).await {
             tracing::error!(error = %e, "signaling server stopped");
         }
     });
@@ -339,6 +399,7 @@ fn call_context(
     prompts: HashMap<String, Arc<PromptSet>>,
     backend: Arc<dyn ConferenceBackend>,
     guessing: Arc<SipGuessing>,
+    goodbye: watch::Receiver<bool>,
 ) -> CallContext {
     let m = &config.media;
     let i = &config.ivr;
@@ -371,5 +432,6 @@ fn call_context(
         mask_caller_id: config.caller_id.mask,
         caller_id_visible_tail: config.caller_id.visible_tail as usize,
         guessing,
+        goodbye,
     }
 }

@@ -50,6 +50,8 @@ impl ActiveCall<'_> {
         info_rx: &mut mpsc::Receiver<char>,
         mut shutdown: watch::Receiver<bool>,
     ) -> String {
+        let mut goodbye = self.ctx.goodbye.clone();
+        let mut goodbye_said = false;
         loop {
             if let Some(reason) = self.apply_actions(session).await {
                 return reason;
@@ -103,6 +105,11 @@ impl ActiveCall<'_> {
                     }
                 }
                 _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
+                _ = crate::shutdown::stopped(&mut goodbye), if !goodbye_said => {
+                    goodbye_said = true;
+                    tracing::info!("drain limit reached: closing prompt, then BYE");
+                    self.input(CallInput::Draining);
+                }
                 _ = crate::shutdown::stopped(&mut shutdown) => {
                     let _ = session.terminate().await;
                     return "dialbridge is shutting down".into();

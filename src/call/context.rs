@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ezk_sip_core::Endpoint;
+use tokio::sync::watch;
 
 use super::guard::SipGuessing;
 use crate::conference::ConferenceBackend;
@@ -47,4 +48,7 @@ pub struct CallContext {
     pub caller_id_visible_tail: usize,
     /// The room-ID and PIN guessing limit, shared by all calls.
     pub guessing: Arc<SipGuessing>,
+    /// Turns true when a drain reaches its limit: answered calls play the closing prompt and
+    /// hang up (the stop flag, by contrast, hangs up at once).
+    pub goodbye: watch::Receiver<bool>,
 }

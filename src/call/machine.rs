@@ -49,6 +49,8 @@ pub enum CallInput {
     ConferenceEnded,
     /// The guessing limit locked this caller out: goodbye, even if IVR attempts remain.
     LockedOut,
+    /// The bridge drains and its limit is reached: the closing prompt, then BYE.
+    Draining,
 }
 
 /// What the call asks its driver to do. `Debug` hides PINs (the actor logs every action).
@@ -235,6 +237,9 @@ impl CallMachine {
             }
             CallInput::LockedOut => {
                 return self.leave(Prompt::Goodbye, "too many wrong entries", now);
+            }
+            CallInput::Draining => {
+                return self.leave(Prompt::Closing, "the bridge drained for maintenance", now);
             }
         };
         if matches!(self.phase, Phase::Leaving { .. }) {

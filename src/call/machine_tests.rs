@@ -177,6 +177,7 @@ fn kick_end_and_failure_say_goodbye_then_hang_up() {
         (CallInput::Kicked, Prompt::Removed),
         (CallInput::ConferenceEnded, Prompt::Ended),
         (CallInput::ConferenceFailed, Prompt::Unreachable),
+        (CallInput::Draining, Prompt::Closing),
     ] {
         let t0 = Instant::now();
         let mut m = in_room(1, t0);
@@ -299,5 +300,20 @@ fn a_locked_out_caller_hears_only_the_locked_prompt() {
     type_room(&mut m, "1234", t0);
     assert_eq!(drain(&mut m), vec![], "keys do nothing");
     m.handle(CallInput::PromptDone, t0);
+    assert!(matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]));
+}
+
+#[test]
+fn a_drain_in_the_ivr_says_closing_and_hangs_up_at_the_grace_deadline() {
+    let t0 = Instant::now();
+    let mut m = CallMachine::new(config(), None, t0);
+    drain(&mut m);
+    m.handle(CallInput::Draining, t0);
+    assert_eq!(drain(&mut m), vec![CallAction::Play(Prompt::Closing)]);
+    m.handle(CallInput::Draining, t0);
+    assert_eq!(drain(&mut m), vec![], "a second drain changes nothing");
+    // The prompt's end was lost: the goodbye deadline hangs up all the same.
+    let deadline = m.poll_timeout().expect("a leaving call has a deadline");
+    m.handle_timeout(deadline);
     assert!(matches!(drain(&mut m)[..], [CallAction::Hangup { .. }]));
 }

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::{
-    CallerIdConfig, ConferenceConfig, GuessingConfig, IvrConfig, LimitsConfig, MediaConfig,
-    SipConfig, SrtpPolicy,
+    AdminConfig, CallerIdConfig, ConferenceConfig, DrainConfig, GuessingConfig, IvrConfig,
+    LimitsConfig, MediaConfig, SipConfig, SrtpPolicy,
 };
 
 /// The whole configuration. `Config::default()` is exactly what `dialbridge.example.toml` shows,
@@ -20,6 +20,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub guessing: GuessingConfig,
     pub conference: ConferenceConfig,
+    pub drain: DrainConfig,
+    pub admin: AdminConfig,
     /// Called-number routing; the first route whose `number` equals the called number wins.
     /// Default: none (every call goes to the IVR in `ivr.language`).
     pub routes: Vec<Route>,

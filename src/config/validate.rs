@@ -30,6 +30,8 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     limits(&c.limits, &mut p);
     sip::sip_tls(&c.sip.tls, &mut p);
     c.guessing.validate(&mut p);
+    c.drain.validate(&mut p);
+    c.admin.validate(&c.conference.builtin, &mut p);
     p.0
 }
 

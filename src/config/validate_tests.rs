@@ -374,3 +374,23 @@ fn srtp_policy_parses_per_route_and_required_without_tls_is_warned() {
     let e = Config::from_toml_str("[media]\nsrtp = \"mandatory\"\n").unwrap_err();
     assert!(e.to_string().contains("optional"), "{e}");
 }
+
+#[test]
+fn drain_limit_and_retry_after() {
+    let mut c = Config::default();
+    c.drain.limit_s = 0;
+    assert!(problems(&c).is_empty(), "a limit of 0 says goodbye at once");
+    c.drain.limit_s = 100_000;
+    c.drain.retry_after_s = 0;
+    has(&c, "drain.limit_s", "more than a day");
+    has(&c, "drain.retry_after_s", "between 1 and");
+    let parsed = Config::from_toml_str("[drain]\nlimit_s = 3\n[admin]\nlisten = \"127.0.0.1:0\"\n")
+        .expect("drain and admin parse");
+    assert_eq!(parsed.drain.limit_s, 3);
+    assert_eq!(parsed.drain.retry_after_s, 60);
+    assert_eq!(parsed.admin.listen, Some("127.0.0.1:0".parse().unwrap()));
+    assert!(
+        Config::from_toml_str("[drain]\nlimit = 3\n").is_err(),
+        "typos are errors"
+    );
+}

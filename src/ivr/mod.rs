@@ -33,10 +33,13 @@ pub enum Prompt {
     Removed,
     /// "Too many wrong entries. Please try again later." (a guessing lockout)
     Locked,
+    /// "This service is closing for maintenance. Please call again in a minute. Goodbye."
+    /// (a drain reached its limit)
+    Closing,
 }
 
 impl Prompt {
-    pub const ALL: [Prompt; 13] = [
+    pub const ALL: [Prompt; 14] = [
         Prompt::Welcome,
         Prompt::EnterPin,
         Prompt::WrongId,
@@ -50,6 +53,7 @@ impl Prompt {
         Prompt::Unmuted,
         Prompt::Removed,
         Prompt::Locked,
+        Prompt::Closing,
     ];
 
     /// The file name without `.wav`.
@@ -68,6 +72,7 @@ impl Prompt {
             Prompt::Unmuted => "unmuted",
             Prompt::Removed => "removed",
             Prompt::Locked => "locked",
+            Prompt::Closing => "closing",
         }
     }
 }

@@ -133,7 +133,8 @@ impl PhoneLeg {
             frames: FrameSource::new(prompts, rate),
             srtp,
         };
-        let task = runtime.spawn(task.run(control_rx));
+        // The task logs for the call that starts it (its call_id on every line).
+        let task = runtime.spawn(tracing::Instrument::in_current_span(task.run(control_rx)));
         let security = config.srtp.as_ref().map_or("RTP", |s| s.suite.name());
         tracing::debug!(%local, codec = %config.codec, security, "phone leg started");
         Ok(PhoneLeg {

@@ -228,6 +228,21 @@ where
     L: axum::serve::Listener<Addr = SocketAddr>,
     for<'a> SocketAddr: Connected<axum::serve::IncomingStream<'a, L>>,
 {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`serve`] with `extra` routes next to ours (the bridge's `/readyz` and `/admin/drain`);
+/// handlers may extract `ConnectInfo<SocketAddr>`.
+pub async fn serve_with<L>(
+    listener: L,
+    state: SignalingState,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> SocketAddr: Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let (stop_tx, stop_rx) = watch::channel(false);
     let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
     let sweeper = tokio::spawn(sweep_rooms(state.clone()));
@@ -243,7 +258,8 @@ where
             state,
             shutdown: stop_rx,
             drain: drain_tx,
-        });
+        })
+        .merge(extra);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "signaling server listening");
     }

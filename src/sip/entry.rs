@@ -5,6 +5,8 @@
 //! server as an [`Admitted`] call. Retransmissions of a refused request are refused again.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ezk_sip_core::{Endpoint, IncomingRequest, Layer, MayTake};
@@ -26,6 +28,10 @@ pub struct EntryOptions {
     pub calls: mpsc::Sender<Admitted>,
     /// Retry-After of a 503 for a full bridge.
     pub retry_after: Duration,
+    /// Set once a drain starts: new INVITEs and OPTIONS get 503 with `drain_retry_after`, so
+    /// callers' proxies and load balancers (which probe with OPTIONS) go elsewhere.
+    pub draining: Arc<AtomicBool>,
+    pub drain_retry_after: Duration,
 }
 
 pub struct EntryLayer {
@@ -92,6 +98,19 @@ impl Layer for EntryLayer {
         }
         if let Some((code, extra)) = refusal(&request, in_dialog) {
             return respond(endpoint, request.take(), code, extra).await;
+        }
+        if !in_dialog
+            && matches!(method, Method::INVITE | Method::OPTIONS)
+            && self.options.draining.load(Ordering::Relaxed)
+        {
+            if method == Method::INVITE {
+                SIP_INVITES_REFUSED.inc("draining");
+                crate::metrics::CALLS_REJECTED.inc();
+            }
+            tracing::debug!(%method, source = %request.tp_info.source, "draining: 503");
+            let retry = Extra::RetryAfter(self.options.drain_retry_after);
+            let code = StatusCode::SERVICE_UNAVAILABLE;
+            return respond(endpoint, request.take(), code, retry).await;
         }
         match method {
             Method::OPTIONS if !in_dialog => {

@@ -148,6 +148,10 @@ pub struct Bridge {
     pub signaling: SocketAddr,
     /// SIP over TLS, when `[sip.tls]` is configured.
     pub sip_tls: Option<SocketAddr>,
+    /// The admin endpoints, when `[admin] listen` is configured.
+    pub admin: Option<SocketAddr>,
+    /// The config file the bridge runs with (for `dialbridge --config FILE drain`).
+    pub config: PathBuf,
     pub log: PathBuf,
     pub dir: PathBuf,
 }
@@ -189,6 +193,8 @@ impl Bridge {
             sip: "0.0.0.0:0".parse().expect("a literal address"),
             signaling: "0.0.0.0:0".parse().expect("a literal address"),
             sip_tls: None,
+            admin: None,
+            config: config_path,
             log,
             dir: dir.to_path_buf(),
         };
@@ -199,6 +205,7 @@ impl Bridge {
                         bridge.sip = ready.sip;
                         bridge.signaling = ready.signaling;
                         bridge.sip_tls = ready.sip_tls;
+                        bridge.admin = ready.admin;
                         return bridge;
                     }
                 }
@@ -246,6 +253,32 @@ impl Bridge {
         assert!(hup.success(), "kill -HUP {} failed", self.pid());
     }
 
+    /// Sends `signal` ("TERM", "INT", ...).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit (an event: its status), panicking after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("polling the bridge process") {
+                return status;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "dialbridge did not exit within {timeout:?}; log: {}",
+                    self.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// What the bridge process holds now: RSS, threads, open files (from /proc).
     pub fn held(&self) -> super::procstat::Sample {
         super::procstat::sample(&self.pid().to_string()).expect("the bridge process is running")
@@ -257,20 +290,23 @@ struct Ready {
     sip: SocketAddr,
     signaling: SocketAddr,
     sip_tls: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
 }
 
-/// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080 sip_tls=127.0.0.1:5061` (`sip_tls=-`
-/// without TLS).
+/// `READY sip=127.0.0.1:5060 signaling=127.0.0.1:8080 sip_tls=127.0.0.1:5061 admin=-` (`-`
+/// for a listener that is not configured).
 fn parse_ready(line: &str) -> Option<Ready> {
     let rest = line.trim().strip_prefix("READY ")?;
     let mut sip = None;
     let mut signaling = None;
     let mut sip_tls = None;
+    let mut admin = None;
     for part in rest.split_whitespace() {
         match part.split_once('=') {
             Some(("sip", v)) => sip = v.parse().ok(),
             Some(("signaling", v)) => signaling = v.parse().ok(),
             Some(("sip_tls", v)) => sip_tls = v.parse().ok(),
+            Some(("admin", v)) => admin = v.parse().ok(),
             _ => {}
         }
     }
@@ -278,6 +314,7 @@ fn parse_ready(line: &str) -> Option<Ready> {
         sip: sip?,
         signaling: signaling?,
         sip_tls,
+        admin,
     })
 }
 

@@ -12,10 +12,9 @@
 
 use serde_json::{Value, json};
 
-use super::JanusPlugin;
 use super::audiobridge::{self, AudioBridge};
 use super::client::{Client, PluginReply, TransactionIds};
-use super::error::JanusError;
+use super::kinds::{JanusError, JanusPlugin};
 use super::machine::{Core, RoomMachine};
 use super::videoroom::{self, VideoRoom};
 use crate::conference::{ConferenceEvent, JoinRequest, RoomLookup};

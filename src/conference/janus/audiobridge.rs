@@ -13,7 +13,6 @@ use super::machine::{Core, Pending, RoomMachine};
 use super::protocol::{Incoming, Jsep, TrickleCandidate, plugin_error};
 use crate::conference::{ConferenceCommand, ConferenceEvent, SdpKind};
 
-pub const PLUGIN: &str = "janus.plugin.audiobridge";
 /// The one peer: Janus's mixer.
 pub const MIXER: &str = "audiobridge";
 pub(super) struct AudioBridge {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::conference::janus::client::TransactionIds;
+use crate::conference::janus::kinds::JanusPlugin;
 use crate::conference::janus::machine::Step;
 use crate::conference::janus::protocol::PluginData;
 use crate::conference::janus::protocol::Request;
@@ -35,7 +36,7 @@ fn event(transaction: Option<&str>, data: Value, jsep: Option<Jsep>) -> Incoming
         transaction: transaction.map(str::to_string),
         sender: HANDLE,
         plugindata: Some(PluginData {
-            plugin: PLUGIN.into(),
+            plugin: JanusPlugin::AudioBridge.package().into(),
             data,
         }),
         jsep,

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::error::JanusError;
+use super::kinds::JanusError;
 use super::protocol::{Envelope, Incoming, Jsep, PluginData, Request, SUBPROTOCOL, plugin_error};
 
 /// Largest message accepted from Janus, in bytes (an SDP is a few KiB, a room list more).

@@ -16,7 +16,7 @@
 mod access;
 mod audiobridge;
 mod client;
-mod error;
+mod kinds;
 mod machine;
 mod protocol;
 mod session;
@@ -30,7 +30,7 @@ use serde_json::Value;
 
 pub use audiobridge::MIXER;
 pub use client::Credentials;
-pub use error::JanusError;
+pub use kinds::{JanusError, JanusPlugin};
 pub use videoroom::{PUBLISHER, feed_peer};
 
 use super::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
@@ -40,23 +40,6 @@ use client::Client;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default keepalive period: Janus's default session timeout is 60 s; stay well inside it.
 pub const KEEPALIVE: Duration = Duration::from_secs(25);
-
-/// Which Janus plugin hosts the rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JanusPlugin {
-    VideoRoom,
-    AudioBridge,
-}
-
-impl JanusPlugin {
-    /// The plugin's package name, for `attach`.
-    pub fn package(self) -> &'static str {
-        match self {
-            JanusPlugin::VideoRoom => videoroom::PLUGIN,
-            JanusPlugin::AudioBridge => audiobridge::PLUGIN,
-        }
-    }
-}
 
 /// How to reach Janus.
 #[derive(Debug, Clone)]

@@ -12,11 +12,12 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::kinds::JanusPlugin;
 use super::machine::{Core, Pending, RoomMachine};
 use super::protocol::{Incoming, Jsep, TrickleCandidate, plugin_error, publishers};
 use crate::conference::{ConferenceCommand, ConferenceEvent, SdpKind};
 
-pub const PLUGIN: &str = "janus.plugin.videoroom";
+pub const PLUGIN: &str = JanusPlugin::VideoRoom.package();
 /// The peer that carries our audio to Janus.
 pub const PUBLISHER: &str = "publisher";
 

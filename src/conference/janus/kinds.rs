@@ -1,5 +1,5 @@
-//! [`JanusError`]: what went wrong talking to Janus, for every file of the Janus backend, and
-//! how it becomes a [`ConferenceError`] at the backend trait.
+//! The small types every Janus file shares, kept below them all: which plugin hosts the rooms
+//! and what went wrong talking to Janus.
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub enum JanusError {
     /// Janus answered something we do not understand.
     #[error("unexpected answer from Janus: {0}")]
     Unexpected(String),
-    /// The whole lookup, check or join took longer than [`super::JanusOptions::timeout`].
+    /// The whole lookup, check or join took longer than [`JanusOptions::timeout`].
     #[error("no answer from Janus within {0:?}")]
     Timeout(Duration),
 }
@@ -32,6 +32,23 @@ impl From<JanusError> for ConferenceError {
                 ConferenceError::Unreachable(e.to_string())
             }
             _ => ConferenceError::Protocol(e.to_string()),
+        }
+    }
+}
+
+/// Which Janus plugin hosts the rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JanusPlugin {
+    VideoRoom,
+    AudioBridge,
+}
+
+impl JanusPlugin {
+    /// The plugin's package name, for `attach`.
+    pub const fn package(self) -> &'static str {
+        match self {
+            JanusPlugin::VideoRoom => "janus.plugin.videoroom",
+            JanusPlugin::AudioBridge => "janus.plugin.audiobridge",
         }
     }
 }
