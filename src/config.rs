@@ -4,6 +4,7 @@
 //! ([`Config::apply_env`]). [`Config::validate`] explains everything that is wrong at once, in
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
+mod cdr;
 mod conference;
 mod drain;
 mod guessing;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 pub use crate::sip::sdes::SrtpPolicy;
 
+pub use cdr::CdrConfig;
 pub use conference::{
     BuiltinConfig, ConferenceBackendKind, ConferenceConfig, JanusConfig, JanusPluginKind,
     RoomConfig,
@@ -67,6 +69,8 @@ pub struct Config {
     /// Called-number routing; the first route whose `number` equals the called number wins.
     /// Default: none (every call goes to the IVR in `ivr.language`).
     pub routes: Vec<Route>,
+    /// Call detail records. Default: off.
+    pub cdr: CdrConfig,
 }
 
 /// A `[[routes]]` entry: what to do with calls to one called number.

@@ -9,6 +9,7 @@ mod backend;
 pub mod guard;
 pub mod machine;
 pub mod ports;
+mod record;
 pub mod room;
 
 pub use actor::{CallContext, MediaSettings};

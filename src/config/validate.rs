@@ -58,6 +58,7 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     c.guessing.validate(&mut p);
     c.drain.validate(&mut p);
     c.admin.validate(&c.conference.builtin, &mut p);
+    c.cdr.validate(&mut p);
     p.0
 }
 

@@ -17,6 +17,7 @@
 pub mod codec;
 pub mod conference_leg;
 pub mod latch;
+pub mod leg_quality;
 pub mod phone_leg;
 mod phone_task;
 pub mod pipeline;

@@ -25,6 +25,7 @@ use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
 use crate::sip::sdes::SrtpAgreement;
 
 use super::latch::Latch;
+use super::leg_quality::{LegQuality, QualityState};
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
 use super::reorder::Reorder;
@@ -63,7 +64,7 @@ pub struct PhoneLegConfig {
 }
 
 /// Counters of one leg.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub rx_packets: AtomicU64,
     pub rx_invalid: AtomicU64,
@@ -75,6 +76,27 @@ pub(crate) struct Counters {
     pub rx_srtp_rejected: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_errors: AtomicU64,
+    /// Jitter and the caller's receiver reports, for the call record.
+    pub quality: Arc<Mutex<QualityState>>,
+}
+
+impl Counters {
+    fn new(clock_rate: u32) -> Self {
+        let zero = || AtomicU64::new(0);
+        Counters {
+            rx_packets: zero(),
+            rx_invalid: zero(),
+            rx_unexpected_pt: zero(),
+            rx_dtmf_errors: zero(),
+            rx_lost: zero(),
+            rx_late: zero(),
+            rx_foreign: zero(),
+            rx_srtp_rejected: zero(),
+            tx_packets: zero(),
+            tx_errors: zero(),
+            quality: Arc::new(Mutex::new(QualityState::new(clock_rate))),
+        }
+    }
 }
 
 /// A snapshot of a leg's counters.
@@ -108,6 +130,8 @@ pub struct PhoneLeg {
     pcm_tap: Arc<Mutex<Option<PcmTap>>>,
     counters: Arc<Counters>,
     task: tokio::task::JoinHandle<()>,
+    /// Reads the caller's RTCP on RTP port + 1, once [`PhoneLeg::listen_rtcp`] started it.
+    rtcp_task: Option<tokio::task::JoinHandle<()>>,
     rx: Option<LivePipeline>,
     tx: Option<LivePipeline>,
 }
@@ -151,7 +175,7 @@ impl PhoneLeg {
         let tx_pad = feed_pad(&tx, "phone-tx")?;
 
         let srtp = config.srtp.as_ref().map(SrtpSession::new).transpose()?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(config.codec.rtp_clock_rate()));
         let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
         let task = PhoneTask {
             socket,
@@ -184,6 +208,7 @@ impl PhoneLeg {
             pcm_tap,
             counters,
             task,
+            rtcp_task: None,
             rx: Some(rx),
             tx: Some(tx),
         })
@@ -245,6 +270,25 @@ impl PhoneLeg {
         }
     }
 
+    /// Reads the caller's RTCP on `socket` (our RTP port + 1) for [`PhoneLeg::quality`]; muxed
+    /// RTCP on the RTP port is read without it. Must be called inside the leg's runtime.
+    pub fn listen_rtcp(&mut self, socket: UdpSocket) -> std::io::Result<()> {
+        let task = super::leg_quality::listen_rtcp(socket, self.counters.quality.clone())?;
+        if let Some(old) = self.rtcp_task.replace(task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Jitter of the caller's audio and the caller's last receiver report about ours.
+    pub fn quality(&self) -> LegQuality {
+        self.counters
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot()
+    }
+
     /// Tears the leg down now (same as dropping it).
     pub fn stop(self) {}
 
@@ -258,6 +302,9 @@ impl PhoneLeg {
 impl Drop for PhoneLeg {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = self.rtcp_task.take() {
+            task.abort();
+        }
         // Dropping a LivePipeline sets it to NULL, which joins its streaming threads.
         self.rx.take();
         self.tx.take();

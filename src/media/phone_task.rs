@@ -161,6 +161,11 @@ impl PhoneTask {
         };
         let header = match rtp::parse(packet) {
             Ok(header) => header,
+            Err(rtp::RtpError::Rtcp(_)) => {
+                // Muxed RTCP (RFC 5761): only its receiver reports are read, for the record.
+                self.lock_quality().on_rtcp(packet);
+                return false;
+            }
             Err(e) => {
                 self.counters.rx_invalid.fetch_add(1, Ordering::Relaxed);
                 tracing::trace!(%from, "dropped datagram: {e}");
@@ -194,6 +199,8 @@ impl PhoneTask {
             self.seq_closer.skip(header.ssrc);
         }
         if is_audio {
+            self.lock_quality()
+                .on_audio(header.ssrc, header.timestamp, std::time::Instant::now());
             let sequence = self.seq_closer.renumber(header.ssrc, header.sequence);
             let mut out = Vec::new();
             self.reorder.push(
@@ -332,6 +339,10 @@ impl PhoneTask {
                 },
             };
             let counter: &AtomicU64 = match self.socket.try_send_to(packet, target) {
+                Ok(_) if self.counters.tx_packets.load(Ordering::Relaxed) == 0 => {
+                    self.lock_quality().on_sent(packet);
+                    &self.counters.tx_packets
+                }
                 Ok(_) => &self.counters.tx_packets,
                 Err(e) => {
                     tracing::trace!(%target, "RTP send failed: {e}");
@@ -340,6 +351,13 @@ impl PhoneTask {
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn lock_quality(&self) -> std::sync::MutexGuard<'_, super::leg_quality::QualityState> {
+        self.counters
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn on_control(&mut self, command: Control, clock: &mut Clock) {
