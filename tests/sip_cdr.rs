@@ -248,12 +248,16 @@ fn records_a_clean_and_a_lossy_call_with_quality() {
         let rx = &q["phone_to_bridge"];
         let loss = number(&rx["loss_pct"], "phone_to_bridge.loss_pct");
         let packets = number(&rx["packets"], "phone_to_bridge.packets");
+        // The last packet or two can still be on their way when the BYE ends the call.
+        let sent = f64::from(PACKETS) - if lossy { 10.0 } else { 0.0 };
+        assert!(
+            (sent - 2.0..=sent).contains(&packets),
+            "{sent} packets sent: {rx}"
+        );
         if lossy {
             assert!((8.0..=12.0).contains(&loss), "~10 % loss expected: {rx}");
-            assert!((88.0..=90.0).contains(&packets), "{rx}");
         } else {
             assert_eq!(loss, 0.0, "{rx}");
-            assert_eq!(packets, f64::from(PACKETS), "{rx}");
         }
         for field in ["jitter_ms", "r_factor", "mos", "delay_ms"] {
             number(&rx[field], field);

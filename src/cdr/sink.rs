@@ -126,12 +126,13 @@ fn observe(direction: &str, q: &Quality) {
 
 impl Drop for CallRecorder {
     fn drop(&mut self) {
-        let detail = if std::thread::panicking() {
-            "the call task failed (a bug; the log says where)"
+        // Not ended in order: the task panicked (a bug), or was dropped while the process stops.
+        if std::thread::panicking() {
+            let detail = "the call task failed (a bug; the log says where)";
+            self.end(EndReason::Other, detail.into());
         } else {
-            "the call ended without a reason (a bug)"
-        };
-        self.end(EndReason::Other, detail.into());
+            self.end(EndReason::Shutdown, "the call task was stopped".into());
+        }
     }
 }
 
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0]["end_reason"], "caller_hangup");
         assert_eq!(lines[0]["ended_by"], "caller");
-        assert_eq!(lines[1]["end_reason"], "other");
+        assert_eq!(lines[1]["end_reason"], "shutdown");
         assert!(lines[0]["quality"]["bridge_to_phone"].is_null());
         let _ = std::fs::remove_dir_all(&dir);
     }
