@@ -321,30 +321,27 @@ const DIRECTIONS: [&str; 4] = [
     "bridge_to_room",
 ];
 
+/// A per-direction quality histogram.
+const fn by_direction(name: &'static str, help: &'static str, bounds: [f64; 8]) -> Histogram<4, 8> {
+    Histogram::new(name, help, "direction", DIRECTIONS, bounds)
+}
+
 /// E-model MOS per call and direction, at call end.
-pub static CALL_MOS: Histogram<4, 8> = Histogram::new(
+pub static CALL_MOS: Histogram<4, 8> = by_direction(
     "dialbridge_call_mos",
     "Estimated MOS (ITU-T G.107 E-model) per call and direction",
-    "direction",
-    DIRECTIONS,
     [1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 4.2, 4.4],
 );
-
 /// Interarrival jitter per call and direction, in ms.
-pub static CALL_JITTER_MS: Histogram<4, 8> = Histogram::new(
+pub static CALL_JITTER_MS: Histogram<4, 8> = by_direction(
     "dialbridge_call_jitter_ms",
     "Interarrival jitter (RFC 3550) per call and direction, in ms",
-    "direction",
-    DIRECTIONS,
     [1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0],
 );
-
 /// Packet loss per call and direction, as a ratio (0..1).
-pub static CALL_LOSS_RATIO: Histogram<4, 8> = Histogram::new(
+pub static CALL_LOSS_RATIO: Histogram<4, 8> = by_direction(
     "dialbridge_call_loss_ratio",
     "Packet loss ratio per call and direction",
-    "direction",
-    DIRECTIONS,
     [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
 );
 
