@@ -1,7 +1,7 @@
 //! The call actor: the ONE task that owns a call. It answers (or refuses) the INVITE, starts the
 //! phone leg, then runs the call loop (`active.rs`): wait for a SIP, media, DTMF, timer or
 //! conference event → feed the machine → carry out its actions. Whatever ends the call, the same
-//! cleanup runs (media stopped, metrics and the call slot released).
+//! cleanup runs (media stopped, metrics and the call slot released, the call record written).
 
 use super::active::{ActiveCall, set_sdp_body};
 use super::guard::SipGuessing;

@@ -1,7 +1,7 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
 //! sans-IO call control ([`machine`]); `active.rs` is its running select loop. [`room`] links it
 //! to the conference once joined. RTP ports come from [`ports`]; [`guard`] counts wrong room IDs
-//! and PINs against the guessing limit.
+//! and PINs against the guessing limit; `record.rs` scores both legs for the call record.
 
 mod active;
 pub mod actor;

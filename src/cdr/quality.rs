@@ -21,10 +21,10 @@ pub const G711: CodecImpairment = CodecImpairment {
     lookahead_ms: 0.0,
 };
 
-/// G.722 at 64 kbit/s: Ie,wb 13 on the wideband scale (ITU-T G.113 Amd. 1, Table IV.1), which is
-/// below G.711's Ie,wb of 15 once mapped to the narrowband scale (Ie = Ie,wb − 15 < 0); the
-/// narrowband model cannot credit the wider band, so it counts as 0. G.113 gives no Bpl for
-/// G.722 with PLC: we use G.711's 25.1, as both conceal at the receiver.
+/// G.722 at 64 kbit/s: Ie,wb of 13–14 on the wideband scale (ITU-T G.113 Amd. 1, Appendix IV;
+/// planning guides quote 14), where G.711 sits at 15, so mapped to the narrowband scale
+/// (Ie = Ie,wb − 15) it is below 0; the narrowband model cannot credit the wider band, so it
+/// counts as 0. For Bpl we use G.711's 25.1 (G.722 receivers conceal losses as well).
 pub const G722: CodecImpairment = CodecImpairment {
     ie: 0.0,
     bpl: 25.1,
