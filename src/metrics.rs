@@ -285,7 +285,7 @@ pub static CALLS_MEDIA: Family<2> = Family::new(
 );
 
 /// Calls by why they ended ([`crate::cdr::EndReason`] labels), refused ones included.
-pub static CALLS_ENDED: Family<12> = Family::new(
+pub static CALLS_ENDED: Family<13> = Family::new(
     "dialbridge_calls_ended_total",
     "Calls that reached a call task, by why they ended",
     "reason",
@@ -300,6 +300,7 @@ pub static CALLS_ENDED: Family<12> = Family::new(
         "rtp_timeout",
         "media_error",
         "sip_error",
+        "drained",
         "shutdown",
         "other",
     ],

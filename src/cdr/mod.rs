@@ -37,6 +37,8 @@ pub enum EndReason {
     MediaError,
     /// SIP trouble: no ACK, a failed session refresh, a transport error.
     SipError,
+    /// A drain reached its limit: the closing prompt, then BYE.
+    Drained,
     /// dialbridge stopped.
     Shutdown,
     /// None of the above (a reason this version does not know yet).
@@ -44,7 +46,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 12] = [
+    pub const ALL: [EndReason; 13] = [
         EndReason::CallerHangup,
         EndReason::Cancelled,
         EndReason::Rejected,
@@ -55,6 +57,7 @@ impl EndReason {
         EndReason::RtpTimeout,
         EndReason::MediaError,
         EndReason::SipError,
+        EndReason::Drained,
         EndReason::Shutdown,
         EndReason::Other,
     ];
@@ -71,6 +74,7 @@ impl EndReason {
             EndReason::RtpTimeout => "rtp_timeout",
             EndReason::MediaError => "media_error",
             EndReason::SipError => "sip_error",
+            EndReason::Drained => "drained",
             EndReason::Shutdown => "shutdown",
             EndReason::Other => "other",
         }
@@ -86,6 +90,7 @@ impl EndReason {
             | EndReason::Ivr
             | EndReason::RtpTimeout
             | EndReason::MediaError
+            | EndReason::Drained
             | EndReason::Shutdown
             | EndReason::Other => "bridge",
         }
@@ -98,6 +103,7 @@ impl EndReason {
             "the conference ended" => EndReason::RoomEnded,
             "the conference is unreachable" => EndReason::ConferenceFailed,
             "no RTP from the caller" => EndReason::RtpTimeout,
+            "the bridge drained for maintenance" => EndReason::Drained,
             "too many wrong entries" | "IVR finished" | "caller is locked out for guessing" => {
                 EndReason::Ivr
             }
@@ -236,6 +242,7 @@ mod tests {
             "too many wrong entries",
             "IVR finished",
             "caller is locked out for guessing",
+            "the bridge drained for maintenance",
         ] {
             assert_ne!(EndReason::from_machine(r), EndReason::Other, "{r}");
         }
@@ -243,6 +250,10 @@ mod tests {
         labels.sort();
         labels.dedup();
         assert_eq!(labels.len(), EndReason::ALL.len());
+        // Every label is one of the metric's (an unknown one fails a debug assertion).
+        for r in EndReason::ALL {
+            crate::metrics::CALLS_ENDED.inc(r.label());
+        }
         let json = serde_json::to_string(&EndReason::CallerHangup).unwrap();
         assert_eq!(json, "\"caller_hangup\"");
     }
