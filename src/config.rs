@@ -4,8 +4,10 @@
 //! ([`Config::apply_env`]). [`Config::validate`] explains everything that is wrong at once, in
 //! words a telephony admin understands; the checks live in [`validate`](self::validate).
 
+mod cdr;
 mod conference;
 mod drain;
+mod env;
 mod guessing;
 mod limits;
 mod media_ivr;
@@ -25,11 +27,16 @@ use ipnet::IpNet;
 
 pub use crate::sip::sdes::SrtpPolicy;
 
+pub use cdr::CdrConfig;
 pub use conference::{
     BuiltinConfig, ConferenceBackendKind, ConferenceConfig, JanusConfig, JanusPluginKind,
     RoomConfig,
 };
 pub use drain::{AdminConfig, DrainConfig};
+pub use env::{
+    ENV_JANUS_API_SECRET, ENV_JANUS_TOKEN, ENV_SIGNALING_SECRET, ENV_SIP_PASSWORD,
+    ENV_TRUNK_PASSWORD,
+};
 pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
 pub use media_ivr::{CallerIdConfig, IvrConfig, MediaConfig};
@@ -40,17 +47,6 @@ pub use signaling_tls::SignalingTlsConfig;
 pub use sip::{RegisterConfig, SipConfig, SipMode, TrunkConfig};
 pub use sip_tls::SipTlsConfig;
 pub use tree::{Config, Route};
-
-/// Environment variable that overrides `sip.register.password`.
-pub const ENV_SIP_PASSWORD: &str = "DIALBRIDGE_SIP_PASSWORD";
-/// Environment variable that overrides `sip.trunk.password`.
-pub const ENV_TRUNK_PASSWORD: &str = "DIALBRIDGE_TRUNK_PASSWORD";
-/// Environment variable that overrides `conference.builtin.secret`.
-pub const ENV_SIGNALING_SECRET: &str = "DIALBRIDGE_SIGNALING_SECRET";
-/// Overrides `conference.janus.api_secret`.
-pub const ENV_JANUS_API_SECRET: &str = "DIALBRIDGE_JANUS_API_SECRET";
-/// Overrides `conference.janus.token`.
-pub const ENV_JANUS_TOKEN: &str = "DIALBRIDGE_JANUS_TOKEN";
 
 impl Config {
     /// Reads and parses `path`, then applies the environment overrides. Does not validate.

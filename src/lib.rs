@@ -19,6 +19,8 @@
 //!   SIP INFO and in-band DTMF.
 //! - [`media`]: GStreamer pipelines loaded from `pipelines/`, the phone leg, the prompts and the
 //!   WebRTC conference leg ([`media::conference_leg`]).
+//! - [`cdr`]: call detail records (one JSON line per call) and the E-model call quality in
+//!   them.
 //! - [`conference`]: the `ConferenceBackend` trait and its backends.
 //! - [`signaling`]: the built-in room signaling server.
 //! - [`tls`]: certificates from PEM files (checked, reloaded on SIGHUP) and rustls settings for
@@ -31,6 +33,7 @@
 //! - [`shutdown`]: the stop flag long-running tasks watch; depends on nothing else in the crate.
 
 pub mod call;
+pub mod cdr;
 pub mod conference;
 pub mod config;
 pub mod drain;

@@ -59,6 +59,8 @@ pub enum ServerError {
     Registrar(String),
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Cdr(#[from] crate::cdr::sink::CdrOpenError),
 }
 
 /// Where the running bridge can be reached; printed as the READY line.
@@ -197,7 +199,8 @@ pub async fn run(
         None => None,
     };
 
-    let ctx = call_context(&config, &sip, prompts, backend, guessing, goodbye_rx);
+    let mut ctx = call_context(&config, &sip, prompts, backend, guessing, goodbye_rx);
+    ctx.cdr = crate::cdr::CdrSink::configured(&config.cdr)?;
     let ctx = Arc::new(ctx);
     ready(Bound {
         sip: sip.local,
@@ -433,5 +436,7 @@ fn call_context(
         caller_id_visible_tail: config.caller_id.visible_tail as usize,
         guessing,
         goodbye,
+        backend_name: config.conference.backend.name(),
+        cdr: None,
     }
 }

@@ -358,6 +358,18 @@ fn one_peer_both_directions() {
         after.underruns - before.underruns <= 3,
         "the stream keeps flowing: {before:?} -> {after:?}"
     );
+    // What the peer's RTCP receiver reports say about our audio (a call record's bridge → room):
+    // webrtcbin sends its first report within a few seconds.
+    wait_until(
+        "the peer's receiver report",
+        Duration::from_secs(15),
+        || bridge.outbound_stats().packets_lost.is_some(),
+    );
+    let sent = bridge.outbound_stats();
+    println!("bridge outbound: {sent:?}");
+    assert!(sent.packets_sent >= 90, "{sent:?}");
+    assert!(sent.packets_lost.is_some_and(|lost| lost <= 2), "{sent:?}");
+    assert!(sent.jitter_s < 0.05, "{sent:?}");
 
     bridge_phone.stop();
     browser_phone.stop();

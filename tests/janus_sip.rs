@@ -73,6 +73,8 @@ struct Rig {
     bridge: JanusBridge,
     janus: Janus,
     started: Instant,
+    /// The bridge's call records (`[cdr] path`).
+    cdr: std::path::PathBuf,
 }
 
 impl Rig {
@@ -103,6 +105,8 @@ impl Rig {
         let allow = format!("{}/32", netns::ADDR_B);
         let ca_file = ca.as_ref().map(|ca| ca.cert.as_path());
         let toml = janus_toml(ip, &allow, &url, name, API_SECRET, ca_file);
+        let cdr = dir.join("calls.jsonl");
+        let toml = format!("{toml}\n[cdr]\npath = \"{}\"\n", cdr.display());
         let bridge = JanusBridge::start(&dir, &toml);
         let mut options = JanusOptions::new(url, plugin).with_credentials(API_SECRET, "");
         if let Some(ca) = ca_file {
@@ -120,6 +124,7 @@ impl Rig {
             bridge,
             janus,
             started,
+            cdr,
         }
     }
 
@@ -248,6 +253,23 @@ fn wait_goodbye(phone: &mut Phone, prompt: &str, since: Instant) {
     eprintln!("RESULT the phone heard {:?}", phone.rtp.heard);
 }
 
+/// The last call record, once the bridge wrote one (the call's task writes it as the call ends).
+fn last_record(rig: &Rig) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&rig.cdr).unwrap_or_default();
+        if let Some(line) = text.lines().last() {
+            return serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no call record in {}",
+            rig.cdr.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn videoroom_caller_and_janus_participant_hear_each_other() {
     if !inside_netns("videoroom_caller_and_janus_participant_hear_each_other") {
@@ -346,6 +368,32 @@ fn audiobridge_two_way_audio_display_and_kick() {
     let kicked = Instant::now();
     rig.request(json!({"request": "kick", "room": 2345, "secret": ROOM_SECRET, "id": id}));
     wait_goodbye(&mut phone, "removed", kicked);
+    // The record: removed by the room, and the quality of three directions measured: the
+    // phone's RTP by the bridge, the room's both ways by webrtcbin (Janus sends RTCP reports).
+    let record = last_record(&rig);
+    eprintln!("RESULT call record {record}");
+    assert_eq!(record["end_reason"], "kicked", "{record:#}");
+    assert_eq!(record["ended_by"], "room");
+    assert_eq!(record["room"], "2345");
+    assert_eq!(record["backend"], "janus");
+    assert_eq!(record["caller"], MASKED_NUMBER);
+    assert!(record["join_time"].is_string(), "{record:#}");
+    let quality = &record["quality"];
+    assert!(
+        quality["bridge_to_phone"].is_null(),
+        "this phone sends no RTCP: {quality}"
+    );
+    for direction in ["phone_to_bridge", "room_to_bridge", "bridge_to_room"] {
+        let q = &quality[direction];
+        assert!(
+            q["packets"].as_u64().is_some_and(|n| n > 0),
+            "{direction}: {q}"
+        );
+        assert!(
+            q["mos"].as_f64().is_some_and(|m| m > 4.0),
+            "{direction}: {q}"
+        );
+    }
     eprintln!("TIMING audiobridge test {:?}", rig.started.elapsed());
 }
 

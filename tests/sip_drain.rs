@@ -124,7 +124,12 @@ fn sigterm_drains_calls_then_says_goodbye_and_exits_zero() {
     tools::require_tool("sipp", "apt-get install sip-tester");
     let dir = tools::test_dir();
     let mut config = Config::trunk();
-    config.extra_toml = drain_toml(LIMIT_S);
+    let cdr = dir.join("calls.jsonl");
+    config.extra_toml = format!(
+        "{}\n[cdr]\npath = \"{}\"\n",
+        drain_toml(LIMIT_S),
+        cdr.display()
+    );
     let mut bridge = Bridge::start(&dir, &config);
     let sig = bridge.signaling;
     assert_eq!(status(sig, "/readyz"), (200, "ready\n".into()));
@@ -164,6 +169,24 @@ fn sigterm_drains_calls_then_says_goodbye_and_exits_zero() {
     let exit = bridge.wait_exit(EXIT);
     assert!(exit.success(), "the drained bridge exited with {exit}");
     assert_no_call_leaked(&bridge);
+    // Both calls have their record by the time the process is gone; the refused INVITE has none
+    // (it never became a call).
+    let text = std::fs::read_to_string(&cdr).expect("the call records were written");
+    let mut ends: Vec<(String, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a record is JSON"))
+        .map(|r| (r["room"].to_string(), r["end_reason"].to_string()))
+        .collect();
+    ends.sort();
+    let expected = [
+        ("\"1234\"", "\"caller_hangup\""),
+        ("\"4321\"", "\"drained\""),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(ends, expected, "{text}");
 }
 
 /// Waits until the bridge's log has a line with every one of `words` (the log is where a

@@ -7,6 +7,7 @@ use super::context::CallContext;
 use super::guard::CallGuard;
 use super::machine::{CallAction, CallInput, CallMachine};
 use super::room::{RoomEvent, RoomLink};
+use crate::cdr::{CallRecord, EndReason};
 use crate::conference::{ConferenceError, ConferenceSession, JoinRequest};
 use crate::ivr::dtmf::DtmfSource;
 use crate::media::MediaEvent;
@@ -39,17 +40,19 @@ pub(super) struct ActiveCall<'a> {
     /// The masked number for the phone marking.
     pub(super) caller_number: Option<String>,
     pub(super) guard: CallGuard,
+    /// The call's record: room, join time and DTMF methods are noted here.
+    pub(super) record: &'a mut CallRecord,
 }
 
 impl ActiveCall<'_> {
-    /// The select loop. Returns why the call ended.
+    /// The select loop. Returns why the call ended, as a kind and in words.
     pub(super) async fn run(
         &mut self,
         session: &mut InviteSession,
         media_rx: &mut mpsc::Receiver<MediaEvent>,
         info_rx: &mut mpsc::Receiver<char>,
         mut shutdown: watch::Receiver<bool>,
-    ) -> String {
+    ) -> (EndReason, String) {
         let mut goodbye = self.ctx.goodbye.clone();
         let mut goodbye_said = false;
         loop {
@@ -61,19 +64,21 @@ impl ActiveCall<'_> {
                 event = session.run() => match event {
                     Ok(InviteSessionEvent::Bye(bye)) => {
                         let _ = session.handle_bye(bye).await;
-                        return "caller hung up".into();
+                        return (EndReason::CallerHangup, "caller hung up".into());
                     }
-                    Ok(InviteSessionEvent::Terminated) => return "session terminated".into(),
+                    Ok(InviteSessionEvent::Terminated) => {
+                        return (EndReason::SipError, "session terminated".into())
+                    }
                     Ok(InviteSessionEvent::ReInviteReceived(reinvite)) => self.handle_reinvite(session, reinvite).await,
                     Ok(InviteSessionEvent::RefreshNeeded) => {
                         if let Err(e) = session.refresh().await {
                             tracing::warn!(error = %e, "session refresh failed, ending call");
                             let _ = session.terminate().await;
-                            return "session refresh failed".into();
+                            return (EndReason::SipError, "session refresh failed".into());
                         }
                     }
                     Ok(InviteSessionEvent::Notify(_)) => {}
-                    Err(e) => return format!("SIP session error: {e}"),
+                    Err(e) => return (EndReason::SipError, format!("SIP session error: {e}")),
                 },
                 Some(event) = media_rx.recv() => match event {
                     MediaEvent::Digit { digit, source } => self.input(CallInput::Digit { digit, source }),
@@ -82,7 +87,7 @@ impl ActiveCall<'_> {
                     MediaEvent::Error(e) => {
                         tracing::error!(error = %e, "media failed, ending call");
                         let _ = session.terminate().await;
-                        return format!("media error: {e}");
+                        return (EndReason::MediaError, format!("media error: {e}"));
                     }
                 },
                 Some(digit) = info_rx.recv() => {
@@ -112,7 +117,7 @@ impl ActiveCall<'_> {
                 }
                 _ = crate::shutdown::stopped(&mut shutdown) => {
                     let _ = session.terminate().await;
-                    return "dialbridge is shutting down".into();
+                    return (EndReason::Shutdown, "dialbridge is shutting down".into());
                 }
             }
         }
@@ -120,6 +125,11 @@ impl ActiveCall<'_> {
 
     fn input(&mut self, input: CallInput) {
         tracing::debug!(?input, "call input");
+        if let CallInput::Digit { source, .. } = &input {
+            let method = super::record::dtmf_label(*source);
+            metrics::DTMF_DIGITS.inc(method);
+            self.record.dtmf_seen(method);
+        }
         self.machine.handle(input, Instant::now());
     }
 
@@ -140,6 +150,7 @@ impl ActiveCall<'_> {
         ) {
             Ok(room) => {
                 tracing::info!("joined the conference");
+                self.record.join_time = Some(crate::cdr::rfc3339(std::time::SystemTime::now()));
                 self.room = Some(room);
             }
             Err(e) => {
@@ -150,7 +161,7 @@ impl ActiveCall<'_> {
     }
 
     /// Carries out the machine's actions; `Some(reason)` when the call is over.
-    async fn apply_actions(&mut self, session: &mut InviteSession) -> Option<String> {
+    async fn apply_actions(&mut self, session: &mut InviteSession) -> Option<(EndReason, String)> {
         while let Some(action) = self.machine.poll_action() {
             tracing::debug!(?action, "call action");
             match action {
@@ -171,6 +182,7 @@ impl ActiveCall<'_> {
                 CallAction::Join { room, pin } => {
                     metrics::CALLS_JOINED.inc();
                     tracing::info!(%room, "caller entered a valid room");
+                    self.record.room = Some(room.clone());
                     let request = JoinRequest {
                         room,
                         pin,
@@ -190,7 +202,7 @@ impl ActiveCall<'_> {
                     if let Err(e) = session.terminate().await {
                         tracing::debug!(error = %e, "BYE was not answered");
                     }
-                    return Some(reason.to_string());
+                    return Some((EndReason::from_machine(reason), reason.to_string()));
                 }
             }
         }

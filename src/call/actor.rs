@@ -1,12 +1,13 @@
 //! The call actor: the ONE task that owns a call. It answers (or refuses) the INVITE, starts the
 //! phone leg, then runs the call loop (`active.rs`): wait for a SIP, media, DTMF, timer or
 //! conference event → feed the machine → carry out its actions. Whatever ends the call, the same
-//! cleanup runs (media stopped, metrics and the call slot released).
+//! cleanup runs (media stopped, metrics and the call slot released, the call record written).
 
 use super::active::{ActiveCall, set_sdp_body};
 use super::context::CallContext;
 use super::machine::CallMachine;
 use super::ports;
+use crate::cdr::{CallRecord, CallRecorder, EndReason};
 use crate::config::LockedCall;
 use crate::media::MediaEvent;
 use crate::media::phone_leg::{PhoneLeg, PhoneLegConfig};
@@ -43,6 +44,8 @@ pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Rece
     let Admitted {
         invite,
         direct_room,
+        called,
+        route,
         language,
         srtp,
         permit,
@@ -55,19 +58,44 @@ pub async fn run(ctx: Arc<CallContext>, request: Admitted, shutdown: watch::Rece
     let _early = scopeguard(move || {
         early.finish(&branch);
     });
+    // Written when this task ends, whichever way (the recorder's drop covers a panic).
+    let record = CallRecord::new(call_id, called, route, ctx.backend_name);
+    let mut recorder = CallRecorder::new(record, ctx.cdr.clone());
     let result = tracing::Instrument::instrument(
-        answer_and_run(ctx, invite, direct_room, &language, srtp, shutdown),
+        answer_and_run(
+            ctx,
+            invite,
+            direct_room,
+            &language,
+            srtp,
+            shutdown,
+            &mut recorder.record,
+        ),
         span.clone(),
     )
     .await;
     let _enter = span.enter();
     match result {
-        Ok(reason) => tracing::info!(%reason, "call ended"),
+        Ok((kind, reason)) => {
+            tracing::info!(%reason, "call ended");
+            recorder.end(kind, reason);
+        }
         // Refused offers come from the network at the admitted rate: rate-limited.
         Err(e @ CallError::Rejected(..)) => {
-            crate::warn_limited!("call_rejected", error = %e, "call refused")
+            crate::warn_limited!("call_rejected", error = %e, "call refused");
+            if let CallError::Rejected(code, _) = &e {
+                recorder.record.sip_status = Some(*code);
+            }
+            recorder.end(EndReason::Rejected, e.to_string());
         }
-        Err(e) => tracing::warn!(error = %e, "call failed"),
+        Err(e) => {
+            tracing::warn!(error = %e, "call failed");
+            let kind = match e {
+                CallError::Media(_) => EndReason::MediaError,
+                _ => EndReason::SipError,
+            };
+            recorder.end(kind, e.to_string());
+        }
     }
 }
 
@@ -101,8 +129,27 @@ async fn answer_and_run(
     language: &str,
     srtp_policy: SrtpPolicy,
     shutdown: watch::Receiver<bool>,
-) -> Result<String, CallError> {
+    record: &mut CallRecord,
+) -> Result<(EndReason, String), CallError> {
     let endpoint = ctx.endpoint.clone();
+    let from = header_text(&invite, &Name::FROM).unwrap_or_default();
+    // With `Privacy: id` the asserted identity is for the network, not for display.
+    let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
+        .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
+    let asserted = header_text(
+        &invite,
+        &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]),
+    );
+    let pai = asserted.clone().filter(|_| !private);
+    let caller = caller_id(&from, pai.as_deref());
+    // Guesses count against the asserted number even when it is withheld: it is never shown.
+    let counted = caller_id(&from, asserted.as_deref()).number;
+    let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
+    record.caller = caller.number.as_ref().map(|n| match ctx.mask_caller_id {
+        true => crate::sip::identity::mask_number(n, ctx.caller_id_visible_tail),
+        false => n.clone(),
+    });
+    tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
     let has_sdp = has_sdp_body(&invite);
     let local_keys = match LocalKeyMaterial::random() {
         Ok(keys) => keys,
@@ -134,21 +181,6 @@ async fn answer_and_run(
         )
         .await;
     };
-
-    let from = header_text(&invite, &Name::FROM).unwrap_or_default();
-    // With `Privacy: id` the asserted identity is for the network, not for display.
-    let private = header_text(&invite, &Name::custom("Privacy", &["privacy"]))
-        .is_some_and(|p| p.to_ascii_lowercase().split(';').any(|v| v.trim() == "id"));
-    let asserted = header_text(
-        &invite,
-        &Name::custom("P-Asserted-Identity", &["p-asserted-identity"]),
-    );
-    let pai = asserted.clone().filter(|_| !private);
-    let caller = caller_id(&from, pai.as_deref());
-    // Guesses count against the asserted number even when it is withheld: it is never shown.
-    let counted = caller_id(&from, asserted.as_deref()).number;
-    let shown = caller.display(ctx.mask_caller_id, ctx.caller_id_visible_tail);
-    tracing::info!(caller = %shown, source = %invite.tp_info.source, "incoming call");
 
     let source = invite.tp_info.source;
     let guard = ctx.guessing.guard(counted.as_deref(), source.ip());
@@ -203,7 +235,7 @@ async fn answer_and_run(
         {
             let _ = acceptor.respond_failure(response).await;
         }
-        return Ok("cancelled before answer".into());
+        return Ok((EndReason::Cancelled, "cancelled before answer".into()));
     }
     acceptor.timer_config().interval_secs = ctx.session_expires_s;
     if let Ok(trying) = acceptor.create_response(StatusCode::TRYING, None).await {
@@ -228,6 +260,7 @@ async fn answer_and_run(
         Err(e) => return Err(CallError::Sip(format!("caller went away before ACK: {e}"))),
     };
     metrics::CALLS_TOTAL.inc();
+    record.answer_time = Some(crate::cdr::rfc3339(std::time::SystemTime::now()));
     let negotiated = match negotiated {
         Some(n) => n,
         None => match sdp::parse(&ack.body).and_then(|a| sdp::negotiate(&a, &ctx.media.codecs)) {
@@ -247,10 +280,19 @@ async fn answer_and_run(
         "rtp"
     };
     metrics::CALLS_MEDIA.inc(media);
+    record.codec = Some(negotiated.codec.to_string());
+    record.srtp = negotiated.srtp.is_some();
     let suite = negotiated.srtp.as_ref().map(|s| s.suite.name());
     tracing::info!(codec = %negotiated.codec, remote = ?negotiated.remote_rtp, media, suite, "call answered");
 
-    let leg = start_leg(&ctx, socket, &negotiated, prompts, media_tx)?;
+    let mut leg = start_leg(&ctx, socket, &negotiated, prompts, media_tx)?;
+    // Plain RTP only: SRTCP reports would need the SRTP keys to read.
+    if negotiated.srtp.is_none()
+        && let Some(rtcp) = ports::bind_rtcp(local_rtp)
+        && let Err(e) = leg.listen_rtcp(rtcp)
+    {
+        tracing::debug!(error = %e, "not reading RTCP");
+    }
     let mut call = ActiveCall {
         ctx: ctx.clone(),
         leg,
@@ -269,11 +311,14 @@ async fn answer_and_run(
             .number
             .as_ref()
             .map(|n| crate::sip::identity::mask_number(n, ctx.caller_id_visible_tail)),
+        record,
     };
     let reason = call
         .run(&mut session, &mut media_rx, &mut info_rx, shutdown)
         .await;
+    super::record::phone_side(&call.leg, call.negotiated.codec, call.record);
     if let Some(room) = call.room.take() {
+        super::record::room_side(&room, &mut call.record.quality).await;
         room.stop(&call.leg);
     }
     call.leg.stop();

@@ -10,6 +10,7 @@ use ezk_sip_core::Endpoint;
 use tokio::sync::watch;
 
 use super::guard::SipGuessing;
+use crate::cdr::CdrSink;
 use crate::conference::ConferenceBackend;
 use crate::ivr::machine::IvrConfig;
 use crate::media::codec::Codec;
@@ -51,4 +52,8 @@ pub struct CallContext {
     /// Turns true when a drain reaches its limit: answered calls play the closing prompt and
     /// hang up (the stop flag, by contrast, hangs up at once).
     pub goodbye: watch::Receiver<bool>,
+    /// `builtin` or `janus`, for call records.
+    pub backend_name: &'static str,
+    /// Where call records go; `None`: `[cdr]` is off.
+    pub cdr: Option<Arc<CdrSink>>,
 }

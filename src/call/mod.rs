@@ -2,7 +2,7 @@
 //! sans-IO call control ([`machine`]); `active.rs` is its running select loop,
 //! `context.rs` what all calls share ([`CallContext`]). [`room`] links it
 //! to the conference once joined. RTP ports come from [`ports`]; [`guard`] counts wrong room IDs
-//! and PINs against the guessing limit.
+//! and PINs against the guessing limit; `record.rs` scores both legs for the call record.
 
 mod active;
 pub mod actor;
@@ -11,6 +11,7 @@ mod context;
 pub mod guard;
 pub mod machine;
 pub mod ports;
+mod record;
 pub mod room;
 
 pub use context::{CallContext, MediaSettings};

@@ -28,6 +28,14 @@ pub fn bind_rtp(ip: IpAddr, min: u16, max: u16) -> Result<UdpSocket, NoFreePort>
     Err(NoFreePort { ip, min, max })
 }
 
+/// Binds the RTCP port that goes with `rtp` (its port + 1), where phones without RTCP
+/// multiplexing send their reports. `None` when that port is taken (the reports are then lost,
+/// nothing else).
+pub fn bind_rtcp(rtp: SocketAddr) -> Option<UdpSocket> {
+    let port = rtp.port().checked_add(1)?;
+    UdpSocket::bind(SocketAddr::new(rtp.ip(), port)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

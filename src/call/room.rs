@@ -4,12 +4,17 @@
 
 use super::machine::CallInput;
 use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession};
-use crate::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
+use crate::media::conference_leg::{
+    ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, InboundStats, OutboundStats,
+};
 use crate::media::phone_leg::PhoneLeg;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
+
+/// Longest wait for webrtcbin's statistics at call end; the record goes without them after.
+const STATS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Media events of the conference leg in flight (candidates come in bursts).
 const MEDIA_EVENT_CAPACITY: usize = 256;
@@ -218,6 +223,15 @@ impl RoomLink {
 
     /// Unhooks the phone leg and stops the conference media; leaving the room follows from
     /// dropping the session.
+    /// The conference side's receive and send statistics, from webrtcbin (on a blocking
+    /// thread: its answer can take a moment). `None` if it did not answer within `STATS_WAIT`.
+    pub async fn media_stats(&self) -> Option<(InboundStats, OutboundStats)> {
+        let leg = self.leg.clone();
+        let query =
+            tokio::task::spawn_blocking(move || (leg.inbound_stats(), leg.outbound_stats()));
+        tokio::time::timeout(STATS_WAIT, query).await.ok()?.ok()
+    }
+
     pub fn stop(self, phone: &PhoneLeg) {
         phone.set_pcm_tap(None);
         phone.set_tx_fill(None);

@@ -19,6 +19,16 @@ pub enum ConferenceBackendKind {
     Janus,
 }
 
+impl ConferenceBackendKind {
+    /// The name in the config file (`builtin`, `janus`), as call records give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConferenceBackendKind::Builtin => "builtin",
+            ConferenceBackendKind::Janus => "janus",
+        }
+    }
+}
+
 /// `[conference]`.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::{
-    AdminConfig, CallerIdConfig, ConferenceConfig, DrainConfig, GuessingConfig, IvrConfig,
-    LimitsConfig, MediaConfig, SipConfig, SrtpPolicy,
+    AdminConfig, CallerIdConfig, CdrConfig, ConferenceConfig, DrainConfig, GuessingConfig,
+    IvrConfig, LimitsConfig, MediaConfig, SipConfig, SrtpPolicy,
 };
 
 /// The whole configuration. `Config::default()` is exactly what `dialbridge.example.toml` shows,
@@ -25,6 +25,8 @@ pub struct Config {
     /// Called-number routing; the first route whose `number` equals the called number wins.
     /// Default: none (every call goes to the IVR in `ivr.language`).
     pub routes: Vec<Route>,
+    /// Call detail records. Default: off.
+    pub cdr: CdrConfig,
 }
 
 /// A `[[routes]]` entry: what to do with calls to one called number.

@@ -8,11 +8,10 @@ pub(super) use super::problems::{ConfigProblem, Problems};
 
 mod conference;
 mod media_ivr;
+mod shared;
 mod sip;
 
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
+use shared::check_now;
 
 pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     let mut p = Problems::default();
@@ -32,6 +31,7 @@ pub(super) fn validate(c: &Config, base: &Path) -> Vec<ConfigProblem> {
     c.guessing.validate(&mut p);
     c.drain.validate(&mut p);
     c.admin.validate(&c.conference.builtin, &mut p);
+    c.cdr.validate(&mut p);
     p.0
 }
 
@@ -71,47 +71,6 @@ pub(super) fn warnings(c: &Config) -> Vec<ConfigProblem> {
         );
     }
     p.0
-}
-
-fn check_now(files: &crate::tls::CertFiles) -> Vec<crate::tls::CertFinding> {
-    crate::tls::check_files(files, std::time::SystemTime::now())
-}
-
-/// A server certificate and key: both or neither, and usable.
-fn cert_pair(
-    section: &str,
-    cert: &Option<std::path::PathBuf>,
-    key: &Option<std::path::PathBuf>,
-    p: &mut Problems,
-) {
-    match (cert, key) {
-        (Some(_), None) => p.add(
-            format!("{section}.key"),
-            "a TLS certificate needs its private key file",
-        ),
-        (None, Some(_)) => p.add(
-            format!("{section}.cert"),
-            "a TLS private key needs its certificate file",
-        ),
-        _ => {}
-    }
-    for finding in crate::tls::CertFiles::pair(cert, key)
-        .iter()
-        .flat_map(check_now)
-    {
-        if let crate::tls::CertFinding::Problem(message) = finding {
-            p.add(format!("{section}.cert"), message);
-        }
-    }
-}
-
-/// A CA file must hold at least one certificate.
-fn ca_file(field: &str, path: &Option<std::path::PathBuf>, p: &mut Problems) {
-    if let Some(path) = path
-        && let Err(e) = crate::tls::read_certs(path)
-    {
-        p.add(field, e.to_string());
-    }
 }
 
 #[cfg(test)]

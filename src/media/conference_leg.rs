@@ -67,7 +67,7 @@ use mix::Mixer;
 use peer::{Peer, PeerSetup};
 pub use shared::{ConferenceLegError, ConferenceMediaEvent};
 use shared::{Events, lock};
-pub use stats::InboundStats;
+pub use stats::{InboundStats, OutboundStats};
 
 /// The send pipeline description (embedded at build time).
 pub const SEND_TEMPLATE: &str = include_str!("../../pipelines/conference-send.txt");
@@ -285,15 +285,28 @@ impl ConferenceLeg {
     /// Receiver statistics (packets, loss, jitter) of the audio from all peers, as webrtcbin
     /// counts it. Blocks briefly per peer.
     pub fn inbound_stats(&self) -> InboundStats {
-        let webrtcs: Vec<gst::Element> = lock(&self.peers)
-            .values()
-            .map(|(_, peer)| peer.webrtc().clone())
-            .collect();
         let mut total = InboundStats::default();
-        for stats in webrtcs.iter().filter_map(stats::inbound) {
+        for stats in self.webrtcs().iter().filter_map(stats::inbound) {
             total.merge(stats);
         }
         total
+    }
+
+    /// What the peers report about the audio we send them (RTCP receiver reports), summed like
+    /// [`ConferenceLeg::inbound_stats`]. Blocks briefly per peer.
+    pub fn outbound_stats(&self) -> OutboundStats {
+        let mut total = OutboundStats::default();
+        for stats in self.webrtcs().iter().filter_map(stats::outbound) {
+            total.merge(stats);
+        }
+        total
+    }
+
+    fn webrtcs(&self) -> Vec<gst::Element> {
+        lock(&self.peers)
+            .values()
+            .map(|(_, peer)| peer.webrtc().clone())
+            .collect()
     }
 
     /// The call's pipeline, for diagnostics (dot graphs, element counts in tests). Do not change

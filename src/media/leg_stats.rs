@@ -1,15 +1,18 @@
 //! What a phone leg counts and what it hands out while running, shared by the leg
 //! (`phone_leg.rs`) and its task (`phone_task.rs`): the PCM tap, the atomic counters and their
-//! snapshot.
+//! snapshot, and the quality state the call record reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::leg_quality::QualityState;
 
 /// Receives the caller's decoded audio (mono S16 at the codec's audio rate) as packets arrive,
 /// about every 20 ms, on the leg's tokio task: must not block.
 pub type PcmTap = Box<dyn FnMut(&[i16]) + Send>;
 
 /// Counters of one leg.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub rx_packets: AtomicU64,
     pub rx_invalid: AtomicU64,
@@ -21,9 +24,28 @@ pub(crate) struct Counters {
     pub rx_srtp_rejected: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_errors: AtomicU64,
+    /// Jitter and the caller's receiver reports, for the call record.
+    pub quality: Arc<Mutex<QualityState>>,
 }
 
 impl Counters {
+    pub fn new(clock_rate: u32) -> Self {
+        let zero = || AtomicU64::new(0);
+        Counters {
+            rx_packets: zero(),
+            rx_invalid: zero(),
+            rx_unexpected_pt: zero(),
+            rx_dtmf_errors: zero(),
+            rx_lost: zero(),
+            rx_late: zero(),
+            rx_foreign: zero(),
+            rx_srtp_rejected: zero(),
+            tx_packets: zero(),
+            tx_errors: zero(),
+            quality: Arc::new(Mutex::new(QualityState::new(clock_rate))),
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> LegStats {
         let c = self;

@@ -20,6 +20,7 @@ pub mod conference_leg;
 mod events;
 mod gst;
 pub mod latch;
+pub mod leg_quality;
 mod leg_stats;
 pub mod phone_leg;
 mod phone_task;

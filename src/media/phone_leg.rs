@@ -27,6 +27,7 @@ use super::codec::Codec;
 use super::events::{MediaError, MediaEvent, send_event};
 use super::gst::{init, pcm_sink_callbacks, start_stream};
 use super::latch::Latch;
+use super::leg_quality::LegQuality;
 use super::leg_stats::{Counters, LegStats, PcmTap};
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
@@ -68,6 +69,8 @@ pub struct PhoneLeg {
     pcm_tap: Arc<Mutex<Option<PcmTap>>>,
     counters: Arc<Counters>,
     task: tokio::task::JoinHandle<()>,
+    /// Reads the caller's RTCP on RTP port + 1, once [`PhoneLeg::listen_rtcp`] started it.
+    rtcp_task: Option<tokio::task::JoinHandle<()>>,
     rx: Option<LivePipeline>,
     tx: Option<LivePipeline>,
 }
@@ -111,7 +114,7 @@ impl PhoneLeg {
         let tx_pad = feed_pad(&tx, "phone-tx")?;
 
         let srtp = config.srtp.as_ref().map(SrtpSession::new).transpose()?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(config.codec.rtp_clock_rate()));
         let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
         let task = PhoneTask {
             socket,
@@ -143,6 +146,7 @@ impl PhoneLeg {
             pcm_tap,
             counters,
             task,
+            rtcp_task: None,
             rx: Some(rx),
             tx: Some(tx),
         })
@@ -191,6 +195,25 @@ impl PhoneLeg {
         self.counters.snapshot()
     }
 
+    /// Reads the caller's RTCP on `socket` (our RTP port + 1) for [`PhoneLeg::quality`]; muxed
+    /// RTCP on the RTP port is read without it. Must be called inside the leg's runtime.
+    pub fn listen_rtcp(&mut self, socket: UdpSocket) -> std::io::Result<()> {
+        let task = super::leg_quality::listen_rtcp(socket, self.counters.quality.clone())?;
+        if let Some(old) = self.rtcp_task.replace(task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Jitter of the caller's audio and the caller's last receiver report about ours.
+    pub fn quality(&self) -> LegQuality {
+        self.counters
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot()
+    }
+
     /// Tears the leg down now (same as dropping it).
     pub fn stop(self) {}
 
@@ -204,6 +227,9 @@ impl PhoneLeg {
 impl Drop for PhoneLeg {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = self.rtcp_task.take() {
+            task.abort();
+        }
         // Dropping a LivePipeline sets it to NULL, which joins its streaming threads.
         self.rx.take();
         self.tx.take();

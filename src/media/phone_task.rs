@@ -160,6 +160,11 @@ impl PhoneTask {
         };
         let header = match rtp::parse(packet) {
             Ok(header) => header,
+            Err(rtp::RtpError::Rtcp(_)) => {
+                // Muxed RTCP (RFC 5761): only its receiver reports are read, for the record.
+                self.lock_quality().on_rtcp(packet);
+                return false;
+            }
             Err(e) => {
                 self.counters.rx_invalid.fetch_add(1, Ordering::Relaxed);
                 tracing::trace!(%from, "dropped datagram: {e}");
@@ -189,12 +194,18 @@ impl PhoneTask {
             }
         }
         self.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        if is_audio {
+            // Interarrival jitter is measured on arrival, before the jitter buffer.
+            self.lock_quality()
+                .on_audio(header.ssrc, header.timestamp, now);
+        }
         let mut out = Vec::new();
         self.reorder.push(
             header.ssrc,
             header.sequence,
             (header, packet.to_vec()),
-            std::time::Instant::now(),
+            now,
             &mut out,
         );
         self.play(out);
@@ -336,6 +347,10 @@ impl PhoneTask {
                 },
             };
             let counter: &AtomicU64 = match self.socket.try_send_to(packet, target) {
+                Ok(_) if self.counters.tx_packets.load(Ordering::Relaxed) == 0 => {
+                    self.lock_quality().on_sent(packet);
+                    &self.counters.tx_packets
+                }
                 Ok(_) => &self.counters.tx_packets,
                 Err(e) => {
                     tracing::trace!(%target, "RTP send failed: {e}");
@@ -344,6 +359,13 @@ impl PhoneTask {
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn lock_quality(&self) -> std::sync::MutexGuard<'_, super::leg_quality::QualityState> {
+        self.counters
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn on_control(&mut self, command: Control, clock: &mut Clock) {

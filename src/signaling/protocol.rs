@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The path of the WebSocket endpoint.
+pub const WS_PATH: &str = "/ws";
+
 /// The protocol version the server announces in [`ServerMessage::Hello`]. Version 2 added
 /// participant kinds, mute/kick and `join_or_create`.
 pub const PROTOCOL_VERSION: u32 = 2;

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use super::AppState;
-use super::protocol::PROTOCOL_VERSION;
+use super::state::AppState;
+use super::protocol::{PROTOCOL_VERSION, WS_PATH};
 
 const INDEX_HTML: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");
@@ -26,7 +26,7 @@ const NOSNIFF: (header::HeaderName, &str) = (header::X_CONTENT_TYPE_OPTIONS, "no
 pub fn render_index(dial_in: &str) -> String {
     let config = serde_json::json!({
         "dial_in": dial_in,
-        "ws_path": super::WS_PATH,
+        "ws_path": WS_PATH,
         "version": PROTOCOL_VERSION,
     });
     INDEX_HTML.replacen(CONFIG_PLACEHOLDER, &script_safe_json(&config), 1)

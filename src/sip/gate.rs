@@ -22,6 +22,9 @@ pub struct Admitted {
     pub invite: IncomingRequest,
     /// The called number is routed straight to this room (no room-ID prompt).
     pub direct_room: Option<String>,
+    /// The called number (Request-URI user part) and the `[[routes]]` number it matched.
+    pub called: String,
+    pub route: Option<String>,
     pub language: String,
     /// The route's SRTP policy, else `media.srtp`.
     pub srtp: SrtpPolicy,
@@ -111,9 +114,12 @@ impl Gate {
         let direct_room = route.and_then(|r| r.room.clone());
         let srtp = route.and_then(|r| r.srtp).unwrap_or(self.srtp);
         tracing::debug!(%called, ?direct_room, %language, srtp = srtp.as_str(), "routing call");
+        let route_number = route.map(|r| r.number.clone());
         Ok(Admitted {
             invite,
             direct_room,
+            called,
+            route: route_number,
             language,
             srtp,
             permit,

@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::{Problems, ca_file, cert_pair, is_digits};
+use super::Problems;
+use super::shared::{ca_file, cert_pair, is_digits};
 use crate::config::Config;
 
 pub(super) fn rooms_and_routes(c: &Config, p: &mut Problems) {

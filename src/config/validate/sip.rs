@@ -1,7 +1,8 @@
 //! The `[sip]` checks: trunk or register mode, the registrar, session timers, `[sip.tls]`,
 //! and the warning about SRTP keys that travel over SIP without TLS.
 
-use super::{Problems, ca_file, cert_pair};
+use super::Problems;
+use super::shared::{ca_file, cert_pair};
 use crate::config::{Config, SipMode};
 
 /// SDES keys travel in the SDP: over plain UDP/TCP SIP anyone who sees the signalling can
