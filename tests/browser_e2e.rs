@@ -9,23 +9,14 @@
 //! Logs and configs: target/tmp/browser_e2e/<test>/; the host page screenshot:
 //! target/e2e/host-page.png. Run: `cargo test --test browser_e2e -- --nocapture`.
 
-#[allow(dead_code)]
-#[path = "common/audio.rs"]
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[allow(dead_code)]
-#[path = "common/g711.rs"]
-mod g711;
-#[path = "netns/mod.rs"]
-mod netns;
+mod common;
 
-use e2e::browser::{Driver, PageSpectrum};
-use e2e::phone::{MASKED_NUMBER, Phone};
-use e2e::rtp::Source;
-use e2e::setup::{client_id, inside_netns, join_page, measure_until, phone_ip, start_bridge};
-use e2e::spectrum::Spectrum;
-use e2e::{threads, tools};
+use common::browser::{Driver, PageSpectrum};
+use common::phone::{MASKED_NUMBER, Phone};
+use common::rtp_phone::Source;
+use common::setup::{client_id, inside_netns, join_page, measure_until, phone_ip, start_bridge};
+use common::spectrum::Spectrum;
+use common::{threads, tools};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -79,7 +70,7 @@ fn phone_to_room_browser_hears_1000_hz() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("phone_to_room");
+    let dir = tools::named_test_dir("phone_to_room");
     let bridge = start_bridge(&dir, "bridge", None);
     let mut driver = Driver::start(&dir);
     join_page(
@@ -133,7 +124,7 @@ fn room_to_phone_hears_440_then_440_and_660() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("room_to_phone");
+    let dir = tools::named_test_dir("room_to_phone");
     let bridge = start_bridge(&dir, "bridge", None);
     let mut driver = Driver::start(&dir);
     join_page(
@@ -229,7 +220,7 @@ fn host_page_shows_phone_kicks_it_and_sees_hangup() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("host_page");
+    let dir = tools::named_test_dir("host_page");
     let bridge = start_bridge(&dir, "bridge", None);
     let key = bridge.host_key();
     let mut driver = Driver::start(&dir);
@@ -311,7 +302,7 @@ fn signaling_server_killed_mid_call() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("signaling_killed");
+    let dir = tools::named_test_dir("signaling_killed");
     let mut signaling = start_bridge(&dir, "signaling-S", None);
     let mut bridge = start_bridge(&dir, "bridge-B", Some(signaling.ws_url()));
     let mut driver = Driver::start(&dir);

@@ -4,10 +4,8 @@
 //! Phones are simulated by threads that push a tone and pull the room mix every 20 ms; a
 //! Goertzel scan finds the tones on the other side. `SHOW_SDP=1` prints every description.
 
-#[path = "goertzel/mod.rs"]
-mod goertzel;
-#[path = "netns/mod.rs"]
-mod netns;
+mod common;
+use common::{goertzel, netns, tools};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -464,7 +462,7 @@ fn stop_returns_to_baseline() {
         .expect("the system clock accepts an async wait");
     thread::sleep(Duration::from_millis(20));
     let pipelines = media::active_pipelines();
-    let threads = netns::thread_count();
+    let threads = tools::own_threads();
     println!("baseline: {pipelines} pipelines, {threads} threads");
     for round in 0..2 {
         let mut room = Room::new();
@@ -482,7 +480,7 @@ fn stop_returns_to_baseline() {
             "round {round}: first audio after {:?}, {} pipelines, {} threads while running",
             bridge_phone.first_audio(joined).expect("waited for it") - joined,
             media::active_pipelines(),
-            netns::thread_count()
+            tools::own_threads()
         );
         bridge_phone.stop();
         peer_phone.stop();
@@ -491,14 +489,14 @@ fn stop_returns_to_baseline() {
         assert_eq!(media::active_pipelines(), pipelines);
         let stopped = Instant::now();
         let settled = Instant::now() + Duration::from_secs(20);
-        while netns::thread_count() > threads && Instant::now() < settled {
+        while tools::own_threads() > threads && Instant::now() < settled {
             glib::ThreadPool::stop_unused_threads();
             thread::sleep(Duration::from_millis(50));
         }
         assert!(
-            netns::thread_count() <= threads,
+            tools::own_threads() <= threads,
             "threads left after stop: {:?}",
-            netns::thread_names()
+            tools::thread_census(std::process::id())
         );
         println!(
             "round {round}: threads back to {threads} after {:?}",

@@ -5,22 +5,11 @@
 //! joins. The legitimate callers come from a trusted address (as a PBX would), the flood from
 //! addresses the per-source limits apply to. `DIALBRIDGE_FLOOD_CALLS` sets the established calls.
 
-#[path = "common/audio.rs"]
-#[allow(dead_code)] // shared with the SIP tests
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[path = "common/g711.rs"]
-mod g711;
-#[path = "goertzel/mod.rs"]
-mod goertzel;
+mod common;
+use common::{goertzel, metrics, netns};
+
 #[path = "../bench/harness/mod.rs"]
 mod harness;
-#[path = "common/metrics.rs"]
-#[allow(dead_code)]
-mod metrics;
-#[path = "netns/mod.rs"]
-mod netns;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -60,7 +49,7 @@ fn config(established: usize) -> String {
 
 /// One sipp per flooding address, each at a quarter of the flood rate.
 fn start_flood(dir: &Path, bridge: std::net::SocketAddr) -> Vec<Child> {
-    let sipp = e2e::tools::require_program("sipp", "install sip-tester (scripts/install-deps.sh)");
+    let sipp = common::tools::require_tool("sipp", "install sip-tester (scripts/install-deps.sh)");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/uac_flood.xml");
     let rate = MAX_CALLS * 10 / FLOOD_SOURCES.len();
     FLOOD_SOURCES
@@ -113,7 +102,7 @@ fn an_invite_flood_leaves_established_calls_and_new_callers_alone() {
             .expect("ip (iproute2) is installed");
         assert!(status.success(), "adding flood address {ip}");
     }
-    let dir = e2e::tools::test_dir("sip_flood_load");
+    let dir = common::tools::named_test_dir("sip_flood_load");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,7 +1,7 @@
 //! The load bench: the real `dialbridge` binary in a self-made network namespace, N callers
-//! (tests/e2e's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer per
-//! room (see [`peer`]). Needs the crate-root modules `e2e`, `netns`, `audio` and `g711` (the
-//! including file declares them with `#[path]`).
+//! (the test harness's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer
+//! per room (see [`peer`]). Needs the test harness as the crate-root module `common` (the
+//! including file declares it with `#[path]` when it is not a test).
 #![allow(dead_code)]
 
 pub mod calls;
@@ -9,7 +9,7 @@ pub mod chirp;
 pub mod delay;
 pub mod floor;
 pub mod peer;
-pub mod procstat;
+pub use crate::common::procstat;
 pub mod quality;
 pub mod steps;
 
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::netns;
+use crate::common::netns;
 use calls::Calls;
 
 /// Least audio the codec floor transcodes, in seconds.

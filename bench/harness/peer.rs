@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::e2e::rtp::Source;
+use crate::common::rtp_phone::Source;
 
 /// Mix level (RMS) above which the peer counts the caller as heard.
 const HEARD_RMS: f64 = 300.0;

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::g711;
+use super::g711;
 
 use super::spectrum;
 
@@ -157,7 +157,7 @@ pub fn tick(tx: &mut Tx) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::e2e::spectrum::Spectrum;
+    use crate::common::spectrum::Spectrum;
 
     fn fresh_tx() -> Tx {
         Tx {

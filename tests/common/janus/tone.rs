@@ -1,13 +1,12 @@
 //! Simulated phones for the Janus tests: a thread pushes a sine tone into a conference leg and
 //! pulls the room mix every 20 ms; Goertzel filters find tones in what it heard.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::goertzel::{self, AMPLITUDE};
+use crate::common::goertzel::{self, AMPLITUDE};
 use dialbridge::media::conference_leg::ConferenceLeg;
 
 pub const RATE: u32 = 8000;
@@ -70,7 +69,7 @@ impl Drop for Phone {
     }
 }
 
-/// [`crate::goertzel`] at this module's [`RATE`].
+/// [`crate::common::goertzel`] at this module's [`RATE`].
 pub fn sine(freq: f64, start: usize, len: usize) -> Vec<i16> {
     goertzel::sine(freq, RATE, start, len)
 }

@@ -2,7 +2,6 @@
 //! `ConferenceLeg`, relayed the way `src/call/room.rs` relays them (Joined peers: we offer;
 //! PeerJoined: they offer; descriptions and candidates both ways), and a simulated phone
 //! pushing a tone. Everything the session and the leg said is logged for the assertions.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

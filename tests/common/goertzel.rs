@@ -1,6 +1,5 @@
 //! Tone generation and detection shared by the WebRTC tests: a test sine, RMS, a Goertzel
 //! filter normalised to a matching sine's amplitude, and the dominant frequency.
-#![allow(dead_code)]
 
 /// Amplitude of the test tones (about -12 dBFS).
 pub const AMPLITUDE: f64 = 8000.0;

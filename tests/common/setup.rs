@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::bridge::{Bridge, BridgeConfig};
 use super::browser::Driver;
+use super::e2e_bridge::{Bridge, BridgeConfig};
+use super::netns;
 use super::tools;
-use crate::netns;
 
 /// One namespace test at a time: each runs Chromium and the bridge on a 2-core machine, and the
 /// timing checks should not depend on what another test does meanwhile.

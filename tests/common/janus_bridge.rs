@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::e2e::tools;
+use super::tools;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::audio::{self, Analyzer, PromptLibrary, Segment};
-use crate::g711;
+use super::audio::{self, Analyzer, PromptLibrary, Segment};
+use super::g711;
 
 use super::rtp_packets::{PACKET, Tx, tick};
 use super::rtp_stats::{RxSnapshot, RxStats};
