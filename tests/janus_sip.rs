@@ -9,18 +9,17 @@
 
 mod common;
 use common::janus::{participant, server};
-use common::janus_bridge;
 use common::{netns, tls};
 
 use std::time::{Duration, Instant};
 
+use common::bridge::{Backend, Bridge, Config};
 use common::phone::{MASKED_NUMBER, Phone};
 use common::rtp_phone::Source;
 use common::setup::{inside_netns, measure_until, phone_ip};
 use common::spectrum::Spectrum;
 use dialbridge::conference::builtin::BuiltinBackend;
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
-use janus_bridge::{JanusBridge, janus_toml};
 use participant::{Participant, display_names, wait_hears};
 use serde_json::{Value, json};
 use server::{API_SECRET, Janus, ROOM_SECRET, WssCert};
@@ -41,7 +40,7 @@ const PHONE_TONE: Source = Source::Tone {
 struct Rig {
     rt: tokio::runtime::Runtime,
     backend: JanusBackend,
-    bridge: JanusBridge,
+    bridge: Bridge,
     janus: Janus,
     started: Instant,
 }
@@ -70,11 +69,17 @@ impl Rig {
             JanusPlugin::VideoRoom => "videoroom",
             JanusPlugin::AudioBridge => "audiobridge",
         };
-        let ip = common::setup::bridge_ip();
-        let allow = format!("{}/32", netns::ADDR_B);
         let ca_file = ca.as_ref().map(|ca| ca.cert.as_path());
-        let toml = janus_toml(ip, &allow, &url, name, API_SECRET, ca_file);
-        let bridge = JanusBridge::start(&dir, &toml);
+        let config = Config {
+            backend: Backend::Janus {
+                url: url.clone(),
+                plugin: name.into(),
+                api_secret: API_SECRET.into(),
+                ca_file: ca_file.map(Into::into),
+            },
+            ..common::setup::bridge_config()
+        };
+        let bridge = Bridge::start(&dir, &config);
         let mut options = JanusOptions::new(url, plugin).with_credentials(API_SECRET, "");
         if let Some(ca) = ca_file {
             let tls = dialbridge::tls::client_config(Some(ca)).expect("the test CA loads");
@@ -280,9 +285,7 @@ fn builtin_room_over_wss_caller_and_participant_hear_each_other() {
         cert.key.display().to_string()
     );
     let bridge = common::setup::start_bridge_with(&dir, "bridge", None, tls);
-    let signaling = bridge
-        .signaling
-        .expect("the bridge serves the signaling server");
+    let signaling = bridge.signaling;
     let client_tls = dialbridge::tls::client_config(Some(&ca.cert)).expect("the test CA loads");
     let backend = BuiltinBackend::new(format!("wss://{signaling}/ws"), None).with_tls(client_tls);
 

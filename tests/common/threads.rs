@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::e2e_bridge::Bridge;
+use super::bridge::Bridge;
 use super::tools;
 
 /// Threads that are not per call: GStreamer's system clock (one per process, kept), GLib's
