@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::g711;
 
-use super::spectrum;
+use super::goertzel;
 
 pub const RATE: u32 = 8000;
 pub const PACKET: Duration = Duration::from_millis(20);
@@ -39,7 +39,7 @@ impl Source {
         match self {
             Source::Silence => (vec![0; SAMPLES_PER_PACKET], false),
             Source::Tone { hz, amplitude } => (
-                spectrum::sine(hz, amplitude, RATE, phase, SAMPLES_PER_PACKET),
+                goertzel::tones(&[hz], amplitude, RATE, phase as usize, SAMPLES_PER_PACKET),
                 false,
             ),
             Source::Clip {

@@ -65,7 +65,7 @@ impl Participant {
             stun_server: None,
         };
         let leg = Arc::new(ConferenceLeg::start(config, tx).expect("the conference leg starts"));
-        let phone = Phone::start(leg.clone(), tone);
+        let phone = Phone::start(leg.clone(), RATE, tone);
         let log: Arc<Mutex<Log>> = Arc::default();
         let (stop, stopped) = oneshot::channel();
         let relay = tokio::spawn(relay(

@@ -1,4 +1,4 @@
-//! Simulated phones for the Janus tests: a thread pushes a sine tone into a conference leg and
+//! Simulated phones for the conference-leg and Janus tests: a thread pushes a sine tone into a conference leg and
 //! pulls the room mix every 20 ms; Goertzel filters find tones in what it heard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,34 +15,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Pushes a tone into a leg and records the room mix, on a steady 20 ms schedule.
+/// RMS above which a 20 ms frame counts as audio (the tones have RMS ≈ 5600).
+pub const AUDIBLE_RMS: f64 = 1000.0;
+
+#[derive(Default)]
+struct Recording {
+    pcm: Vec<i16>,
+    /// When each 20 ms frame was pulled.
+    times: Vec<Instant>,
+}
+
+/// Pushes a tone into a leg and pulls the room mix, every 20 ms on a steady schedule.
 pub struct Phone {
-    heard: Arc<Mutex<Vec<i16>>>,
+    rate: u32,
+    recording: Arc<Mutex<Recording>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Phone {
-    pub fn start(leg: Arc<ConferenceLeg>, tone: f64) -> Phone {
-        let heard: Arc<Mutex<Vec<i16>>> = Arc::default();
+    /// Starts talking `tone` (Hz) into `leg`, whose phone side runs at `rate`.
+    pub fn start(leg: Arc<ConferenceLeg>, rate: u32, tone: f64) -> Phone {
+        let recording: Arc<Mutex<Recording>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (rec, halt) = (heard.clone(), stop.clone());
+        let (rec, halt) = (recording.clone(), stop.clone());
         let thread = thread::spawn(move || {
-            let frame = RATE as usize / 50;
+            let frame = rate as usize / 50;
             let mut out = vec![0i16; frame];
             let mut n = 0usize;
             let mut next = Instant::now();
             while !halt.load(Ordering::Relaxed) {
-                leg.push_phone_audio(&sine(tone, n * frame, frame));
+                leg.push_phone_audio(&goertzel::sine(tone, rate, n * frame, frame));
                 leg.pull_room_audio(&mut out);
-                lock(&rec).extend_from_slice(&out);
+                let mut r = lock(&rec);
+                r.pcm.extend_from_slice(&out);
+                r.times.push(Instant::now());
+                drop(r);
                 n += 1;
                 next += Duration::from_millis(20);
                 thread::sleep(next.saturating_duration_since(Instant::now()));
             }
         });
         Phone {
-            heard,
+            rate,
+            recording,
             stop,
             thread: Some(thread),
         }
@@ -50,11 +66,34 @@ impl Phone {
 
     /// The last `ms` of what the phone heard.
     pub fn last(&self, ms: usize) -> Vec<i16> {
-        let heard = lock(&self.heard);
-        let n = (RATE as usize * ms / 1000).min(heard.len());
-        heard[heard.len() - n..].to_vec()
+        let r = lock(&self.recording);
+        let n = (self.rate as usize * ms / 1000).min(r.pcm.len());
+        r.pcm[r.pcm.len() - n..].to_vec()
     }
 
+    /// When the first audible frame pulled after `since` came.
+    pub fn first_audio(&self, since: Instant) -> Option<Instant> {
+        let r = lock(&self.recording);
+        let frame = self.rate as usize / 50;
+        r.times.iter().enumerate().find_map(|(i, &t)| {
+            let pcm = &r.pcm[i * frame..(i + 1) * frame];
+            (t >= since && goertzel::rms(pcm) > AUDIBLE_RMS).then_some(t)
+        })
+    }
+
+    /// The quietest frame pulled in `[from, to]` (RMS).
+    pub fn min_rms(&self, from: Instant, to: Instant) -> f64 {
+        let r = lock(&self.recording);
+        let frame = self.rate as usize / 50;
+        r.times
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t >= from && **t <= to)
+            .map(|(i, _)| goertzel::rms(&r.pcm[i * frame..(i + 1) * frame]))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Stops the thread (and with it the phone's hold on the leg).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
