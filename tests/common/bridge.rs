@@ -1,12 +1,9 @@
-//! The one launcher of the real `dialbridge` binary: writes a config for any backend (built-in
-//! signaling served here or elsewhere, Janus; SIP trunk or register; TLS via extra TOML) bound to
-//! loopback or a namespace address, waits for its READY line and kills it on drop. Its log
-//! (stderr) goes to `<name>.log` in the test folder; when a test fails, the path and the last
-//! lines are printed.
+//! The one launcher of the real `dialbridge` binary: writes its [`Config`] (any backend, see
+//! `bridge_config`), waits for its READY line and kills it on drop. Its log (stderr) goes to
+//! `<name>.log` in the test folder; when a test fails, the path and the last lines are printed.
 
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -14,197 +11,12 @@ use std::time::Duration;
 
 use super::tools;
 
-/// Room 1234's host key in the config (never in the log).
-pub const HOST_KEY: &str = "e2e-host-key-0123456789";
+// The config types keep their old home here too (`common::bridge::Mode` etc.).
+#[allow(unused_imports)]
+pub use super::bridge_config::{Backend, Config, HOST_KEY, Mode, TEST_ROOMS};
 
 /// How long the bridge may take to print READY.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How calls reach the bridge.
-#[derive(Debug, Clone)]
-pub enum Mode {
-    /// Trunk mode; INVITEs allowed from these addresses/CIDRs.
-    Trunk { allow: Vec<String> },
-    /// Register mode against `registrar` (a SIP URI).
-    Register {
-        registrar: String,
-        username: String,
-        password: String,
-        expires_s: u32,
-    },
-}
-
-/// Where the bridge joins rooms.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    /// The built-in signaling server with rooms 1234 (host key [`HOST_KEY`], no PIN) and 5678
-    /// (PIN 2468): served by this process (`url: None`) or another one's at this ws:// URL.
-    Builtin { url: Option<String> },
-    /// A Janus at `url` (a `wss://` Janus verified against `ca_file` when given).
-    Janus {
-        url: String,
-        plugin: String,
-        api_secret: String,
-        ca_file: Option<PathBuf>,
-    },
-}
-
-/// The test config: loopback by default, OS-chosen ports, the built-in backend, the prompts of
-/// this checkout, and a short inter-digit timeout.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub mode: Mode,
-    pub inter_digit_timeout_s: u32,
-    /// Appended verbatim (for sections the fields above do not cover).
-    pub extra_toml: String,
-    /// Extra lines of the `[media]` section (which the launcher writes itself).
-    pub media_toml: String,
-    /// Extra lines of the `[sip.trunk]` section in trunk mode (inbound digest auth).
-    pub trunk_toml: String,
-    /// Environment variables for the bridge process (secrets given the way the docs suggest).
-    pub env: Vec<(String, String)>,
-    /// Extra lines of the `[ivr]` section (which the launcher writes itself).
-    pub ivr_toml: String,
-    /// The address SIP, RTP and the signaling server bind to: loopback, or a veth address
-    /// inside a test's network namespace where WebRTC must work (ICE never uses loopback).
-    pub ip: String,
-    /// The bridge's `RUST_LOG`; `None`: the test's own, else `dialbridge=debug,info`.
-    pub rust_log: Option<String>,
-    pub backend: Backend,
-}
-
-impl Config {
-    pub fn trunk() -> Config {
-        Config {
-            mode: Mode::Trunk {
-                allow: vec!["127.0.0.1/32".into()],
-            },
-            inter_digit_timeout_s: 3,
-            extra_toml: String::new(),
-            media_toml: String::new(),
-            trunk_toml: String::new(),
-            env: Vec::new(),
-            ivr_toml: String::new(),
-            ip: "127.0.0.1".into(),
-            rust_log: None,
-            backend: Backend::Builtin { url: None },
-        }
-    }
-
-    pub fn register(registrar: &str, username: &str, password: &str, expires_s: u32) -> Config {
-        Config {
-            mode: Mode::Register {
-                registrar: registrar.into(),
-                username: username.into(),
-                password: password.into(),
-                expires_s,
-            },
-            ..Config::trunk()
-        }
-    }
-
-    /// Bound to `ip`, taking calls from `phone` only, PCMU only: a bridge in a test's network
-    /// namespace, where WebRTC works (ICE never uses loopback).
-    pub fn on(ip: IpAddr, phone: IpAddr) -> Config {
-        Config {
-            ip: ip.to_string(),
-            media_toml: "codecs = [\"PCMU\"]\n".into(),
-            ..Config::trunk().allow(&[&format!("{phone}/32")])
-        }
-    }
-
-    pub fn allow(mut self, allow: &[&str]) -> Config {
-        self.mode = Mode::Trunk {
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-        };
-        self
-    }
-
-    pub fn to_toml(&self) -> String {
-        let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-        let mut t = String::new();
-        let q = |s: &str| toml_string(s);
-        let ip = &self.ip;
-        match &self.mode {
-            Mode::Trunk { allow } => {
-                let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
-                let _ = write!(
-                    t,
-                    "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:0\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
-                    list.join(", "),
-                    self.trunk_toml
-                );
-            }
-            Mode::Register {
-                registrar,
-                username,
-                password,
-                expires_s,
-            } => {
-                let _ = write!(
-                    t,
-                    "[sip]\nmode = \"register\"\nlisten = \"{ip}:0\"\n\n[sip.register]\n\
-                     registrar = {}\nusername = {}\npassword = {}\nexpires_s = {expires_s}\n\
-                     retry_min_s = 1\nretry_max_s = 2\n\n",
-                    q(registrar),
-                    q(username),
-                    q(password)
-                );
-            }
-        }
-        let _ = write!(
-            t,
-            "[media]\nrtp_bind = \"{ip}\"\npublic_address = \"{ip}\"\n\
-             rtp_port_min = 0\nrtp_port_max = 0\n{}\n\
-             [ivr]\nprompts_dir = {}\ninter_digit_timeout_s = {}\n{}\n",
-            self.media_toml,
-            q(&prompts.display().to_string()),
-            self.inter_digit_timeout_s,
-            self.ivr_toml,
-        );
-        let builtin = format!("[conference.builtin]\nlisten = \"{ip}:0\"\n");
-        match &self.backend {
-            Backend::Builtin { url } => {
-                let _ = write!(t, "{builtin}");
-                if let Some(url) = url {
-                    let _ = write!(t, "serve = false\nurl = {}\n", q(url));
-                }
-                let _ = write!(
-                    t,
-                    "\n[[conference.builtin.rooms]]\nid = \"1234\"\nname = \"Test room\"\n\
-                     host_key = {}\n\n\
-                     [[conference.builtin.rooms]]\nid = \"5678\"\nname = \"Test room with PIN\"\n\
-                     pin = \"2468\"\n\n",
-                    q(HOST_KEY)
-                );
-            }
-            Backend::Janus {
-                url,
-                plugin,
-                api_secret,
-                ca_file,
-            } => {
-                let ca_file = ca_file
-                    .as_ref()
-                    .map(|p| format!("ca_file = {}\n", q(&p.display().to_string())))
-                    .unwrap_or_default();
-                let _ = write!(
-                    t,
-                    "[conference]\nbackend = \"janus\"\n{ca_file}\n{builtin}\n\
-                     [conference.janus]\nurl = {}\nplugin = {}\napi_secret = {}\n\n",
-                    q(url),
-                    q(plugin),
-                    q(api_secret)
-                );
-            }
-        }
-        t + &self.extra_toml
-    }
-}
-
-fn toml_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
 
 /// A running bridge.
 pub struct Bridge {
@@ -230,11 +42,21 @@ impl Bridge {
 
     /// [`Bridge::start`] with `<name>.toml`, `<name>.log` and `<name>.stdout` in `dir`.
     pub fn start_named(dir: &Path, name: &str, config: &Config) -> Bridge {
+        Bridge::try_start(dir, name, config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Bridge::start_named`] that says why it failed instead of panicking (the load bench
+    /// records a failed step and goes on).
+    pub fn try_start(dir: &Path, name: &str, config: &Config) -> Result<Bridge, String> {
         let config_path = dir.join(format!("{name}.toml"));
-        std::fs::write(&config_path, config.to_toml()).expect("writing the bridge config");
+        std::fs::write(&config_path, config.to_toml()).map_err(|e| e.to_string())?;
         let log = dir.join(format!("{name}.log"));
-        let stderr = std::fs::File::create(&log).expect("creating the bridge log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialbridge"));
+        let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let bin = config
+            .bin
+            .clone()
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_dialbridge").into());
+        let mut cmd = Command::new(bin);
         cmd.arg("--config").arg(&config_path).arg("run");
         cmd.current_dir(dir)
             .stdin(Stdio::null())
@@ -246,7 +68,9 @@ impl Bridge {
         } else if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "dialbridge=debug,info");
         }
-        let mut child = cmd.spawn().expect("starting the dialbridge binary");
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("starting dialbridge: {e}"))?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let (lines_tx, lines_rx) = mpsc::channel();
         let stdout_log = dir.join(format!("{name}.stdout"));
@@ -277,25 +101,24 @@ impl Bridge {
                             bridge.signaling = signaling;
                         }
                         bridge.sip_tls = ready.sip_tls;
-                        return bridge;
+                        return Ok(bridge);
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{name} printed no READY line within {READY_TIMEOUT:?}; log: {}",
-                        bridge.log.display()
-                    )
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = bridge
-                        .child
-                        .wait()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default();
-                    panic!(
-                        "{name} exited before READY ({status}); log: {}",
-                        bridge.log.display()
-                    )
+                Err(e) => {
+                    let why = match e {
+                        mpsc::RecvTimeoutError::Timeout => {
+                            format!("printed no READY line within {READY_TIMEOUT:?}")
+                        }
+                        mpsc::RecvTimeoutError::Disconnected => {
+                            let status = bridge.child.wait().map(|s| s.to_string());
+                            format!("exited before READY ({})", status.unwrap_or_default())
+                        }
+                    };
+                    return Err(format!(
+                        "{name} {why}; log {} (last 80 lines):\n{}",
+                        bridge.log.display(),
+                        tools::tail(&bridge.log, 80)
+                    ));
                 }
             }
         }
@@ -438,47 +261,5 @@ mod tests {
         assert_eq!(r.unwrap().sip_tls, Some("127.0.0.1:3".parse().unwrap()));
         assert!(parse_ready("READY sip=127.0.0.1:5070").is_none());
         assert!(parse_ready("hello").is_none());
-    }
-
-    #[test]
-    fn configs_parse_as_the_bridge_config() {
-        let (a, b) = ("10.99.0.1".parse().unwrap(), "10.99.0.2".parse().unwrap());
-        let elsewhere = Backend::Builtin {
-            url: Some("ws://10.99.0.1:4000/ws".into()),
-        };
-        let janus = |plugin: &str| Backend::Janus {
-            url: "wss://127.0.0.1:8188".into(),
-            plugin: plugin.into(),
-            api_secret: "s".into(),
-            ca_file: Some("/etc/ssl/certs/ca-certificates.crt".into()),
-        };
-        for c in [
-            Config::trunk().allow(&["10.9.9.9/32"]),
-            Config::register("sip:127.0.0.1:5999", "bridge", "se\"cret", 20),
-            Config::on(a, b),
-            Config {
-                backend: elsewhere,
-                ..Config::on(a, b)
-            },
-            Config {
-                backend: janus("videoroom"),
-                ..Config::on(a, b)
-            },
-            Config {
-                backend: janus("audiobridge"),
-                ..Config::on(a, b)
-            },
-        ] {
-            let text = c.to_toml();
-            let parsed = dialbridge::config::Config::from_toml_str(&text)
-                .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            let problems = parsed.validate();
-            assert!(problems.is_empty(), "{problems:?}\n{text}");
-            let janus = matches!(c.backend, Backend::Janus { .. });
-            assert_eq!(
-                parsed.conference.backend == dialbridge::config::ConferenceBackendKind::Janus,
-                janus
-            );
-        }
     }
 }

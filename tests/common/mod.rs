@@ -12,6 +12,7 @@
 pub mod audio;
 pub mod baresip;
 pub mod bridge;
+pub mod bridge_config;
 pub mod browser;
 pub mod call;
 pub mod dialog;
