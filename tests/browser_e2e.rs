@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::bridge::Bridge;
 use common::browser::{Driver, PageSpectrum};
 use common::phone::{MASKED_NUMBER, Phone};
 use common::rtp_phone::Source;
@@ -18,6 +19,7 @@ use common::setup::{client_id, inside_netns, join_page, measure_until, phone_ip,
 use common::spectrum::Spectrum;
 use common::{threads, tools};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A tone counts as present when it stands this far above the spectrum's median (the noise
@@ -60,6 +62,17 @@ fn phone_spectrum_after(phone: &Phone, onset: impl Fn(&Spectrum) -> bool) -> Spe
     phone.rtp.spectrum_of_next(Duration::from_secs(2))
 }
 
+/// The test folder, a bridge, and Chromium with page "alice" joined to room 1234 as `name`, its
+/// microphone playing `tone` (Hz; `None`: silence).
+fn bridge_and_alice(test: &str, tone: Option<u32>, name: &str) -> (PathBuf, Bridge, Driver) {
+    let dir = tools::named_test_dir(test);
+    let bridge = start_bridge(&dir, "bridge", None);
+    let mut driver = Driver::start(&dir);
+    let query = format!("room=1234&name={name}");
+    join_page(&mut driver, &dir, &bridge, "a", tone, "alice", &query);
+    (dir, bridge, driver)
+}
+
 fn page_hears(s: &PageSpectrum, hz: f64) -> bool {
     (s.dominant_hz - hz).abs() <= TOLERANCE_HZ && s.over_floor(hz) > TONE_OVER_FLOOR_DB
 }
@@ -70,18 +83,7 @@ fn phone_to_room_browser_hears_1000_hz() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::named_test_dir("phone_to_room");
-    let bridge = start_bridge(&dir, "bridge", None);
-    let mut driver = Driver::start(&dir);
-    join_page(
-        &mut driver,
-        &dir,
-        &bridge,
-        "a",
-        None,
-        "alice",
-        "room=1234&name=Alice",
-    );
+    let (_dir, bridge, mut driver) = bridge_and_alice("phone_to_room", None, "Alice");
 
     let mut phone = Phone::call(phone_ip(), bridge.sip);
     phone.enter_room("1234");
@@ -124,18 +126,7 @@ fn room_to_phone_hears_440_then_440_and_660() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::named_test_dir("room_to_phone");
-    let bridge = start_bridge(&dir, "bridge", None);
-    let mut driver = Driver::start(&dir);
-    join_page(
-        &mut driver,
-        &dir,
-        &bridge,
-        "a",
-        Some(440),
-        "alice",
-        "room=1234&name=Alice-440",
-    );
+    let (dir, bridge, mut driver) = bridge_and_alice("room_to_phone", Some(440), "Alice-440");
 
     let mut phone = Phone::call(phone_ip(), bridge.sip);
     phone.enter_room("1234");

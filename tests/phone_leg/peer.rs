@@ -113,58 +113,58 @@ pub async fn flush(socket: &UdpSocket) {
 
 /// Decodes G.722 RTP packets with GStreamer.
 pub fn decode_g722(packets: &[Vec<u8>]) -> Vec<i16> {
-    let pipeline = gst::parse::launch(
+    let mut pcm = Vec::new();
+    through_pipeline(
         "appsrc name=src format=time caps=application/x-rtp,media=audio,clock-rate=8000,\
          encoding-name=G722,payload=9 ! rtpg722depay ! avdec_g722 ! audioconvert \
          ! audio/x-raw,format=S16LE,channels=1 ! appsink name=sink sync=false",
-    )
-    .expect("test decoder parses")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
-    let src = pipeline
-        .by_name("src")
-        .and_downcast::<AppSrc>()
-        .expect("appsrc");
-    let sink = pipeline
-        .by_name("sink")
-        .and_downcast::<AppSink>()
-        .expect("appsink");
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("test decoder plays");
-    for p in packets {
-        src.push_buffer(gst::Buffer::from_slice(p.clone()))
-            .expect("push");
-    }
-    src.end_of_stream().expect("eos");
-    let mut pcm = Vec::new();
-    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
-        let map = sample
-            .buffer()
-            .expect("buffer")
-            .map_readable()
-            .expect("readable");
-        pcm.extend(
-            map.chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
-    }
-    pipeline
-        .set_state(gst::State::Null)
-        .expect("test decoder stops");
+        |src| {
+            for p in packets {
+                src.push_buffer(gst::Buffer::from_slice(p.clone()))
+                    .expect("push");
+            }
+        },
+        |bytes| {
+            pcm.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            )
+        },
+    );
     pcm
 }
 
 /// Encodes 16 kHz PCM to G.722 RTP payloads of 20 ms with GStreamer.
 pub fn encode_g722(pcm: &[i16]) -> Vec<Vec<u8>> {
-    let pipeline = gst::parse::launch(
+    let mut payloads = Vec::new();
+    through_pipeline(
         "appsrc name=src format=time caps=audio/x-raw,format=S16LE,layout=interleaved,rate=16000,\
          channels=1 ! avenc_g722 ! rtpg722pay min-ptime=20000000 max-ptime=20000000 \
          ! appsink name=sink sync=false",
-    )
-    .expect("test encoder parses")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
+        |src| {
+            for (i, frame) in pcm.chunks(320).enumerate() {
+                let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let mut buffer = gst::Buffer::from_mut_slice(bytes);
+                buffer
+                    .get_mut()
+                    .expect("fresh")
+                    .set_pts(gst::ClockTime::from_mseconds(20 * i as u64));
+                src.push_buffer(buffer).expect("push");
+            }
+        },
+        |bytes| payloads.push(bytes[12..].to_vec()),
+    );
+    payloads
+}
+
+/// Runs the test pipeline `desc` (appsrc `src` ... appsink `sink`): `feed` pushes into it, then
+/// end of stream; `take` gets the bytes of every buffer that comes out.
+fn through_pipeline(desc: &str, feed: impl FnOnce(&AppSrc), mut take: impl FnMut(&[u8])) {
+    let pipeline = gst::parse::launch(desc)
+        .expect("test pipeline parses")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
     let src = pipeline
         .by_name("src")
         .and_downcast::<AppSrc>()
@@ -175,30 +175,20 @@ pub fn encode_g722(pcm: &[i16]) -> Vec<Vec<u8>> {
         .expect("appsink");
     pipeline
         .set_state(gst::State::Playing)
-        .expect("test encoder plays");
-    for (i, frame) in pcm.chunks(320).enumerate() {
-        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut buffer = gst::Buffer::from_mut_slice(bytes);
-        buffer
-            .get_mut()
-            .expect("fresh")
-            .set_pts(gst::ClockTime::from_mseconds(20 * i as u64));
-        src.push_buffer(buffer).expect("push");
-    }
+        .expect("test pipeline plays");
+    feed(&src);
     src.end_of_stream().expect("eos");
-    let mut payloads = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
         let map = sample
             .buffer()
             .expect("buffer")
             .map_readable()
             .expect("readable");
-        payloads.push(map[12..].to_vec());
+        take(&map);
     }
     pipeline
         .set_state(gst::State::Null)
-        .expect("test encoder stops");
-    payloads
+        .expect("test pipeline stops");
 }
 
 pub fn payload(p: &[u8]) -> &[u8] {
