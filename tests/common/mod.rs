@@ -29,6 +29,7 @@ pub mod phone;
 #[path = "../../bench/harness/procstat.rs"]
 pub mod procstat;
 pub mod rtp;
+pub mod rtp_endpoint;
 pub mod rtp_packets;
 pub mod rtp_phone;
 pub mod rtp_send;
