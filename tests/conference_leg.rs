@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::tools::lock;
 use dialbridge::media;
 use dialbridge::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
 use goertzel::{dominant_frequency, power, sine};
@@ -24,10 +25,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---------- the room: legs wired to each other in-process ----------

@@ -2,6 +2,7 @@
 //! namespace's), a sender thread on a steady 20 ms tick and a receiver thread, stopped and
 //! joined on drop. The receive state sits behind a condvar, so tests wait for events, not time.
 
+use super::tools::lock;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,11 +18,6 @@ pub struct Shared<T, R> {
     tx: Mutex<T>,
     rx: Mutex<R>,
     rx_changed: Condvar,
-}
-
-fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
-    // A test thread that panicked while holding the lock leaves valid data behind.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<T, R> Shared<T, R> {

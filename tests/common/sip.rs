@@ -6,6 +6,7 @@
 //! Written for the namespace tests because the loopback-bound sipp harness in `tests/common`
 //! cannot reach an address on the veth pair.
 
+use super::tools::lock;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -49,11 +50,6 @@ pub struct SipUa {
     dialog: Option<(String, String)>,
     /// Every event seen, for messages.
     pub seen: Vec<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking test thread leaves consistent data behind.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn token() -> String {

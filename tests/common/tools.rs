@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -139,6 +140,11 @@ pub fn poll<T>(
         }
         thread::sleep(every);
     }
+}
+
+/// Locks `m`, also after a thread panicked holding it: the tests' shared data stays valid.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A 10 s, 48 kHz mono 16-bit sine at `freq` Hz (half scale; `None`: silence) made by sox:

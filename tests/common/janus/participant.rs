@@ -18,10 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use serde_json::Value;
 
 use super::tone::{Phone, RATE, dominant_frequency};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::common::tools::lock;
 
 #[derive(Default, Debug)]
 pub struct Log {

@@ -2,18 +2,15 @@
 //! pulls the room mix every 20 ms; Goertzel filters find tones in what it heard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::common::goertzel::{self, AMPLITUDE};
+use crate::common::tools::lock;
 use dialbridge::media::conference_leg::ConferenceLeg;
 
 pub const RATE: u32 = 8000;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// RMS above which a 20 ms frame counts as audio (the tones have RMS ≈ 5600).
 pub const AUDIBLE_RMS: f64 = 1000.0;
