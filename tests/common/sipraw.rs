@@ -7,43 +7,41 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A SIP response as received.
+use super::sip_message::SipMessage;
+
+/// A SIP response as received: its status, its text, and the parsed message for headers.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub raw: String,
+    message: SipMessage,
 }
 
 impl Response {
     pub fn parse(data: &[u8]) -> Option<Response> {
+        let message = SipMessage::parse(data)?;
+        let status = message.status()?;
         let raw = String::from_utf8_lossy(data).into_owned();
-        let status = raw.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
-        Some(Response { status, raw })
+        Some(Response {
+            status,
+            raw,
+            message,
+        })
     }
 
-    /// The value of the first header `name` (case-insensitive; compact forms not handled).
+    /// The value of the first header `name` (case-insensitive; compact forms too).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let head = self.raw.split("\r\n\r\n").next().unwrap_or_default();
-        head.lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        self.message.header(name)
     }
 
     /// The CSeq method.
     pub fn method(&self) -> &str {
-        self.header("CSeq")
-            .and_then(|c| c.split_whitespace().nth(1))
-            .unwrap_or_default()
+        self.message.cseq_method()
     }
 
     /// The `<uri>` of the Contact header.
     pub fn contact_uri(&self) -> Option<String> {
-        let c = self.header("Contact")?;
-        let start = c.find('<')? + 1;
-        let end = c[start..].find('>')? + start;
-        Some(c[start..end].to_string())
+        self.message.contact_uri()
     }
 }
 
@@ -367,7 +365,7 @@ mod tests {
         assert_eq!((r.status, r.method()), (487, "INVITE"));
         assert_eq!(to_tag(r.header("to").unwrap()).as_deref(), Some("abc"));
         assert_eq!(r.contact_uri().as_deref(), Some("sip:b@127.0.0.1:5070"));
-        assert!(Response::parse(b"INVITE sip:x SIP/2.0\r\n").is_none());
+        assert!(Response::parse(b"INVITE sip:x SIP/2.0\r\n\r\n").is_none());
     }
 
     #[test]
