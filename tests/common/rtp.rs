@@ -271,20 +271,12 @@ fn receive(
         rx.stats.first_source.get_or_insert(src);
         let codec = Codec::from_payload_type(rtp.payload_type);
         match codec {
-            Some(Codec::Pcmu) => {
-                let pcm: Vec<i16> = rtp
-                    .payload
-                    .iter()
-                    .map(|&b| g711::ulaw_to_linear(b))
-                    .collect();
-                rx.analyzer.push(8000, &pcm, now);
-            }
-            Some(Codec::Pcma) => {
-                let pcm: Vec<i16> = rtp
-                    .payload
-                    .iter()
-                    .map(|&b| g711::alaw_to_linear(b))
-                    .collect();
+            Some(law @ (Codec::Pcmu | Codec::Pcma)) => {
+                let decode = match law {
+                    Codec::Pcmu => g711::ulaw_to_linear,
+                    _ => g711::alaw_to_linear,
+                };
+                let pcm: Vec<i16> = rtp.payload.iter().map(|&b| decode(b)).collect();
                 rx.analyzer.push(8000, &pcm, now);
             }
             Some(Codec::G722) => g722.get_or_insert_with(G722Decoder::new).push(&rtp.payload),
