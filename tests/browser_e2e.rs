@@ -1,5 +1,5 @@
 //! End-to-end tests of the conference leg with real peers: a phone (SIP + PCMU RTP from
-//! `tests/e2e`) calls the real `dialbridge` binary, types room 1234, and talks to headless
+//! `tests/common`) calls the real `dialbridge` binary, types room 1234, and talks to headless
 //! Chromium on the host page (`tests/browser/driver.js`). Audio is proven by tones and spectra
 //! on the far side. Each test runs in its own network namespace (ICE never uses loopback), one
 //! at a time; only the veth addresses 10.99.0.1 (bridge) / 10.99.0.2 (phone) and loopback exist.

@@ -1,10 +1,11 @@
-//! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from `tests/e2e`)
-//! calls the real `dialbridge` binary configured with `backend = "janus"`, types a Janus room ID
-//! (and PIN), and talks to a Janus participant (`tests/janus/participant.rs`: the backend plus a
-//! conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found both ways. The same
-//! over `wss://` (certificates from a test CA), to Janus and to the built-in signaling server. Each
-//! test runs in its own network namespace with its own Janus (`tests/janus/server.rs`), one at a
-//! time. Needs root (unshare -n), Janus (apt `janus`). Logs: target/tmp/browser_e2e/janus_sip_*/.
+//! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from
+//! `tests/common`) calls the real `dialbridge` binary configured with `backend = "janus"`, types
+//! a Janus room ID (and PIN), and talks to a Janus participant (`common/janus/participant.rs`:
+//! the backend plus a conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found
+//! both ways. The same over `wss://` (certificates from a test CA), to Janus and to the built-in
+//! signaling server. Each test runs in its own network namespace with its own Janus
+//! (`common/janus/server.rs`), one at a time. Needs root (unshare -n), Janus (apt `janus`).
+//! Logs: target/tmp/browser_e2e/janus_sip_*/.
 //! Run: `cargo test --test janus_sip -- --nocapture`.
 
 mod common;

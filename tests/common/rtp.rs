@@ -1,7 +1,8 @@
-//! The caller's RTP endpoint, owned by the test (sipp only does the SIP): it sends 20 ms
-//! packets of silence in the negotiated codec, replays the RFC 4733 key presses from the
-//! captures sip-tester ships, and decodes what the bridge sends into [`audio`] segments so a
-//! test can wait for "the welcome prompt was heard" as an event.
+//! The caller's RTP endpoint of the sipp tests (sipp only does the SIP), on the shared
+//! [`super::rtp_endpoint`] shell: it sends 20 ms packets of silence in the negotiated codec,
+//! replays the RFC 4733 key presses from the captures sip-tester ships, and decodes what the
+//! bridge sends into [`audio`] segments so a test can wait for "the welcome prompt was heard"
+//! as an event.
 //!
 //! Symmetric like a phone: it sends from the port it announced in its SDP, to the address the
 //! test sets from the SDP answer (or, until then, to where the bridge's packets come from).

@@ -1,5 +1,6 @@
-//! The phone's media: RTP with PCMU (payload type 0) and RFC 4733 key presses (type 101) in
-//! 20 ms packets, from a sender thread that plays silence or a tone; a receiver thread decodes
+//! The namespace phone's media, on the shared [`super::rtp_endpoint`] shell: RTP with PCMU
+//! (payload type 0) and RFC 4733 key presses (type 101) in 20 ms packets, from a sender thread
+//! that plays silence or a tone; a receiver thread decodes
 //! what the bridge sends, keeps every sample with its arrival time for spectra, and cuts the
 //! sound into prompt segments (`tests/common/audio.rs`) so a test can tell which prompt played.
 

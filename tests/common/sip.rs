@@ -3,8 +3,8 @@
 //! INFO, UPDATE) with 200 OK, repeats the ACK when a 200 OK to the INVITE comes again, and
 //! reports everything as [`SipEvent`]s with their arrival time.
 //!
-//! Written for the namespace tests because the loopback-bound sipp harness in `tests/common`
-//! cannot reach an address on the veth pair.
+//! The namespace tests' UA (sipp and [`super::dialog`] serve the loopback tests); it binds any
+//! address and speaks [`super::sip_message`], the parser the loopback UA uses too.
 
 use super::tools::lock;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

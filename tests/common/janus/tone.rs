@@ -1,5 +1,6 @@
-//! Simulated phones for the conference-leg and Janus tests: a thread pushes a sine tone into a conference leg and
-//! pulls the room mix every 20 ms; Goertzel filters find tones in what it heard.
+//! Simulated phones for the conference-leg and Janus tests: a thread pushes a sine tone into a
+//! conference leg and pulls the room mix every 20 ms; Goertzel filters find tones in what it
+//! heard.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
