@@ -257,6 +257,8 @@ mod tests {
         assert_eq!(r.sip_tls, None);
         let r = parse_ready("READY sip=10.99.0.1:5070 signaling=- sip_tls=-").unwrap();
         assert_eq!(r.signaling, None);
+        let r = parse_ready("READY sip=10.99.0.1:5070 signaling=10.99.0.1:8081").unwrap();
+        assert_eq!((r.sip.port(), r.signaling.unwrap().port()), (5070, 8081));
         let r = parse_ready("READY sip=127.0.0.1:1 signaling=127.0.0.1:2 sip_tls=127.0.0.1:3");
         assert_eq!(r.unwrap().sip_tls, Some("127.0.0.1:3".parse().unwrap()));
         assert!(parse_ready("READY sip=127.0.0.1:5070").is_none());
