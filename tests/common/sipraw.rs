@@ -230,6 +230,8 @@ pub struct Request {
     pub call_id: String,
     pub cseq: u32,
     pub branch: String,
+    /// The user part of From (the caller's number).
+    pub from_user: String,
     pub from_tag: String,
     pub to_tag: Option<String>,
     pub extra_headers: Vec<String>,
@@ -255,6 +257,7 @@ impl Request {
             call_id: format!("raw-{id:x}@127.0.0.1"),
             cseq: 1,
             branch: format!("z9hG4bK{:x}", rand::random::<u64>()),
+            from_user: "caller".into(),
             from_tag: format!("{:x}", rand::random::<u32>()),
             to_tag: None,
             extra_headers: Vec::new(),
@@ -297,7 +300,7 @@ impl Request {
             .unwrap_or_default();
         let mut s = format!(
             "{m} {uri} SIP/2.0\r\nVia: SIP/2.0/{tr} {local};branch={br};rport\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:caller@{local}>;tag={ft}\r\nTo: <{to_uri}>{to_tag}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{fu}@{local}>;tag={ft}\r\nTo: <{to_uri}>{to_tag}\r\n\
              Call-ID: {cid}\r\nCSeq: {cseq} {m}\r\nContact: <sip:caller@{local};transport={trl}>\r\n",
             m = self.method,
             uri = self.uri,
@@ -305,6 +308,7 @@ impl Request {
             trl = self.transport.to_ascii_lowercase(),
             local = self.local,
             br = self.branch,
+            fu = self.from_user,
             ft = self.from_tag,
             to_uri = self.to_uri,
             cid = self.call_id,
@@ -353,6 +357,7 @@ mod tests {
         let inv = Request::invite(remote, local, "UDP", 30000);
         let text = inv.build();
         assert!(text.starts_with("INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\n"));
+        assert!(text.contains("From: <sip:caller@127.0.0.1:4000>;tag="));
         assert!(text.contains(&format!("Content-Length: {}\r\n\r\nv=0", inv.body.len())));
         let cancel = inv.derive("CANCEL", 1, false).build();
         assert!(cancel.contains(&inv.branch) && cancel.contains("CSeq: 1 CANCEL"));
