@@ -2,19 +2,15 @@
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
 //! `--budget 900` (seconds) `--out bench/results.json`.
-// The shared test modules bring helpers and unit tests this bench does not use.
-#![allow(dead_code, unused_imports)]
+// The test harness brings unit tests whose imports are unused in a bench without libtest.
+#![allow(unused_imports)]
 
-#[path = "../tests/common/audio.rs"]
-mod audio;
-#[path = "../tests/e2e/mod.rs"]
-mod e2e;
-#[path = "../tests/common/g711.rs"]
-mod g711;
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../bench/harness/mod.rs"]
 mod harness;
-#[path = "../tests/netns/mod.rs"]
-mod netns;
+
+use common::netns;
 
 use std::time::Duration;
 

@@ -1,17 +1,11 @@
 //! CI smoke test of the load bench (`benches/load.rs`): one tiny step (2 calls, a 3 s window)
 //! must complete and produce numbers. No timing assertions: CI machines vary.
 
-#[path = "common/audio.rs"]
-#[allow(dead_code)] // shared with the SIP tests; the bench uses part of it
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[path = "common/g711.rs"]
-mod g711;
+mod common;
+use common::netns;
+
 #[path = "../bench/harness/mod.rs"]
 mod harness;
-#[path = "netns/mod.rs"]
-mod netns;
 
 use std::time::Duration;
 
@@ -20,7 +14,7 @@ fn bench_smoke() {
     if !netns::reexec_in_netns("bench_smoke") {
         return;
     }
-    let dir = e2e::tools::test_dir("bench_smoke");
+    let dir = common::tools::named_test_dir("bench_smoke");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,6 +77,6 @@ fn bench_full() {
         window,
         budget,
         &out,
-        &e2e::tools::test_dir("bench_full"),
+        &common::tools::named_test_dir("bench_full"),
     );
 }

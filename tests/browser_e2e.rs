@@ -1,5 +1,5 @@
 //! End-to-end tests of the conference leg with real peers: a phone (SIP + PCMU RTP from
-//! `tests/e2e`) calls the real `dialbridge` binary, types room 1234, and talks to headless
+//! `tests/common`) calls the real `dialbridge` binary, types room 1234, and talks to headless
 //! Chromium on the host page (`tests/browser/driver.js`). Audio is proven by tones and spectra
 //! on the far side. Each test runs in its own network namespace (ICE never uses loopback), one
 //! at a time; only the veth addresses 10.99.0.1 (bridge) / 10.99.0.2 (phone) and loopback exist.
@@ -9,24 +9,17 @@
 //! Logs and configs: target/tmp/browser_e2e/<test>/; the host page screenshot:
 //! target/e2e/host-page.png. Run: `cargo test --test browser_e2e -- --nocapture`.
 
-#[allow(dead_code)]
-#[path = "common/audio.rs"]
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[allow(dead_code)]
-#[path = "common/g711.rs"]
-mod g711;
-#[path = "netns/mod.rs"]
-mod netns;
+mod common;
 
-use e2e::browser::{Driver, PageSpectrum};
-use e2e::phone::{MASKED_NUMBER, Phone};
-use e2e::rtp::Source;
-use e2e::setup::{client_id, inside_netns, join_page, measure_until, phone_ip, start_bridge};
-use e2e::spectrum::Spectrum;
-use e2e::{threads, tools};
+use common::bridge::Bridge;
+use common::browser::{Driver, PageSpectrum};
+use common::phone::{MASKED_NUMBER, Phone};
+use common::rtp_phone::Source;
+use common::setup::{client_id, inside_netns, join_page, measure_until, phone_ip, start_bridge};
+use common::spectrum::Spectrum;
+use common::{threads, tools};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A tone counts as present when it stands this far above the spectrum's median (the noise
@@ -69,6 +62,17 @@ fn phone_spectrum_after(phone: &Phone, onset: impl Fn(&Spectrum) -> bool) -> Spe
     phone.rtp.spectrum_of_next(Duration::from_secs(2))
 }
 
+/// The test folder, a bridge, and Chromium with page "alice" joined to room 1234 as `name`, its
+/// microphone playing `tone` (Hz; `None`: silence).
+fn bridge_and_alice(test: &str, tone: Option<u32>, name: &str) -> (PathBuf, Bridge, Driver) {
+    let dir = tools::named_test_dir(test);
+    let bridge = start_bridge(&dir, "bridge", None);
+    let mut driver = Driver::start(&dir);
+    let query = format!("room=1234&name={name}");
+    join_page(&mut driver, &dir, &bridge, "a", tone, "alice", &query);
+    (dir, bridge, driver)
+}
+
 fn page_hears(s: &PageSpectrum, hz: f64) -> bool {
     (s.dominant_hz - hz).abs() <= TOLERANCE_HZ && s.over_floor(hz) > TONE_OVER_FLOOR_DB
 }
@@ -79,18 +83,7 @@ fn phone_to_room_browser_hears_1000_hz() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("phone_to_room");
-    let bridge = start_bridge(&dir, "bridge", None);
-    let mut driver = Driver::start(&dir);
-    join_page(
-        &mut driver,
-        &dir,
-        &bridge,
-        "a",
-        None,
-        "alice",
-        "room=1234&name=Alice",
-    );
+    let (_dir, bridge, mut driver) = bridge_and_alice("phone_to_room", None, "Alice");
 
     let mut phone = Phone::call(phone_ip(), bridge.sip);
     phone.enter_room("1234");
@@ -133,18 +126,7 @@ fn room_to_phone_hears_440_then_440_and_660() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("room_to_phone");
-    let bridge = start_bridge(&dir, "bridge", None);
-    let mut driver = Driver::start(&dir);
-    join_page(
-        &mut driver,
-        &dir,
-        &bridge,
-        "a",
-        Some(440),
-        "alice",
-        "room=1234&name=Alice-440",
-    );
+    let (dir, bridge, mut driver) = bridge_and_alice("room_to_phone", Some(440), "Alice-440");
 
     let mut phone = Phone::call(phone_ip(), bridge.sip);
     phone.enter_room("1234");
@@ -229,7 +211,7 @@ fn host_page_shows_phone_kicks_it_and_sees_hangup() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("host_page");
+    let dir = tools::named_test_dir("host_page");
     let bridge = start_bridge(&dir, "bridge", None);
     let key = bridge.host_key();
     let mut driver = Driver::start(&dir);
@@ -311,7 +293,7 @@ fn signaling_server_killed_mid_call() {
         return;
     }
     let start = Instant::now();
-    let dir = tools::test_dir("signaling_killed");
+    let dir = tools::named_test_dir("signaling_killed");
     let mut signaling = start_bridge(&dir, "signaling-S", None);
     let mut bridge = start_bridge(&dir, "bridge-B", Some(signaling.ws_url()));
     let mut driver = Driver::start(&dir);

@@ -4,20 +4,19 @@
 //! Phones are simulated by threads that push a tone and pull the room mix every 20 ms; a
 //! Goertzel scan finds the tones on the other side. `SHOW_SDP=1` prints every description.
 
-#[path = "goertzel/mod.rs"]
-mod goertzel;
-#[path = "netns/mod.rs"]
-mod netns;
+mod common;
+use common::janus::tone::{AUDIBLE_RMS, Phone};
+use common::{goertzel, netns, tools};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::tools::lock;
 use dialbridge::media;
 use dialbridge::media::conference_leg::{ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent};
-use goertzel::{dominant_frequency, power, rms, sine};
+use goertzel::{dominant_frequency, power, sine};
 use gstreamer::glib;
 use gstreamer::prelude::*;
 use tokio::sync::mpsc;
@@ -26,13 +25,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// RMS above which a 20 ms frame counts as audio (the tones have RMS ≈ 5600).
-const AUDIBLE_RMS: f64 = 1000.0;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---------- the room: legs wired to each other in-process ----------
@@ -172,87 +164,6 @@ impl Room {
     }
 }
 
-// ---------- simulated phones ----------
-
-#[derive(Default)]
-struct Recording {
-    pcm: Vec<i16>,
-    /// When each 20 ms frame was pulled.
-    times: Vec<Instant>,
-}
-
-/// Pushes a tone into a leg and pulls the room mix, every 20 ms on a steady schedule.
-struct Phone {
-    rate: u32,
-    recording: Arc<Mutex<Recording>>,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl Phone {
-    fn start(leg: Arc<ConferenceLeg>, rate: u32, tone: f64) -> Phone {
-        let recording: Arc<Mutex<Recording>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (rec, halt) = (recording.clone(), stop.clone());
-        let thread = thread::spawn(move || {
-            let frame = rate as usize / 50;
-            let mut out = vec![0i16; frame];
-            let mut n = 0usize;
-            let mut next = Instant::now();
-            while !halt.load(Ordering::Relaxed) {
-                leg.push_phone_audio(&sine(tone, rate, n * frame, frame));
-                leg.pull_room_audio(&mut out);
-                let mut r = lock(&rec);
-                r.pcm.extend_from_slice(&out);
-                r.times.push(Instant::now());
-                drop(r);
-                n += 1;
-                next += Duration::from_millis(20);
-                thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
-        });
-        Phone {
-            rate,
-            recording,
-            stop,
-            thread,
-        }
-    }
-
-    /// The last `ms` of what the phone heard.
-    fn last(&self, ms: usize) -> Vec<i16> {
-        let r = lock(&self.recording);
-        let n = (self.rate as usize * ms / 1000).min(r.pcm.len());
-        r.pcm[r.pcm.len() - n..].to_vec()
-    }
-
-    /// When the first audible frame pulled after `since` came.
-    fn first_audio(&self, since: Instant) -> Option<Instant> {
-        let r = lock(&self.recording);
-        let frame = self.rate as usize / 50;
-        r.times.iter().enumerate().find_map(|(i, &t)| {
-            (t >= since && rms(&r.pcm[i * frame..(i + 1) * frame]) > AUDIBLE_RMS).then_some(t)
-        })
-    }
-
-    /// The quietest frame pulled in `[from, to]` (RMS).
-    fn min_rms(&self, from: Instant, to: Instant) -> f64 {
-        let r = lock(&self.recording);
-        let frame = self.rate as usize / 50;
-        r.times
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| **t >= from && **t <= to)
-            .map(|(i, _)| rms(&r.pcm[i * frame..(i + 1) * frame]))
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("phone thread did not panic");
-    }
-}
-
 // ---------- signal analysis ----------
 
 fn assert_tone(pcm: &[i16], rate: u32, freq: f64, who: &str) {
@@ -301,8 +212,8 @@ fn one_peer_both_directions() {
     let mut room = Room::new();
     let bridge = room.add_leg("bridge", 8000);
     let browser = room.add_leg("browser", 16000);
-    let bridge_phone = Phone::start(bridge.clone(), 8000, 1000.0);
-    let browser_phone = Phone::start(browser.clone(), 16000, 440.0);
+    let mut bridge_phone = Phone::start(bridge.clone(), 8000, 1000.0);
+    let mut browser_phone = Phone::start(browser.clone(), 16000, 440.0);
 
     let joined = Instant::now();
     browser.add_peer("bridge", false).unwrap();
@@ -454,7 +365,7 @@ fn two_peers_mixed_and_one_removed() {
     );
     assert_eq!(room.failures(), Vec::<String>::new());
 
-    for phone in phones {
+    for mut phone in phones {
         phone.stop();
     }
     drop((bridge, b, c));
@@ -476,14 +387,14 @@ fn stop_returns_to_baseline() {
         .expect("the system clock accepts an async wait");
     thread::sleep(Duration::from_millis(20));
     let pipelines = media::active_pipelines();
-    let threads = netns::thread_count();
+    let threads = tools::own_threads();
     println!("baseline: {pipelines} pipelines, {threads} threads");
     for round in 0..2 {
         let mut room = Room::new();
         let bridge = room.add_leg("bridge", 8000);
         let peer = room.add_leg("peer", 8000);
-        let bridge_phone = Phone::start(bridge.clone(), 8000, 1000.0);
-        let peer_phone = Phone::start(peer.clone(), 8000, 440.0);
+        let mut bridge_phone = Phone::start(bridge.clone(), 8000, 1000.0);
+        let mut peer_phone = Phone::start(peer.clone(), 8000, 440.0);
         let joined = Instant::now();
         peer.add_peer("bridge", false).unwrap();
         bridge.add_peer("peer", true).unwrap();
@@ -494,7 +405,7 @@ fn stop_returns_to_baseline() {
             "round {round}: first audio after {:?}, {} pipelines, {} threads while running",
             bridge_phone.first_audio(joined).expect("waited for it") - joined,
             media::active_pipelines(),
-            netns::thread_count()
+            tools::own_threads()
         );
         bridge_phone.stop();
         peer_phone.stop();
@@ -503,14 +414,14 @@ fn stop_returns_to_baseline() {
         assert_eq!(media::active_pipelines(), pipelines);
         let stopped = Instant::now();
         let settled = Instant::now() + Duration::from_secs(20);
-        while netns::thread_count() > threads && Instant::now() < settled {
+        while tools::own_threads() > threads && Instant::now() < settled {
             glib::ThreadPool::stop_unused_threads();
             thread::sleep(Duration::from_millis(50));
         }
         assert!(
-            netns::thread_count() <= threads,
+            tools::own_threads() <= threads,
             "threads left after stop: {:?}",
-            netns::thread_names()
+            tools::thread_census(std::process::id())
         );
         println!(
             "round {round}: threads back to {threads} after {:?}",

@@ -4,19 +4,9 @@
 //! hold those ports there, and nothing leaves it); a phone calls sip:1234@127.0.0.1:5060, hears
 //! the welcome prompt, types 1234#, hears "joining" and then "you are the first participant".
 
-#[allow(dead_code)]
-#[path = "common/audio.rs"]
-mod audio;
-#[allow(dead_code)]
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[allow(dead_code)]
-#[path = "common/g711.rs"]
-mod g711;
-#[path = "netns/mod.rs"]
-mod netns;
+mod common;
 
-use e2e::phone::Phone;
+use common::phone::Phone;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -37,10 +27,12 @@ impl Drop for Demo {
 
 #[test]
 fn demo_answers_calls_and_serves_the_host_page_as_the_readme_says() {
-    if !e2e::setup::inside_netns("demo_answers_calls_and_serves_the_host_page_as_the_readme_says") {
+    if !common::setup::inside_netns(
+        "demo_answers_calls_and_serves_the_host_page_as_the_readme_says",
+    ) {
         return;
     }
-    let dir = e2e::tools::test_dir("demo");
+    let dir = common::tools::named_test_dir("demo");
     let log = std::fs::File::create(dir.join("demo.log")).expect("create the demo log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_dialbridge"))
         .arg("demo")

@@ -5,16 +5,9 @@
 //! Janus runs with a 6 s session timeout and the backends keep alive every 2 s, so a session
 //! that forgot its keepalives dies during the longer tests. `SHOW_SDP=1` prints descriptions.
 
-#[path = "goertzel/mod.rs"]
-mod goertzel;
-#[path = "netns/mod.rs"]
-mod netns;
-#[path = "janus/participant.rs"]
-mod participant;
-#[path = "janus/server.rs"]
-mod server;
-#[path = "janus/tone.rs"]
-mod tone;
+mod common;
+use common::janus::{participant, server, tone};
+use common::netns;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -1,55 +1,26 @@
-//! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from `tests/e2e`)
-//! calls the real `dialbridge` binary configured with `backend = "janus"`, types a Janus room ID
-//! (and PIN), and talks to a Janus participant (`tests/janus/participant.rs`: the backend plus a
-//! conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found both ways. The same
-//! over `wss://` (certificates from a test CA), to Janus and to the built-in signaling server. Each
-//! test runs in its own network namespace with its own Janus (`tests/janus/server.rs`), one at a
-//! time. Needs root (unshare -n), Janus (apt `janus`). Logs: target/tmp/browser_e2e/janus_sip_*/.
+//! Acceptance tests of the Janus backend through SIP: a phone (SIP + PCMU RTP from
+//! `tests/common`) calls the real `dialbridge` binary configured with `backend = "janus"`, types
+//! a Janus room ID (and PIN), and talks to a Janus participant (`common/janus/participant.rs`:
+//! the backend plus a conference leg, sending 440 Hz). The phone sends 1000 Hz; tones are found
+//! both ways. The same over `wss://` (certificates from a test CA), to Janus and to the built-in
+//! signaling server. Each test runs in its own network namespace with its own Janus
+//! (`common/janus/server.rs`), one at a time. Needs root (unshare -n), Janus (apt `janus`).
+//! Logs: target/tmp/browser_e2e/janus_sip_*/.
 //! Run: `cargo test --test janus_sip -- --nocapture`.
 
-#[allow(dead_code)]
-#[path = "common/audio.rs"]
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[allow(dead_code)]
-#[path = "common/g711.rs"]
-mod g711;
-#[allow(dead_code)]
-#[path = "goertzel/mod.rs"]
-mod goertzel;
-#[allow(dead_code)]
-#[path = "janus_sip/bridge.rs"]
-mod janus_bridge;
-#[allow(dead_code)]
-#[path = "common/metrics.rs"]
-mod metrics;
-#[path = "netns/mod.rs"]
-mod netns;
-#[allow(dead_code)]
-#[path = "janus/participant.rs"]
-mod participant;
-#[allow(dead_code)]
-#[path = "janus/server.rs"]
-mod server;
-#[allow(dead_code)]
-#[path = "common/tls.rs"]
-mod tls;
-#[path = "janus/tone.rs"]
-mod tone;
-#[allow(dead_code)]
-#[path = "common/tools.rs"]
-mod tools;
+mod common;
+use common::janus::{participant, server};
+use common::{netns, tls};
 
 use std::time::{Duration, Instant};
 
+use common::bridge::{Backend, Bridge, Config};
+use common::phone::{MASKED_NUMBER, Phone};
+use common::rtp_phone::Source;
+use common::setup::{inside_netns, measure_until, phone_ip};
+use common::spectrum::Spectrum;
 use dialbridge::conference::builtin::BuiltinBackend;
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
-use e2e::phone::{MASKED_NUMBER, Phone};
-use e2e::rtp::Source;
-use e2e::setup::{inside_netns, measure_until, phone_ip};
-use e2e::spectrum::Spectrum;
-use janus_bridge::{JanusBridge, janus_toml};
 use participant::{Participant, display_names, wait_hears};
 use serde_json::{Value, json};
 use server::{API_SECRET, Janus, ROOM_SECRET, WssCert};
@@ -70,7 +41,7 @@ const PHONE_TONE: Source = Source::Tone {
 struct Rig {
     rt: tokio::runtime::Runtime,
     backend: JanusBackend,
-    bridge: JanusBridge,
+    bridge: Bridge,
     janus: Janus,
     started: Instant,
     /// The bridge's call records (`[cdr] path`).
@@ -88,7 +59,7 @@ impl Rig {
         let started = Instant::now();
         dialbridge::media::init().expect("GStreamer is installed");
         let rt = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-        let dir = e2e::tools::test_dir(&format!("janus_sip_{test}"));
+        let dir = common::tools::named_test_dir(&format!("janus_sip_{test}"));
         let ca = wss.then(|| TestCa::new(&dir, "test-ca"));
         let cert = ca.as_ref().map(|ca| ca.server("janus", "127.0.0.1"));
         let wss_cert = cert.as_ref().map(|c| WssCert {
@@ -101,13 +72,19 @@ impl Rig {
             JanusPlugin::VideoRoom => "videoroom",
             JanusPlugin::AudioBridge => "audiobridge",
         };
-        let ip = e2e::setup::bridge_ip();
-        let allow = format!("{}/32", netns::ADDR_B);
         let ca_file = ca.as_ref().map(|ca| ca.cert.as_path());
-        let toml = janus_toml(ip, &allow, &url, name, API_SECRET, ca_file);
         let cdr = dir.join("calls.jsonl");
-        let toml = format!("{toml}\n[cdr]\npath = \"{}\"\n", cdr.display());
-        let bridge = JanusBridge::start(&dir, &toml);
+        let config = Config {
+            backend: Backend::Janus {
+                url: url.clone(),
+                plugin: name.into(),
+                api_secret: API_SECRET.into(),
+                ca_file: ca_file.map(Into::into),
+            },
+            extra_toml: format!("[cdr]\npath = \"{}\"\n", cdr.display()),
+            ..common::setup::bridge_config()
+        };
+        let bridge = Bridge::start(&dir, &config);
         let mut options = JanusOptions::new(url, plugin).with_credentials(API_SECRET, "");
         if let Some(ca) = ca_file {
             let tls = dialbridge::tls::client_config(Some(ca)).expect("the test CA loads");
@@ -321,19 +298,17 @@ fn builtin_room_over_wss_caller_and_participant_hear_each_other() {
     }
     dialbridge::media::init().expect("GStreamer is installed");
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    let dir = e2e::tools::test_dir("janus_sip_builtin_wss");
+    let dir = common::tools::named_test_dir("janus_sip_builtin_wss");
     let ca = TestCa::new(&dir, "test-ca");
-    let ip = e2e::setup::bridge_ip();
+    let ip = common::setup::bridge_ip();
     let cert = ca.server("signaling", &ip.to_string());
     let tls = format!(
         "[conference.builtin.tls]\ncert = {:?}\nkey = {:?}\n",
         cert.cert.display().to_string(),
         cert.key.display().to_string()
     );
-    let bridge = e2e::setup::start_bridge_with(&dir, "bridge", None, tls);
-    let signaling = bridge
-        .signaling
-        .expect("the bridge serves the signaling server");
+    let bridge = common::setup::start_bridge_with(&dir, "bridge", None, tls);
+    let signaling = bridge.signaling;
     let client_tls = dialbridge::tls::client_config(Some(&ca.cert)).expect("the test CA loads");
     let backend = BuiltinBackend::new(format!("wss://{signaling}/ws"), None).with_tls(client_tls);
 

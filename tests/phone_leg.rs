@@ -1,6 +1,7 @@
 //! The phone leg against real GStreamer over loopback UDP: a test socket plays the phone.
 //! Tests share process-wide counters (pipelines, threads), so they run one at a time.
 
+mod common;
 #[path = "phone_leg/lifecycle.rs"]
 mod lifecycle;
 #[path = "phone_leg/peer.rs"]
@@ -31,7 +32,7 @@ pub(crate) const TONE_PROMPT_MS: usize = 600;
 
 /// Prompts: Welcome is a 600 ms 440 Hz tone (loud, easy to measure), the rest empty.
 pub(crate) fn tone_prompts() -> Arc<PromptSet> {
-    let tone = sine(&[440.0], 16000, TONE_PROMPT_MS * 16, 10000.0);
+    let tone = tones(&[440.0], 10000.0, 16000, 0, TONE_PROMPT_MS * 16);
     Arc::new(PromptSet::from_pcm("t", 16000, [(Prompt::Welcome, tone)]))
 }
 
@@ -84,7 +85,7 @@ async fn pcmu_digits_tone_prompt_and_silence() {
 
     // The phone: 1.2 s of 1000 Hz with "4", "2", "#" as RFC 4733 events in between.
     let mut stream = Stream::new();
-    stream.g711(0, 0, &sine(&[1000.0], 8000, 9600, 8000.0), ulaw_encode);
+    stream.g711(0, 0, &tones(&[1000.0], 8000.0, 8000, 0, 9600), ulaw_encode);
     for (i, digit) in "42#".chars().enumerate() {
         stream.event(10 + 15 * i as u64, digit);
     }
@@ -222,7 +223,7 @@ async fn pcma_tone_in_real_prompt_out() {
     let leg = PhoneLeg::start(leg_socket(), cfg, prompts.clone(), tx).expect("leg starts");
     let pcm = pcm_collector(&leg);
     let mut stream = Stream::new();
-    stream.g711(0, 8, &sine(&[1000.0], 8000, 8000, 8000.0), alaw_encode);
+    stream.g711(0, 8, &tones(&[1000.0], 8000.0, 8000, 0, 8000), alaw_encode);
     stream.send(phone.clone(), leg.local_addr()).await;
     sleep(Duration::from_millis(150)).await;
     let heard = pcm.lock().unwrap().clone();
@@ -275,7 +276,7 @@ async fn g722_tone_in_prompt_out() {
     let (leg, mut events) = start_leg(Codec::G722, remote);
     let pcm = pcm_collector(&leg);
     let mut stream = Stream::new();
-    for (slot, payload) in encode_g722(&sine(&[1000.0], 16000, 16000, 8000.0))
+    for (slot, payload) in encode_g722(&tones(&[1000.0], 8000.0, 16000, 0, 16000))
         .iter()
         .enumerate()
     {
@@ -334,7 +335,7 @@ async fn inband_dtmf_in_the_audio_gives_digits() {
     let leg = PhoneLeg::start(leg_socket(), cfg, tone_prompts(), tx).expect("leg starts");
     let mut pcm = vec![0i16; 1600];
     for (low, high) in [(770.0, 1209.0), (697.0, 1336.0), (941.0, 1477.0)] {
-        pcm.extend(sine(&[low, high], 8000, 960, 6000.0)); // 120 ms key press
+        pcm.extend(tones(&[low, high], 6000.0, 8000, 0, 960)); // 120 ms key press
         pcm.extend(vec![0i16; 960]);
     }
     let mut stream = Stream::new();

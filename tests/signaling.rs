@@ -1,6 +1,8 @@
 //! The built-in signaling server on a real port (0) with real WebSocket clients, and the
 //! `BuiltinBackend` client against it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +13,6 @@ use dialbridge::config::RoomConfig;
 use dialbridge::signaling::{self, SignalingState};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -114,15 +115,7 @@ async fn ask(ws: &mut Ws, msg: Value) -> Value {
 }
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
+    common::metrics::http_get_async(addr, path, WAIT).await
 }
 
 #[tokio::test]

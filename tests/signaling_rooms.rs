@@ -2,6 +2,8 @@
 //! signal relay, hosts muting and removing participants, bad input, a burst of a thousand
 //! clients, the sweep of empty rooms, and the host page.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +12,6 @@ use dialbridge::config::RoomConfig;
 use dialbridge::signaling::{self, SignalingState};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, oneshot};
 use tokio::task::JoinHandle;
@@ -129,15 +130,7 @@ async fn quiet(ws: &mut Ws) {
 }
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
+    common::metrics::http_get_async(addr, path, WAIT).await
 }
 
 #[tokio::test]

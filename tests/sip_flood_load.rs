@@ -5,27 +5,17 @@
 //! joins. The legitimate callers come from a trusted address (as a PBX would), the flood from
 //! addresses the per-source limits apply to. `DIALBRIDGE_FLOOD_CALLS` sets the established calls.
 
-#[path = "common/audio.rs"]
-#[allow(dead_code)] // shared with the SIP tests
-mod audio;
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[path = "common/g711.rs"]
-mod g711;
-#[path = "goertzel/mod.rs"]
-mod goertzel;
+mod common;
+use common::{goertzel, metrics, netns};
+
 #[path = "../bench/harness/mod.rs"]
 mod harness;
-#[path = "common/metrics.rs"]
-#[allow(dead_code)]
-mod metrics;
-#[path = "netns/mod.rs"]
-mod netns;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bridge::{Bridge, Config};
 use harness::calls::Calls;
 
 /// The bridge's `limits.max_calls`; the flood sends ten times that many INVITEs a second.
@@ -38,29 +28,22 @@ const FIRST_ROOM: usize = 1000;
 const NEW_CALLER_ROOM: usize = 1100;
 const TONE_HZ: f64 = 440.0;
 
-fn config(established: usize) -> String {
-    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    let rooms: String = (0..established)
+fn config(established: usize) -> Config {
+    let rooms = (0..established)
         .map(|i| FIRST_ROOM + i)
         .chain([NEW_CALLER_ROOM])
-        .map(|id| format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n"))
-        .collect();
-    format!(
-        "[sip]\nmode = \"trunk\"\nlisten = \"{a}:0\"\n\n[sip.trunk]\nallow = [\"10.99.0.0/24\"]\n\n\
-         [media]\nrtp_bind = \"{a}\"\npublic_address = \"{a}\"\nrtp_port_min = 0\nrtp_port_max = 0\n\
-         codecs = [\"PCMU\"]\n\n[ivr]\nprompts_dir = {prompts:?}\ninter_digit_timeout_s = 3\n\n\
-         [limits]\nmax_calls = {MAX_CALLS}\nmax_calls_per_source = 2\n\
-         trusted_sources = [\"{b}\"]\n\n\
-         [conference.builtin]\nlisten = \"{a}:0\"\nserve = true\n\n{rooms}",
-        a = netns::ADDR_A,
-        b = netns::ADDR_B,
-        prompts = prompts.display().to_string(),
-    )
+        .map(|id| id.to_string());
+    let limits = format!(
+        "[limits]\nmax_calls = {MAX_CALLS}\nmax_calls_per_source = 2\n\
+         trusted_sources = [\"{}\"]\n",
+        netns::ADDR_B
+    );
+    harness::bench_config(rooms, limits).allow(&["10.99.0.0/24"])
 }
 
 /// One sipp per flooding address, each at a quarter of the flood rate.
 fn start_flood(dir: &Path, bridge: std::net::SocketAddr) -> Vec<Child> {
-    let sipp = e2e::tools::require_program("sipp", "install sip-tester (scripts/install-deps.sh)");
+    let sipp = common::tools::require_tool("sipp", "install sip-tester (scripts/install-deps.sh)");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/uac_flood.xml");
     let rate = MAX_CALLS * 10 / FLOOD_SOURCES.len();
     FLOOD_SOURCES
@@ -113,14 +96,13 @@ fn an_invite_flood_leaves_established_calls_and_new_callers_alone() {
             .expect("ip (iproute2) is installed");
         assert!(status.success(), "adding flood address {ip}");
     }
-    let dir = e2e::tools::test_dir("sip_flood_load");
+    let dir = common::tools::named_test_dir("sip_flood_load");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let bridge = harness::start_bridge_with(&dir, "bridge", &config(established))
-        .unwrap_or_else(|e| panic!("starting the bridge: {e}"));
+    let bridge = Bridge::start(&dir, &config(established));
     let ws = format!("ws://{}/ws", bridge.signaling);
     let calls = Calls::connect(rt.handle(), bridge.sip, &ws, FIRST_ROOM, established, &[])
         .unwrap_or_else(|e| panic!("the established calls: {e}"));

@@ -3,10 +3,8 @@
 //! an SRTP-only route, and a plain call to an `optional` route still works. Logs of a failed
 //! test are in `target/tmp/dialbridge-it/sip_srtp/<test>/`.
 
-// `common` and `e2e` both include e2e/sip_message.rs; this file needs a helper of each.
-#![allow(clippy::duplicate_mod)]
-
 mod common;
+use common::{goertzel, netns};
 
 use std::time::Duration;
 
@@ -20,15 +18,6 @@ use common::rtp::RtpPeer;
 use common::sipp::{self, Offer, Sipp};
 use common::tls::TestCa;
 use common::tools;
-
-#[path = "e2e/mod.rs"]
-mod e2e;
-#[path = "goertzel/mod.rs"]
-mod goertzel;
-#[path = "netns/mod.rs"]
-mod netns;
-// The e2e helpers find these at the crate root.
-use common::{audio, g711};
 
 /// Longest wait for one prompt to be heard completely (welcome is 5.8 s).
 const PROMPT: Duration = Duration::from_secs(15);
@@ -356,7 +345,7 @@ fn baresip_over_tls_with_srtp_hears_the_prompt_and_joins_with_no_plain_audio_on_
 /// WebRTC legs). Runs in its own network namespace: WebRTC never uses loopback.
 #[test]
 fn baresip_srtp_tone_reaches_a_room_participant() {
-    if !e2e::setup::inside_netns("baresip_srtp_tone_reaches_a_room_participant") {
+    if !common::setup::inside_netns("baresip_srtp_tone_reaches_a_room_participant") {
         return;
     }
     let dir = tools::test_dir();
@@ -367,7 +356,7 @@ fn baresip_srtp_tone_reaches_a_room_participant() {
     let tls = bridge.sip_tls.expect("READY names the TLS listener");
 
     // The listener: a plain phone (number 1000, the default policy) in room 1234.
-    let mut listener = e2e::phone::Phone::call(e2e::setup::phone_ip(), bridge.sip);
+    let mut listener = common::phone::Phone::call(common::setup::phone_ip(), bridge.sip);
     listener.enter_room("1234");
     metrics::wait_for(
         bridge.signaling,
@@ -382,7 +371,7 @@ fn baresip_srtp_tone_reaches_a_room_participant() {
     let m = srtp_baresip_joins_1234(&mut phone, &bridge, 2);
     assert_eq!(m.get("dialbridge_calls_media_total{media=\"rtp\"}"), 1.0);
 
-    let (spectrum, heard) = e2e::setup::measure_until(
+    let (spectrum, heard) = common::setup::measure_until(
         Duration::from_secs(20),
         || listener.rtp.spectrum_of_next(Duration::from_secs(1)),
         |s| s.level_near(1000.0) - s.floor_db() > 30.0,

@@ -9,9 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::peer::Peer;
-use crate::e2e::phone::Phone;
-use crate::e2e::rtp::Source;
-use crate::netns;
+use crate::common::netns;
+use crate::common::phone::Phone;
+use crate::common::rtp_phone::Source;
 
 /// How long all callers of a round may take to be heard in their rooms.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);

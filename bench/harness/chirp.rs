@@ -150,6 +150,7 @@ pub fn delays(sent: &[f64], heard: &[f64], max_s: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::g711::{linear_to_ulaw as ulaw_encode, ulaw_to_linear as ulaw_decode};
 
     /// Tiny deterministic LCG (Numerical Recipes constants), uniform in [-1, 1).
     struct Lcg(u32);
@@ -158,26 +159,6 @@ mod tests {
             self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             f64::from(self.0 >> 8) / f64::from(1u32 << 23) - 1.0
         }
-    }
-
-    /// G.711 µ-law, the standard biased-segment formulas.
-    fn ulaw_encode(pcm: i16) -> u8 {
-        let mut x = i32::from(pcm);
-        let sign = if x < 0 { 0x80 } else { 0 };
-        x = x.abs().min(32635) + 0x84;
-        let mut exp = 7;
-        while exp > 0 && x & (0x80 << exp) == 0 {
-            exp -= 1;
-        }
-        let mant = (x >> (exp + 3)) & 0x0F;
-        !(sign | (exp << 4) | mant) as u8
-    }
-
-    fn ulaw_decode(u: u8) -> i16 {
-        let u = !u;
-        let exp = i32::from((u >> 4) & 7);
-        let x = (((i32::from(u & 0x0F) << 3) + 0x84) << exp) - 0x84;
-        (if u & 0x80 != 0 { -x } else { x }) as i16
     }
 
     const OFFSETS: [usize; 4] = [1000, 9000, 17123, 25000];

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::peer::Peer;
 use super::{chirp, procstat};
-use crate::e2e::phone::Phone;
-use crate::e2e::rtp::Source;
+use crate::common::phone::Phone;
+use crate::common::rtp_phone::Source;
 
 /// How long the chirps play.
 const WINDOW: Duration = Duration::from_secs(6);

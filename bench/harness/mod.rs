@@ -1,7 +1,7 @@
 //! The load bench: the real `dialbridge` binary in a self-made network namespace, N callers
-//! (tests/e2e's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer per
-//! room (see [`peer`]). Needs the crate-root modules `e2e`, `netns`, `audio` and `g711` (the
-//! including file declares them with `#[path]`).
+//! (the test harness's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer
+//! per room (see [`peer`]). Needs the test harness as the crate-root module `common` (the
+//! including file declares it with `#[path]` when it is not a test).
 #![allow(dead_code)]
 
 pub mod calls;
@@ -9,22 +9,20 @@ pub mod chirp;
 pub mod delay;
 pub mod floor;
 pub mod peer;
-pub mod procstat;
+pub use crate::common::procstat;
 pub mod quality;
 pub mod steps;
 
 #[allow(unused_imports)] // used by benches/load.rs and bench_smoke, not by every includer
 pub use steps::run_all;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::netns;
+use crate::common::bridge::{Bridge, Config};
+use crate::common::netns;
 use calls::Calls;
 
 /// Least audio the codec floor transcodes, in seconds.
@@ -91,98 +89,36 @@ pub struct Step {
     pub harness_cpu_pct: f64,
 }
 
-/// The bridge process, killed on drop.
-pub struct Bridge {
-    pub child: Child,
-    pub sip: SocketAddr,
-    pub signaling: SocketAddr,
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The bench's bridge: on the namespace's first address, calls from the second, rooms of its
+/// own and `limits_toml`; `warn` logs unless RUST_LOG says otherwise, and the build in
+/// DIALBRIDGE_BIN when set (an A/B run with the same harness).
+pub fn bench_config(rooms: impl IntoIterator<Item = String>, limits_toml: String) -> Config {
+    let rooms_toml = rooms
+        .into_iter()
+        .map(|id| format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n"))
+        .collect();
+    let a = netns::ADDR_A.parse().expect("a literal address");
+    let b = netns::ADDR_B.parse().expect("a literal address");
+    Config {
+        rooms_toml,
+        extra_toml: limits_toml,
+        rust_log: Some(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())),
+        bin: std::env::var_os("DIALBRIDGE_BIN").map(Into::into),
+        ..Config::on(a, b)
     }
-}
-
-fn bridge_config(calls: usize) -> String {
-    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    let mut rooms = String::new();
-    for id in [
-        WEBRTC_ROOM.to_string(),
-        WARM_UP_ROOM.to_string(),
-        PROBE_ROOM.to_string(),
-    ] {
-        rooms += &format!("[[conference.builtin.rooms]]\nid = \"{id}\"\n\n");
-    }
-    for i in 0..calls {
-        rooms += &format!(
-            "[[conference.builtin.rooms]]\nid = \"{}\"\nname = \"bench\"\n\n",
-            FIRST_ROOM + i
-        );
-    }
-    format!(
-        "[sip]\nmode = \"trunk\"\nlisten = \"{a}:0\"\n\n[sip.trunk]\nallow = [\"{b}/32\"]\n\n\
-         [media]\nrtp_bind = \"{a}\"\npublic_address = \"{a}\"\nrtp_port_min = 0\nrtp_port_max = 0\n\
-         codecs = [\"PCMU\"]\n\n[ivr]\nprompts_dir = {prompts:?}\ninter_digit_timeout_s = 3\n\n\
-         [limits]\nmax_calls = {max}\n\n\
-         [conference.builtin]\nlisten = \"{a}:0\"\nserve = true\n\n{rooms}",
-        a = netns::ADDR_A,
-        b = netns::ADDR_B,
-        prompts = prompts.display().to_string(),
-        max = calls + 10,
-    )
 }
 
 fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
-    start_bridge_with(dir, &format!("bench-{calls}"), &bridge_config(calls))
-}
-
-/// Starts the bridge with `config` (TOML) written to `<dir>/<name>.toml`, its log in
-/// `<name>.log`, and waits for its READY line.
-pub fn start_bridge_with(dir: &Path, name: &str, config_text: &str) -> Result<Bridge, String> {
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(&config, config_text).map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| e.to_string())?;
-    // DIALBRIDGE_BIN: another build to compare (an A/B run with the same harness).
-    let bin = std::env::var("DIALBRIDGE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dialbridge").to_string());
-    let mut child = Command::new(bin)
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("starting dialbridge: {e}"))?;
-    let stdout = child.stdout.take().ok_or("stdout is piped")?;
-    let mut lines = BufReader::new(stdout).lines();
-    while let Some(Ok(line)) = lines.next() {
-        let Some(rest) = line.trim().strip_prefix("READY ") else {
-            continue;
-        };
-        let get = |key: &str| {
-            rest.split_whitespace()
-                .find_map(|p| p.strip_prefix(key))
-                .and_then(|v| v.parse::<SocketAddr>().ok())
-        };
-        let (Some(sip), Some(signaling)) = (get("sip="), get("signaling=")) else {
-            return Err(format!("bad READY line: {line}"));
-        };
-        // Keep draining stdout so the bridge never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        return Ok(Bridge {
-            child,
-            sip,
-            signaling,
-        });
-    }
-    Err("dialbridge exited before READY".into())
+    let fixed = [
+        WEBRTC_ROOM.to_string(),
+        WARM_UP_ROOM.to_string(),
+        PROBE_ROOM.to_string(),
+    ];
+    let rooms = fixed
+        .into_iter()
+        .chain((0..calls).map(|i| (FIRST_ROOM + i).to_string()));
+    let limits = format!("[limits]\nmax_calls = {}\n", calls + 10);
+    Bridge::try_start(dir, &format!("bench-{calls}"), &bench_config(rooms, limits))
 }
 
 /// Waits (up to 10 s) until the bridge holds no more sockets and threads than `idle`, and
@@ -207,7 +143,7 @@ pub fn run_step(
     window: Duration,
 ) -> Result<Step, String> {
     let bridge = start_bridge(dir, calls)?;
-    let pid = bridge.child.id().to_string();
+    let pid = bridge.pid().to_string();
     // The same audio as the window carries, but at least 2 minutes (CPU time has 10 ms ticks).
     let floor_audio_s = (calls as f64 * window.as_secs_f64()).max(FLOOR_MIN_AUDIO_S);
     let floor_pct = floor::measure(floor_audio_s)? / floor_audio_s * 100.0;

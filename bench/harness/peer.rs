@@ -4,7 +4,7 @@
 //! each went out), notes when the caller's audio first reaches it, and can record what it hears
 //! with the time each frame was played.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dialbridge::media::conference_leg::{
@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::e2e::rtp::Source;
+use crate::common::rtp_phone::Source;
+use crate::common::tools::lock;
 
 /// Mix level (RMS) above which the peer counts the caller as heard.
 const HEARD_RMS: f64 = 300.0;
@@ -51,10 +52,6 @@ struct Sound {
     phase: u64,
     clip_starts: Vec<Instant>,
     recording: Option<Recording>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Peer {

@@ -6,7 +6,7 @@ use dialbridge::media::conference_leg::InboundStats;
 use serde::Serialize;
 
 use super::procstat::percentile;
-use crate::e2e::rtp_stats::RxSnapshot;
+use crate::common::rtp_stats::RxSnapshot;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Quality {

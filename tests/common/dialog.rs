@@ -77,7 +77,7 @@ impl RawDialog {
         let ok = self
             .wait(timeout, |r| r.status == 200 && r.method() == "INVITE")
             .expect("the INVITE got no 200 OK");
-        self.to_tag = ok.header("To").and_then(sipraw::to_tag).map(String::from);
+        self.to_tag = ok.header("To").and_then(sipraw::to_tag);
         self.contact = ok.contact_uri();
         let ack = self.request("ACK", 1, None);
         self.send(ack.as_bytes());
@@ -150,10 +150,7 @@ impl RawDialog {
     /// ACKs a non-2xx final response to the initial INVITE (same branch, RFC 3261 17.1.1.3).
     pub fn ack_failure(&mut self, response: &Response) {
         let mut ack = self.invite.derive("ACK", 1, false);
-        ack.to_tag = response
-            .header("To")
-            .and_then(sipraw::to_tag)
-            .map(String::from);
+        ack.to_tag = response.header("To").and_then(sipraw::to_tag);
         let text = ack.build();
         self.send(text.as_bytes());
     }

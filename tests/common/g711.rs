@@ -41,6 +41,27 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
     !((sign | (exponent << 4) | mantissa) as u8)
 }
 
+/// 16-bit linear sample to A-law (used to make test signals).
+pub fn linear_to_alaw(s: i16) -> u8 {
+    let mut x = i32::from(s) >> 3;
+    let mask = if x >= 0 {
+        0xd5
+    } else {
+        x = -x - 1;
+        0x55
+    };
+    let seg = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff]
+        .iter()
+        .position(|&e| x <= e);
+    let Some(seg) = seg else { return 0x7f ^ mask };
+    let mant = if seg < 2 {
+        (x >> 1) & 0x0f
+    } else {
+        (x >> seg) & 0x0f
+    };
+    ((seg as i32) << 4 | mant) as u8 ^ mask
+}
+
 /// The µ-law byte for digital silence.
 pub const ULAW_SILENCE: u8 = 0xFF;
 /// The A-law byte for (almost) digital silence: +8.
@@ -74,6 +95,14 @@ mod tests {
                 (back - s).abs() <= (s.abs() / 16).max(4) + 4,
                 "{s} -> {back}"
             );
+        }
+    }
+
+    #[test]
+    fn alaw_round_trip_is_close() {
+        for s in (-32000i32..32000).step_by(97) {
+            let back = i32::from(alaw_to_linear(linear_to_alaw(s as i16)));
+            assert!((back - s).abs() <= (s.abs() / 16).max(16), "{s} -> {back}");
         }
     }
 }

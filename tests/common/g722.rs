@@ -100,7 +100,7 @@ mod tests {
         }
         assert_eq!(samples.len(), 3200, "10 frames of 20 ms at 16 kHz");
         // The decoder settles at a DC offset of about 200, which the analysis ignores.
-        let rms = crate::common::audio::ac_rms(&samples[640..]);
+        let rms = super::super::audio::ac_rms(&samples[640..]);
         assert!(rms < 20.0, "silence decodes to an AC RMS of {rms:.0}");
     }
 }

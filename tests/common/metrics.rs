@@ -59,6 +59,25 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     parse_response(&raw)
 }
 
+/// `GET path` with HTTP/1.1 on the tokio runtime, for tests whose server runs on the same
+/// runtime: the whole raw response (head and body), read within `timeout`.
+pub async fn http_get_async(addr: SocketAddr, path: &str, timeout: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"));
+    let mut out = String::new();
+    tokio::time::timeout(timeout, s.read_to_string(&mut out))
+        .await
+        .unwrap_or_else(|_| panic!("GET {path} on {addr}: no response within {timeout:?}"))
+        .unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"));
+    out
+}
+
 /// The status code and body of an HTTP/1.0 response read to its end.
 pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, String)> {
     let text = String::from_utf8_lossy(raw);

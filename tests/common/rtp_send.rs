@@ -5,16 +5,12 @@
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use super::g711;
 use super::g722;
 use super::pcap::{self, Rtp};
 
-pub(super) const PACKET: Duration = Duration::from_millis(20);
+pub(super) use super::rtp_endpoint::PACKET;
 /// Audio between two key presses.
 pub(super) const DIGIT_GAP_PACKETS: u32 = 6;
 
@@ -120,32 +116,20 @@ pub(super) struct TxState {
     pub(super) digits_sent: String,
 }
 
-/// Sends one tick's packets every 20 ms (to the set or learned address, in the set or learned
-/// codec) until `stop`.
-pub(super) fn send_loop(stop: &AtomicBool, state: &Mutex<TxState>, socket: &UdpSocket) {
-    let mut next = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        next += PACKET;
-        let now = Instant::now();
-        if next > now {
-            thread::sleep(next - now);
-        } else if now - next > Duration::from_millis(200) {
-            next = now; // we were descheduled; don't burst to catch up
-        }
-        let mut tx = state.lock().unwrap_or_else(|e| e.into_inner());
-        let (Some(remote), Some(codec)) = (
-            tx.remote.or(tx.learned_remote),
-            tx.codec.or(tx.learned_codec),
-        ) else {
-            continue;
-        };
-        if !tx.sending {
-            continue;
-        }
-        for packet in tick(&mut tx, codec) {
-            let _ = socket.send_to(&packet, remote);
-            tx.sent_packets += 1;
-        }
+/// Sends one tick's packets (to the set or learned address, in the set or learned codec).
+pub(super) fn send_tick(tx: &mut TxState, socket: &UdpSocket) {
+    let (Some(remote), Some(codec)) = (
+        tx.remote.or(tx.learned_remote),
+        tx.codec.or(tx.learned_codec),
+    ) else {
+        return;
+    };
+    if !tx.sending {
+        return;
+    }
+    for packet in tick(tx, codec) {
+        let _ = socket.send_to(&packet, remote);
+        tx.sent_packets += 1;
     }
 }
 

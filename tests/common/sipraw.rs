@@ -7,43 +7,41 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A SIP response as received.
+use super::sip_message::SipMessage;
+
+/// A SIP response as received: its status, its text, and the parsed message for headers.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub raw: String,
+    message: SipMessage,
 }
 
 impl Response {
     pub fn parse(data: &[u8]) -> Option<Response> {
+        let message = SipMessage::parse(data)?;
+        let status = message.status()?;
         let raw = String::from_utf8_lossy(data).into_owned();
-        let status = raw.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
-        Some(Response { status, raw })
+        Some(Response {
+            status,
+            raw,
+            message,
+        })
     }
 
-    /// The value of the first header `name` (case-insensitive; compact forms not handled).
+    /// The value of the first header `name` (case-insensitive; compact forms too).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let head = self.raw.split("\r\n\r\n").next().unwrap_or_default();
-        head.lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        self.message.header(name)
     }
 
     /// The CSeq method.
     pub fn method(&self) -> &str {
-        self.header("CSeq")
-            .and_then(|c| c.split_whitespace().nth(1))
-            .unwrap_or_default()
+        self.message.cseq_method()
     }
 
     /// The `<uri>` of the Contact header.
     pub fn contact_uri(&self) -> Option<String> {
-        let c = self.header("Contact")?;
-        let start = c.find('<')? + 1;
-        let end = c[start..].find('>')? + start;
-        Some(c[start..end].to_string())
+        self.message.contact_uri()
     }
 }
 
@@ -232,6 +230,8 @@ pub struct Request {
     pub call_id: String,
     pub cseq: u32,
     pub branch: String,
+    /// The user part of From (the caller's number).
+    pub from_user: String,
     pub from_tag: String,
     pub to_tag: Option<String>,
     pub extra_headers: Vec<String>,
@@ -257,6 +257,7 @@ impl Request {
             call_id: format!("raw-{id:x}@127.0.0.1"),
             cseq: 1,
             branch: format!("z9hG4bK{:x}", rand::random::<u64>()),
+            from_user: "caller".into(),
             from_tag: format!("{:x}", rand::random::<u32>()),
             to_tag: None,
             extra_headers: Vec::new(),
@@ -299,7 +300,7 @@ impl Request {
             .unwrap_or_default();
         let mut s = format!(
             "{m} {uri} SIP/2.0\r\nVia: SIP/2.0/{tr} {local};branch={br};rport\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:caller@{local}>;tag={ft}\r\nTo: <{to_uri}>{to_tag}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{fu}@{local}>;tag={ft}\r\nTo: <{to_uri}>{to_tag}\r\n\
              Call-ID: {cid}\r\nCSeq: {cseq} {m}\r\nContact: <sip:caller@{local};transport={trl}>\r\n",
             m = self.method,
             uri = self.uri,
@@ -307,6 +308,7 @@ impl Request {
             trl = self.transport.to_ascii_lowercase(),
             local = self.local,
             br = self.branch,
+            fu = self.from_user,
             ft = self.from_tag,
             to_uri = self.to_uri,
             cid = self.call_id,
@@ -355,6 +357,7 @@ mod tests {
         let inv = Request::invite(remote, local, "UDP", 30000);
         let text = inv.build();
         assert!(text.starts_with("INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\n"));
+        assert!(text.contains("From: <sip:caller@127.0.0.1:4000>;tag="));
         assert!(text.contains(&format!("Content-Length: {}\r\n\r\nv=0", inv.body.len())));
         let cancel = inv.derive("CANCEL", 1, false).build();
         assert!(cancel.contains(&inv.branch) && cancel.contains("CSeq: 1 CANCEL"));
@@ -367,7 +370,7 @@ mod tests {
         assert_eq!((r.status, r.method()), (487, "INVITE"));
         assert_eq!(to_tag(r.header("to").unwrap()).as_deref(), Some("abc"));
         assert_eq!(r.contact_uri().as_deref(), Some("sip:b@127.0.0.1:5070"));
-        assert!(Response::parse(b"INVITE sip:x SIP/2.0\r\n").is_none());
+        assert!(Response::parse(b"INVITE sip:x SIP/2.0\r\n\r\n").is_none());
     }
 
     #[test]

@@ -78,12 +78,12 @@ async fn a_stranger_cannot_take_over_the_stream() {
     // The caller talks (1000 Hz) while a stranger sends 400 Hz with its own SSRC from another
     // port, starting 100 ms later.
     let mut talk = Stream::new();
-    talk.g711(0, 0, &sine(&[1000.0], 8000, 8000, 8000.0), ulaw_encode);
+    talk.g711(0, 0, &tones(&[1000.0], 8000.0, 8000, 0, 8000), ulaw_encode);
     let mut noise = Stream {
         ssrc: 0x0bad_0bad,
         ..Stream::new()
     };
-    noise.g711(5, 0, &sine(&[400.0], 8000, 6400, 8000.0), ulaw_encode);
+    noise.g711(5, 0, &tones(&[400.0], 8000.0, 8000, 0, 6400), ulaw_encode);
     let to = leg.local_addr();
     tokio::join!(
         talk.send(caller.clone(), to),

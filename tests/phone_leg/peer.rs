@@ -1,4 +1,4 @@
-//! The test phone: G.711 written out independently of GStreamer, G.722 through GStreamer,
+//! The test phone: G.711 from the shared harness, G.722 through GStreamer,
 //! an RTP stream builder that sends in real time, and capture helpers.
 
 use std::net::SocketAddr;
@@ -22,90 +22,12 @@ pub fn leg_socket() -> std::net::UdpSocket {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("loopback bind")
 }
 
-pub fn sine(freqs: &[f64], rate: u32, len: usize, amplitude: f64) -> Vec<i16> {
-    (0..len)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let v: f64 = freqs
-                .iter()
-                .map(|f| (2.0 * std::f64::consts::PI * f * t).sin())
-                .sum();
-            (amplitude * v) as i16
-        })
-        .collect()
-}
-
-pub fn rms(s: &[i16]) -> f64 {
-    (s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len().max(1) as f64).sqrt()
-}
-
-/// Relative power of `freq` in `s` (Goertzel), normalised so a pure tone of that frequency
-/// gives about 1.
-pub fn tone_share(s: &[i16], rate: u32, freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &x in s {
-        let s0 = f64::from(x) + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-    let energy: f64 = s.iter().map(|&x| f64::from(x).powi(2)).sum();
-    2.0 * power / (s.len() as f64 * energy.max(1.0))
-}
-
-// --- G.711, written out independently of GStreamer -------------------------------------------
-
-pub fn ulaw_encode(s: i16) -> u8 {
-    let mut x = i32::from(s);
-    let sign = if x < 0 {
-        x = -x;
-        0x80
-    } else {
-        0
-    };
-    x = x.min(32635) + 0x84;
-    let exp = (31 - (x as u32).leading_zeros() - 7).min(7) as i32;
-    let mant = (x >> (exp + 3)) & 0x0f;
-    !(sign | (exp << 4) as u8 | mant as u8)
-}
-
-pub fn ulaw_decode(b: u8) -> i16 {
-    let b = !b;
-    let x = (((i32::from(b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84;
-    (if b & 0x80 != 0 { -x } else { x }) as i16
-}
-
-pub fn alaw_encode(s: i16) -> u8 {
-    let mut x = i32::from(s) >> 3;
-    let mask = if x >= 0 {
-        0xd5
-    } else {
-        x = -x - 1;
-        0x55
-    };
-    let seg = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff]
-        .iter()
-        .position(|&e| x <= e);
-    let Some(seg) = seg else { return 0x7f ^ mask };
-    let mant = if seg < 2 {
-        (x >> 1) & 0x0f
-    } else {
-        (x >> seg) & 0x0f
-    };
-    ((seg as i32) << 4 | mant) as u8 ^ mask
-}
-
-pub fn alaw_decode(a: u8) -> i16 {
-    let a = a ^ 0x55;
-    let (exp, mant) = (i32::from((a >> 4) & 7), i32::from(a & 0x0f));
-    let x = if exp == 0 {
-        (mant << 4) + 8
-    } else {
-        ((mant << 4) + 0x108) << (exp - 1)
-    };
-    (if a & 0x80 != 0 { x } else { -x }) as i16
-}
+// G.711 and tones come from the shared harness (written out independently of GStreamer).
+pub use crate::common::g711::{
+    alaw_to_linear as alaw_decode, linear_to_alaw as alaw_encode, linear_to_ulaw as ulaw_encode,
+    ulaw_to_linear as ulaw_decode,
+};
+pub use crate::common::goertzel::{rms, share as tone_share, tones};
 
 // --- The phone side ------------------------------------------------------------------------
 
@@ -198,58 +120,58 @@ pub async fn flush(socket: &UdpSocket) {
 
 /// Decodes G.722 RTP packets with GStreamer.
 pub fn decode_g722(packets: &[Vec<u8>]) -> Vec<i16> {
-    let pipeline = gst::parse::launch(
+    let mut pcm = Vec::new();
+    through_pipeline(
         "appsrc name=src format=time caps=application/x-rtp,media=audio,clock-rate=8000,\
          encoding-name=G722,payload=9 ! rtpg722depay ! avdec_g722 ! audioconvert \
          ! audio/x-raw,format=S16LE,channels=1 ! appsink name=sink sync=false",
-    )
-    .expect("test decoder parses")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
-    let src = pipeline
-        .by_name("src")
-        .and_downcast::<AppSrc>()
-        .expect("appsrc");
-    let sink = pipeline
-        .by_name("sink")
-        .and_downcast::<AppSink>()
-        .expect("appsink");
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("test decoder plays");
-    for p in packets {
-        src.push_buffer(gst::Buffer::from_slice(p.clone()))
-            .expect("push");
-    }
-    src.end_of_stream().expect("eos");
-    let mut pcm = Vec::new();
-    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
-        let map = sample
-            .buffer()
-            .expect("buffer")
-            .map_readable()
-            .expect("readable");
-        pcm.extend(
-            map.chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
-    }
-    pipeline
-        .set_state(gst::State::Null)
-        .expect("test decoder stops");
+        |src| {
+            for p in packets {
+                src.push_buffer(gst::Buffer::from_slice(p.clone()))
+                    .expect("push");
+            }
+        },
+        |bytes| {
+            pcm.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            )
+        },
+    );
     pcm
 }
 
 /// Encodes 16 kHz PCM to G.722 RTP payloads of 20 ms with GStreamer.
 pub fn encode_g722(pcm: &[i16]) -> Vec<Vec<u8>> {
-    let pipeline = gst::parse::launch(
+    let mut payloads = Vec::new();
+    through_pipeline(
         "appsrc name=src format=time caps=audio/x-raw,format=S16LE,layout=interleaved,rate=16000,\
          channels=1 ! avenc_g722 ! rtpg722pay min-ptime=20000000 max-ptime=20000000 \
          ! appsink name=sink sync=false",
-    )
-    .expect("test encoder parses")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
+        |src| {
+            for (i, frame) in pcm.chunks(320).enumerate() {
+                let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let mut buffer = gst::Buffer::from_mut_slice(bytes);
+                buffer
+                    .get_mut()
+                    .expect("fresh")
+                    .set_pts(gst::ClockTime::from_mseconds(20 * i as u64));
+                src.push_buffer(buffer).expect("push");
+            }
+        },
+        |bytes| payloads.push(bytes[12..].to_vec()),
+    );
+    payloads
+}
+
+/// Runs the test pipeline `desc` (appsrc `src` ... appsink `sink`): `feed` pushes into it, then
+/// end of stream; `take` gets the bytes of every buffer that comes out.
+fn through_pipeline(desc: &str, feed: impl FnOnce(&AppSrc), mut take: impl FnMut(&[u8])) {
+    let pipeline = gst::parse::launch(desc)
+        .expect("test pipeline parses")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
     let src = pipeline
         .by_name("src")
         .and_downcast::<AppSrc>()
@@ -260,30 +182,20 @@ pub fn encode_g722(pcm: &[i16]) -> Vec<Vec<u8>> {
         .expect("appsink");
     pipeline
         .set_state(gst::State::Playing)
-        .expect("test encoder plays");
-    for (i, frame) in pcm.chunks(320).enumerate() {
-        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut buffer = gst::Buffer::from_mut_slice(bytes);
-        buffer
-            .get_mut()
-            .expect("fresh")
-            .set_pts(gst::ClockTime::from_mseconds(20 * i as u64));
-        src.push_buffer(buffer).expect("push");
-    }
+        .expect("test pipeline plays");
+    feed(&src);
     src.end_of_stream().expect("eos");
-    let mut payloads = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(2)) {
         let map = sample
             .buffer()
             .expect("buffer")
             .map_readable()
             .expect("readable");
-        payloads.push(map[12..].to_vec());
+        take(&map);
     }
     pipeline
         .set_state(gst::State::Null)
-        .expect("test encoder stops");
-    payloads
+        .expect("test pipeline stops");
 }
 
 pub fn payload(p: &[u8]) -> &[u8] {

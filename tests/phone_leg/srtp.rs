@@ -45,7 +45,7 @@ fn secure_stream(phone: &SrtpSession, seq: u16, digits: &str, first: u64) -> Str
         seq,
         ..Stream::new()
     };
-    stream.g711(0, 0, &sine(&[1000.0], 8000, 9600, 8000.0), ulaw_encode);
+    stream.g711(0, 0, &tones(&[1000.0], 8000.0, 8000, 0, 9600), ulaw_encode);
     for (i, digit) in digits.chars().enumerate() {
         stream.event(first + 15 * i as u64, digit);
     }
@@ -89,7 +89,7 @@ async fn srtp_audio_and_events_pass_forgeries_are_counted_and_rekeying_works() {
         ssrc: 0x0bad_0bad,
         ..Stream::new()
     };
-    forged.g711(5, 0, &sine(&[400.0], 8000, 1600, 8000.0), ulaw_encode);
+    forged.g711(5, 0, &tones(&[400.0], 8000.0, 8000, 0, 1600), ulaw_encode);
     let mut tampered = Stream::new();
     for (slot, packet) in talk.packets.iter().take(10) {
         let mut bad = packet.clone();

@@ -3,7 +3,6 @@
 //! loopback, ICE on the namespace's veth only) into a fresh folder, which also gets symlinks to
 //! just the VideoRoom and AudioBridge plugins and the websockets transport. Its log goes to
 //! `janus.log` there and is printed when a test fails (always with `SHOW_JANUS_LOG=1`).
-#![allow(dead_code)]
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};

@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::g711;
+use super::g711;
 
-use super::spectrum;
+use super::goertzel;
 
 pub const RATE: u32 = 8000;
 pub const PACKET: Duration = Duration::from_millis(20);
@@ -39,7 +39,7 @@ impl Source {
         match self {
             Source::Silence => (vec![0; SAMPLES_PER_PACKET], false),
             Source::Tone { hz, amplitude } => (
-                spectrum::sine(hz, amplitude, RATE, phase, SAMPLES_PER_PACKET),
+                goertzel::tones(&[hz], amplitude, RATE, phase as usize, SAMPLES_PER_PACKET),
                 false,
             ),
             Source::Clip {
@@ -157,7 +157,7 @@ pub fn tick(tx: &mut Tx) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::e2e::spectrum::Spectrum;
+    use crate::common::spectrum::Spectrum;
 
     fn fresh_tx() -> Tx {
         Tx {

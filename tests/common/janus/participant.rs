@@ -2,7 +2,6 @@
 //! `ConferenceLeg`, relayed the way `src/call/room.rs` relays them (Joined peers: we offer;
 //! PeerJoined: they offer; descriptions and candidates both ways), and a simulated phone
 //! pushing a tone. Everything the session and the leg said is logged for the assertions.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -17,10 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use serde_json::Value;
 
 use super::tone::{Phone, RATE, dominant_frequency};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::common::tools::lock;
 
 #[derive(Default, Debug)]
 pub struct Log {
@@ -64,7 +60,7 @@ impl Participant {
             stun_server: None,
         };
         let leg = Arc::new(ConferenceLeg::start(config, tx).expect("the conference leg starts"));
-        let phone = Phone::start(leg.clone(), tone);
+        let phone = Phone::start(leg.clone(), RATE, tone);
         let log: Arc<Mutex<Log>> = Arc::default();
         let (stop, stopped) = oneshot::channel();
         let relay = tokio::spawn(relay(

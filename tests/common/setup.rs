@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::bridge::{Bridge, BridgeConfig};
+use super::bridge::{Backend, Bridge, Config};
 use super::browser::Driver;
+use super::netns;
 use super::tools;
-use crate::netns;
 
 /// One namespace test at a time: each runs Chromium and the bridge on a 2-core machine, and the
 /// timing checks should not depend on what another test does meanwhile.
@@ -34,6 +34,11 @@ pub fn inside_netns(test: &str) -> bool {
     netns::reexec_in_netns(test)
 }
 
+/// The bridge on the namespace's first address, taking calls from the second.
+pub fn bridge_config() -> Config {
+    Config::on(bridge_ip(), phone_ip())
+}
+
 pub fn start_bridge(dir: &Path, name: &str, signaling_url: Option<String>) -> Bridge {
     start_bridge_with(dir, name, signaling_url, String::new())
 }
@@ -45,13 +50,12 @@ pub fn start_bridge_with(
     signaling_url: Option<String>,
     extra_toml: String,
 ) -> Bridge {
-    let config = BridgeConfig {
-        ip: bridge_ip(),
-        allow: vec![format!("{}/32", netns::ADDR_B)],
-        signaling_url,
+    let config = Config {
+        backend: Backend::Builtin { url: signaling_url },
         extra_toml,
+        ..bridge_config()
     };
-    Bridge::start(dir, name, &config)
+    Bridge::start_named(dir, name, &config)
 }
 
 /// Launches Chromium `browser` with a fake microphone playing `tone` (None: silence), opens the

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::rtp::{EVENT_PT, RtpPhone};
+use super::rtp_phone::{EVENT_PT, RtpPhone};
 use super::sip::{self, SipUa};
 
 /// The caller's number; the bridge masks it as [`MASKED_NUMBER`] for the room.

@@ -126,27 +126,21 @@ fn fft(re: &mut [f64], im: &mut [f64]) {
     }
 }
 
-/// `n` samples of a sine at `freq` Hz and amplitude `amp`, starting at sample `phase`.
-pub fn sine(freq: f64, amp: f64, rate: u32, phase: u64, n: usize) -> Vec<i16> {
-    (0..n as u64)
-        .map(|i| (amp * (2.0 * PI * freq * (phase + i) as f64 / f64::from(rate)).sin()) as i16)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::goertzel::tones;
 
     #[test]
     fn finds_a_tone_and_two_tones() {
-        let s = Spectrum::of(&sine(1000.0, 8000.0, 8000, 0, 16000), 8000);
+        let s = Spectrum::of(&tones(&[1000.0], 8000.0, 8000, 0, 16000), 8000);
         assert!(
             (s.dominant_hz() - 1000.0).abs() < 2.0,
             "{}",
             s.describe(&[])
         );
-        let a = sine(440.0, 6000.0, 8000, 0, 16000);
-        let b = sine(660.0, 3000.0, 8000, 0, 16000);
+        let a = tones(&[440.0], 6000.0, 8000, 0, 16000);
+        let b = tones(&[660.0], 3000.0, 8000, 0, 16000);
         // Some noise, as any real channel has: the floor is the noise, not rounding error.
         let mut seed = 1u32;
         let mut noise = || {

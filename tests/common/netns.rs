@@ -2,12 +2,11 @@
 //! Janus, Chromium never use loopback candidates) can reach each other without touching any real
 //! network: the only addresses that exist are loopback and the two made up here.
 //!
-//! Use: `#[path = "netns/mod.rs"] mod netns;` and, first thing in a test,
+//! Use: `common::netns`, and first thing in a test
 //! `if !netns::reexec_in_netns("test_fn_name") { return; }`. Outside the namespace this re-runs
 //! exactly that test (`--exact`) under `unshare -n` (needs root or CAP_SYS_ADMIN) and asserts it
 //! passed; inside (marked by [`MARKER`]) it builds the veth pair and returns `true`, and the
 //! test body runs there. The namespace dies with the child process, so there is nothing to clean.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;
@@ -76,27 +75,4 @@ fn setup_veth() {
             .expect("ip (iproute2) is installed");
         assert!(status.success(), "ip {command}: {status}");
     }
-}
-
-/// Threads of this process now (from /proc/self/status), for leak checks.
-pub fn thread_count() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs is mounted");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("/proc/self/status has a Threads line")
-}
-
-/// Names of this process's threads and how many carry each, for leak reports.
-pub fn thread_names() -> Vec<(String, usize)> {
-    let mut names = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir("/proc/self/task")
-        .expect("procfs is mounted")
-        .flatten()
-    {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        *names.entry(comm.trim().to_string()).or_insert(0) += 1;
-    }
-    names.into_iter().collect()
 }

@@ -48,9 +48,8 @@ impl PageSpectrum {
 impl Driver {
     /// Starts the driver; node, Chromium and the npm packages must be installed.
     pub fn start(dir: &Path) -> Driver {
-        let node =
-            tools::require_program("node", "install Node.js (scripts/install-browser-deps.sh)");
-        tools::require_program(CHROMIUM, APT_HINT);
+        let node = tools::require_tool("node", "install Node.js (scripts/install-browser-deps.sh)");
+        tools::require_tool(CHROMIUM, APT_HINT);
         let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
         assert!(
             browser_dir

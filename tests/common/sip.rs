@@ -3,9 +3,10 @@
 //! INFO, UPDATE) with 200 OK, repeats the ACK when a 200 OK to the INVITE comes again, and
 //! reports everything as [`SipEvent`]s with their arrival time.
 //!
-//! Written for the namespace tests because the loopback-bound sipp harness in `tests/common`
-//! cannot reach an address on the veth pair.
+//! The namespace tests' UA (sipp and [`super::dialog`] serve the loopback tests); it binds any
+//! address and speaks [`super::sip_message`], the parser the loopback UA uses too.
 
+use super::tools::lock;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -13,6 +14,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use super::sip_message::{SipMessage, sdp_audio_addr};
+use super::sipraw::{self, Request};
 
 #[derive(Debug, Clone)]
 pub enum SipEvent {
@@ -42,22 +44,13 @@ pub struct SipUa {
     shared: Arc<Shared>,
     events: mpsc::Receiver<SipEvent>,
     reader: Option<JoinHandle<()>>,
-    call_id: String,
-    from: String,
+    /// The INVITE every request of the call derives from.
+    base: Request,
     cseq: u32,
-    /// Set once the INVITE was answered: (request target, To header with the bridge's tag).
-    dialog: Option<(String, String)>,
+    /// Set once the INVITE was answered: (request target, the bridge's To tag).
+    dialog: Option<(String, Option<String>)>,
     /// Every event seen, for messages.
     pub seen: Vec<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking test thread leaves consistent data behind.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn token() -> String {
-    format!("{:x}", rand::random::<u64>())
 }
 
 impl SipUa {
@@ -89,32 +82,29 @@ impl SipUa {
             shared,
             events,
             reader: Some(reader),
-            call_id: format!("{}@{}", token(), local.ip()),
-            from: format!("<sip:{user}@{}>;tag={}", local.ip(), token()),
+            base: Request {
+                from_user: user.into(),
+                extra_headers: vec!["User-Agent: dialbridge-e2e".into()],
+                ..Request::new("INVITE", remote, local, "UDP")
+            },
             cseq: 1,
             dialog: None,
             seen: Vec::new(),
         }
     }
 
-    fn request(&self, method: &str, uri: &str, to: &str, cseq: u32, body: Option<&str>) -> String {
-        let mut s = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{br};rport\r\nMax-Forwards: 70\r\n\
-             From: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@{local}>\r\n\
-             User-Agent: dialbridge-e2e\r\n",
-            local = self.local,
-            br = token(),
-            from = self.from,
-            cid = self.call_id,
-        );
-        match body {
-            Some(b) => s.push_str(&format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            )),
-            None => s.push_str("Content-Length: 0\r\n\r\n"),
+    /// A request of this call (in the dialog once the INVITE was answered).
+    fn request(&self, method: &str, cseq: u32, body: Option<&str>) -> String {
+        let mut r = self.base.derive(method, cseq, true);
+        if let Some((target, to_tag)) = &self.dialog {
+            r.uri = target.clone();
+            r.to_tag = to_tag.clone();
         }
-        s
+        if let Some(b) = body {
+            r.content_type = Some("application/sdp".into());
+            r.body = b.into();
+        }
+        r.build()
     }
 
     fn send(&self, text: &str) {
@@ -138,8 +128,9 @@ impl SipUa {
     pub fn invite(&mut self, called: &str, sdp: &str, timeout: Duration) -> String {
         *lock(&self.shared.sdp) = sdp.to_string();
         let uri = format!("sip:{called}@{}", self.remote);
-        let to = format!("<{uri}>");
-        self.send(&self.request("INVITE", &uri, &to, self.cseq, Some(sdp)));
+        self.base.uri = uri.clone();
+        self.base.to_uri = uri.clone();
+        self.send(&self.request("INVITE", self.cseq, Some(sdp)));
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -163,14 +154,11 @@ impl SipUa {
                 msg.headers
             );
             let target = msg.contact_uri().unwrap_or_else(|| uri.clone());
-            let to = msg
-                .header("To")
-                .expect("a 200 OK has a To header")
-                .to_string();
-            let ack = self.request("ACK", &target, &to, self.cseq, None);
+            let to = msg.header("To").expect("a 200 OK has a To header");
+            self.dialog = Some((target, sipraw::to_tag(to)));
+            let ack = self.request("ACK", self.cseq, None);
             self.send(&ack);
             *lock(&self.shared.ack) = Some(ack);
-            self.dialog = Some((target, to));
             return msg.body;
         }
     }
@@ -193,12 +181,12 @@ impl SipUa {
 
     /// Sends BYE and waits for its 200 OK.
     pub fn bye(&mut self, timeout: Duration) {
-        let (target, to) = self
-            .dialog
-            .clone()
-            .expect("bye only after the call was answered");
+        assert!(
+            self.dialog.is_some(),
+            "bye only after the call was answered"
+        );
         self.cseq += 1;
-        self.send(&self.request("BYE", &target, &to, self.cseq, None));
+        self.send(&self.request("BYE", self.cseq, None));
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
