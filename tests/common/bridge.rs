@@ -60,7 +60,15 @@ impl Bridge {
             .bin
             .clone()
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_dialbridge").into());
-        let mut cmd = Command::new(bin);
+        let mut cmd = match &config.netns {
+            // `ip netns exec` execs the bridge: the child's pid is the bridge's.
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("--config").arg(&config_path).arg("run");
         cmd.current_dir(dir)
             .stdin(Stdio::null())

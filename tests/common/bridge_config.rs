@@ -64,6 +64,11 @@ pub struct Config {
     pub rooms_toml: String,
     /// Another `dialbridge` build to run (the load bench's A/B runs); `None`: this one.
     pub bin: Option<PathBuf>,
+    /// Run in this named network namespace (`ip netns exec`, see `netns::add_namespace`);
+    /// `None`: the test's own.
+    pub netns: Option<String>,
+    /// The SIP port; 0 lets the OS choose (a bridge restarted at the same address needs one).
+    pub sip_port: u16,
 }
 
 /// Room 1234 (host key [`HOST_KEY`], no PIN) and room 5678 (PIN 2468).
@@ -88,6 +93,8 @@ impl Config {
             backend: Backend::Builtin { url: None },
             rooms_toml: TEST_ROOMS.into(),
             bin: None,
+            netns: None,
+            sip_port: 0,
         }
     }
 
@@ -125,12 +132,13 @@ impl Config {
         let mut t = String::new();
         let q = |s: &str| toml_string(s);
         let ip = &self.ip;
+        let sip_port = self.sip_port;
         match &self.mode {
             Mode::Trunk { allow } => {
                 let list: Vec<String> = allow.iter().map(|a| q(a)).collect();
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:0\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
+                    "[sip]\nmode = \"trunk\"\nlisten = \"{ip}:{sip_port}\"\n\n[sip.trunk]\nallow = [{}]\n{}\n",
                     list.join(", "),
                     self.trunk_toml
                 );
@@ -143,7 +151,7 @@ impl Config {
             } => {
                 let _ = write!(
                     t,
-                    "[sip]\nmode = \"register\"\nlisten = \"{ip}:0\"\n\n[sip.register]\n\
+                    "[sip]\nmode = \"register\"\nlisten = \"{ip}:{sip_port}\"\n\n[sip.register]\n\
                      registrar = {}\nusername = {}\npassword = {}\nexpires_s = {expires_s}\n\
                      retry_min_s = 1\nretry_max_s = 2\n\n",
                     q(registrar),

@@ -28,8 +28,9 @@ pub fn reexec_in_netns(test_name: &str) -> bool {
         return true;
     }
     let exe = std::env::current_exe().expect("the test binary knows its own path");
+    // A mount namespace of its own too: `add_namespace` mounts /run/netns privately.
     let status = Command::new("unshare")
-        .args(["-n", "--"])
+        .args(["-n", "-m", "--propagation", "private", "--"])
         .arg(exe)
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(MARKER, test_name)
@@ -75,4 +76,53 @@ fn setup_veth() {
             .expect("ip (iproute2) is installed");
         assert!(status.success(), "ip {command}: {status}");
     }
+}
+
+/// Inside the test's namespace: a further network namespace `name` (for `ip netns exec`), joined
+/// to this one by a veth pair on 10.98.`index`.0/24: this side .1, the other side .2 (its
+/// default route points back here, so it reaches every address of this namespace). Returns
+/// (this side, the other side). The namespace list lives on a tmpfs of this test's own mount
+/// namespace, so nothing outlives the test.
+pub fn add_namespace(name: &str, index: u8) -> (std::net::IpAddr, std::net::IpAddr) {
+    assert!(
+        std::env::var_os(MARKER).is_some(),
+        "add_namespace only runs inside the test's own namespace"
+    );
+    static RUN_NETNS: std::sync::Once = std::sync::Once::new();
+    RUN_NETNS.call_once(|| {
+        std::fs::create_dir_all("/run/netns").expect("create /run/netns");
+        run("mount", &["-t", "tmpfs", "tmpfs", "/run/netns"]);
+    });
+    let here = format!("10.98.{index}.1");
+    let there = format!("10.98.{index}.2");
+    let outer = format!("h{name}");
+    let inner = format!("n{name}");
+    run("ip", &["netns", "add", name]);
+    run(
+        "ip",
+        &[
+            "link", "add", &outer, "type", "veth", "peer", "name", &inner, "netns", name,
+        ],
+    );
+    run("ip", &["addr", "add", &format!("{here}/24"), "dev", &outer]);
+    run("ip", &["link", "set", &outer, "up"]);
+    let inside = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", name, "ip"];
+        all.extend_from_slice(args);
+        run("ip", &all);
+    };
+    inside(&["addr", "add", &format!("{there}/24"), "dev", &inner]);
+    inside(&["link", "set", &inner, "up"]);
+    inside(&["link", "set", "lo", "up"]);
+    inside(&["route", "add", "default", "via", &here]);
+    (here.parse().unwrap(), there.parse().unwrap())
+}
+
+/// Runs `program args`, panicking with the command on failure.
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?}: {status}");
 }

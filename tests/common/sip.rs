@@ -49,6 +49,9 @@ pub struct SipUa {
     cseq: u32,
     /// Set once the INVITE was answered: (request target, the bridge's To tag).
     dialog: Option<(String, Option<String>)>,
+    /// The dialog's route set (the 200 OK's Record-Route, reversed): a proxy that record-routes
+    /// (Kamailio in front of several bridges) keeps seeing the in-dialog requests.
+    route: Vec<String>,
     /// Every event seen, for messages.
     pub seen: Vec<String>,
 }
@@ -89,6 +92,7 @@ impl SipUa {
             },
             cseq: 1,
             dialog: None,
+            route: Vec::new(),
             seen: Vec::new(),
         }
     }
@@ -99,6 +103,8 @@ impl SipUa {
         if let Some((target, to_tag)) = &self.dialog {
             r.uri = target.clone();
             r.to_tag = to_tag.clone();
+            r.extra_headers
+                .extend(self.route.iter().map(|hop| format!("Route: {hop}")));
         }
         if let Some(b) = body {
             r.content_type = Some("application/sdp".into());
@@ -156,6 +162,13 @@ impl SipUa {
             let target = msg.contact_uri().unwrap_or_else(|| uri.clone());
             let to = msg.header("To").expect("a 200 OK has a To header");
             self.dialog = Some((target, sipraw::to_tag(to)));
+            self.route = msg
+                .headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("Record-Route"))
+                .map(|(_, hop)| hop.clone())
+                .rev()
+                .collect();
             let ack = self.request("ACK", self.cseq, None);
             self.send(&ack);
             *lock(&self.shared.ack) = Some(ack);
