@@ -40,8 +40,9 @@ pub struct NextcloudOptions {
     /// The Nextcloud URL as spreed-signaling's backend list names it (`[backend]`/`url`),
     /// sent in the hello; also the base of Talk's API.
     pub backend_url: String,
-    /// Talk's SIP bridge shared secret (admin settings, "SIP configuration").
-    pub sip_secret: String,
+    /// Talk's SIP bridge shared secret (admin settings, "SIP configuration"): signs the room
+    /// lookups.
+    pub backend_secret: String,
     pub tls: Arc<rustls::ClientConfig>,
     pub timeout: Duration,
 }
@@ -82,8 +83,24 @@ impl NextcloudBackend {
     /// Fails when the backend URL is not an `http(s)://` URL.
     pub fn new(options: NextcloudOptions) -> Result<NextcloudBackend, String> {
         let base = BaseUrl::parse(&options.backend_url)?;
-        let talk = Talk::new(base, options.sip_secret.clone(), options.tls.clone());
+        let talk = Talk::new(base, options.backend_secret.clone(), options.tls.clone());
         Ok(NextcloudBackend { options, talk })
+    }
+
+    /// The backend `[conference.nextcloud]` describes.
+    pub fn from_config(
+        n: &crate::config::NextcloudConfig,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<NextcloudBackend, String> {
+        tracing::info!(url = %n.signaling_url, nextcloud = %n.backend_url, "rooms are Talk rooms");
+        NextcloudBackend::new(NextcloudOptions {
+            signaling_url: n.signaling_url.clone(),
+            internal_secret: n.internal_secret.clone(),
+            backend_url: n.backend_url.clone(),
+            backend_secret: n.backend_secret.clone(),
+            tls,
+            timeout: REQUEST_TIMEOUT,
+        })
     }
 
     async fn deadline<T>(
@@ -180,7 +197,7 @@ mod tests {
             signaling_url: "ws://127.0.0.1:8080/spreed".into(),
             internal_secret: "hunter2".into(),
             backend_url: "http://127.0.0.1:9100/".into(),
-            sip_secret: "hunter3".into(),
+            backend_secret: "hunter3".into(),
             tls: crate::tls::client_config(None).expect("the system roots load"),
             timeout: REQUEST_TIMEOUT,
         };
