@@ -55,7 +55,8 @@ pub(super) struct Machine {
     /// Our candidates wait until the answer to our offer arrived.
     answered: bool,
     held: Vec<(u32, String)>,
-    /// Nextcloud session ID → signaling session ID, from room join events.
+    /// Nextcloud session ID → signaling session ID, from room join events (updates name
+    /// users by either, depending on the server version).
     nc_sessions: HashMap<String, String>,
     subs: HashMap<String, Sub>,
     /// Message ID of a `requestoffer` or our offer → the session it was for.
@@ -203,7 +204,8 @@ impl Machine {
             ("participants", "update") => {
                 let Some(update) = event.update else { return };
                 for p in update.changed.iter().chain(&update.users) {
-                    let session = if p.internal {
+                    let known = self.nc_sessions.values().any(|s| *s == p.session_id);
+                    let session = if p.internal || known {
                         Some(p.session_id.clone())
                     } else {
                         self.nc_sessions.get(&p.session_id).cloned()

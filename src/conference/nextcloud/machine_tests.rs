@@ -142,6 +142,8 @@ fn others_with_audio_are_subscribed_once_and_retried_when_refused() {
     assert_eq!(out[0]["message"]["recipient"]["sessionid"], "sig-alice");
     assert_eq!(out[0]["message"]["data"]["type"], "requestoffer");
     m.handle(in_call(json!([{"sessionId": "nc-alice", "inCall": 7}])));
+    // 1.2.4 names users by their signaling ID in updates.
+    m.handle(in_call(json!([{"sessionId": "sig-alice", "inCall": 7}])));
     assert!(sent(&mut m).is_empty(), "already requested");
     let id = out[0]["id"].clone();
     m.handle(server(
@@ -254,4 +256,16 @@ fn bye_and_disinvite_close_the_room() {
         matches!(&events[..], [ConferenceEvent::Closed { ended: true, .. }]),
         "only the first closes: {events:?}"
     );
+}
+
+#[test]
+fn updates_may_name_users_by_their_signaling_id() {
+    let mut m = machine();
+    sent(&mut m);
+    m.handle(in_call(
+        json!([{"sessionId": "sig-alice", "inCall": 7, "userId": "alice"}]),
+    ));
+    let out = sent(&mut m);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["message"]["recipient"]["sessionid"], "sig-alice");
 }
