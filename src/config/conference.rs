@@ -40,8 +40,9 @@ pub struct ConferenceConfig {
     /// Default: `builtin`.
     pub backend: ConferenceBackendKind,
     /// PEM file of extra CA certificates to trust, next to the system's roots, when the bridge
-    /// connects to a `wss://` server (`conference.builtin.url` or `conference.janus.url`) whose
-    /// certificate comes from a private CA. Verification is always on. Relative paths are
+    /// connects to a `wss://` or `https://` server (`conference.builtin.url`,
+    /// `conference.janus.url`, `conference.nextcloud.*_url`) whose certificate comes from a
+    /// private CA. Verification is always on. Relative paths are
     /// relative to the config file. Default: none.
     pub ca_file: Option<PathBuf>,
     pub builtin: BuiltinConfig,
