@@ -116,6 +116,8 @@ pub enum ConferenceCommand {
         peer: String,
     },
     SetMuted(bool),
+    /// The caller started or stopped talking (Nextcloud Talk shows it; others ignore it).
+    SetTalking(bool),
 }
 
 /// A joined room: commands in, events out. Dropping it leaves the room.

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::protocol::{
-    AddSession, ClientMessage, Delivered, Event, FLAG_MUTED, IN_CALL, Internal, JoinedSession,
-    Outgoing, PhoneUser, ROOM_TYPE, Recipient, RemoveSession, ServerMessage, UpdateSession,
-    WITH_AUDIO, mute_requested, sdp_of,
+    AddSession, ClientMessage, Delivered, Event, FLAG_MUTED, FLAG_TALKING, IN_CALL, Internal,
+    JoinedSession, Outgoing, PhoneUser, ROOM_TYPE, Recipient, RemoveSession, ServerMessage,
+    UpdateSession, WITH_AUDIO, mute_requested, sdp_of,
 };
 use crate::conference::{ConferenceCommand, ConferenceEvent, SdpKind};
 
@@ -314,7 +314,7 @@ impl Machine {
             }
             // Moderator actions addressed to the caller's virtual session.
             "mute" if mute_requested(&data) => {
-                self.set_flags(self.flags | FLAG_MUTED);
+                self.set_flags(FLAG_MUTED);
                 self.emit(ConferenceEvent::MutedByHost);
             }
             "hangup" => self.emit(ConferenceEvent::Kicked),
@@ -396,14 +396,12 @@ impl Machine {
             }
             // spreed-signaling has no end-of-candidates message.
             ConferenceCommand::CandidatesDone { .. } => {}
-            ConferenceCommand::SetMuted(muted) => {
-                let flags = if muted {
-                    self.flags | FLAG_MUTED
-                } else {
-                    self.flags & !FLAG_MUTED
-                };
-                self.set_flags(flags);
-            }
+            // A muted caller is not talking; talking while muted is not shown.
+            ConferenceCommand::SetMuted(true) => self.set_flags(FLAG_MUTED),
+            ConferenceCommand::SetMuted(false) => self.set_flags(self.flags & !FLAG_MUTED),
+            ConferenceCommand::SetTalking(_) if self.flags & FLAG_MUTED != 0 => {}
+            ConferenceCommand::SetTalking(true) => self.set_flags(self.flags | FLAG_TALKING),
+            ConferenceCommand::SetTalking(false) => self.set_flags(self.flags & !FLAG_TALKING),
         }
     }
 

@@ -269,3 +269,29 @@ fn updates_may_name_users_by_their_signaling_id() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0]["message"]["recipient"]["sessionid"], "sig-alice");
 }
+
+#[test]
+fn talking_shows_in_the_flags_unless_muted() {
+    let mut m = machine();
+    sent(&mut m);
+    let flags = |m: &mut Machine| -> Vec<Value> {
+        sent(m)
+            .iter()
+            .map(|s| s["internal"]["updatesession"]["flags"].clone())
+            .collect()
+    };
+    m.on_command(ConferenceCommand::SetTalking(true));
+    assert_eq!(flags(&mut m), vec![json!(4)]);
+    m.on_command(ConferenceCommand::SetMuted(true));
+    assert_eq!(flags(&mut m), vec![json!(1)], "muting ends talking");
+    m.on_command(ConferenceCommand::SetTalking(true));
+    assert_eq!(
+        flags(&mut m),
+        Vec::<Value>::new(),
+        "a muted caller is not shown talking"
+    );
+    m.on_command(ConferenceCommand::SetMuted(false));
+    m.on_command(ConferenceCommand::SetTalking(true));
+    m.on_command(ConferenceCommand::SetTalking(false));
+    assert_eq!(flags(&mut m), vec![json!(0), json!(4), json!(0)]);
+}

@@ -8,9 +8,9 @@ use serde_json::Value;
 /// The only `roomType` the bridge publishes and subscribes (never "screen").
 pub const ROOM_TYPE: &str = "video";
 
-/// Participant flag of a virtual session (spreed-signaling's `FLAG_MUTED`; 2 is on hold,
-/// 4 talking).
+/// Participant flags of a virtual session (spreed-signaling's `FLAG_*`; 2 is on hold).
 pub const FLAG_MUTED: u32 = 1;
+pub const FLAG_TALKING: u32 = 4;
 
 /// `inCall` bits of a participant: in the call, and with audio.
 pub const IN_CALL: u64 = 1;

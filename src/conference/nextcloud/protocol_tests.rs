@@ -78,7 +78,7 @@ fn virtual_sessions_are_internal_messages() {
                 updatesession: UpdateSession {
                     sessionid: "call-1".into(),
                     roomid: "r".into(),
-                    flags: 4,
+                    flags: FLAG_TALKING,
                 },
             },
         },
