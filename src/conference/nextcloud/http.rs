@@ -32,14 +32,19 @@ impl BaseUrl {
             return Err(format!("{url:?} is not an http:// or https:// URL"));
         };
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                let port = port
+        // `[v6]:port`, `[v6]`, `host:port` or `host`.
+        let port_at = match authority.rfind(']') {
+            Some(end) => authority[end..].find(':').map(|i| end + i),
+            None => authority.rfind(':'),
+        };
+        let (host, port) = match port_at {
+            Some(i) => {
+                let port = authority[i + 1..]
                     .parse()
                     .map_err(|_| format!("{url:?} has no valid port"))?;
-                (host, port)
+                (&authority[..i], port)
             }
-            _ => (authority, if tls { 443 } else { 80 }),
+            None => (authority, if tls { 443 } else { 80 }),
         };
         if host.is_empty() {
             return Err(format!("{url:?} has no host"));
@@ -75,7 +80,11 @@ pub async fn request(
     let mut head = format!(
         "{method} {}{path} HTTP/1.0\r\nHost: {}:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
         base.path,
-        base.host,
+        if base.host.contains(':') {
+            format!("[{}]", base.host)
+        } else {
+            base.host.clone()
+        },
         base.port,
         body.len()
     );
@@ -151,6 +160,12 @@ mod tests {
             (local.port, local.path.as_str(), local.tls),
             (9100, "", false)
         );
+        let v6 = BaseUrl::parse("https://[::1]:8443/nc").unwrap();
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.path.as_str()),
+            ("::1", 8443, "/nc")
+        );
+        assert_eq!(BaseUrl::parse("https://[::1]").unwrap().port, 443);
         assert!(BaseUrl::parse("ftp://x").is_err());
         assert!(BaseUrl::parse("http://:80").is_err());
         assert!(BaseUrl::parse("http://h:notaport").is_err());
