@@ -11,6 +11,7 @@
 pub mod auth;
 mod http;
 mod machine;
+mod options;
 mod protocol;
 mod session;
 mod talk;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use machine::PUBLISHER;
+pub use options::NextcloudOptions;
 
 use super::{ConferenceBackend, ConferenceError, ConferenceSession, JoinRequest, RoomLookup};
 use http::BaseUrl;
@@ -29,34 +31,6 @@ use talk::{Talk, TalkError};
 
 /// Default deadline of a lookup, a PIN check or a join (connecting included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How to reach Talk and its signaling server.
-#[derive(Clone)]
-pub struct NextcloudOptions {
-    /// `ws(s)://host/…/spreed` of spreed-signaling.
-    pub signaling_url: String,
-    /// spreed-signaling's `[clients] internalsecret`.
-    pub internal_secret: String,
-    /// The Nextcloud URL as spreed-signaling's backend list names it (`[backend]`/`url`),
-    /// sent in the hello; also the base of Talk's API.
-    pub backend_url: String,
-    /// Talk's SIP bridge shared secret (admin settings, "SIP configuration"): signs the room
-    /// lookups.
-    pub backend_secret: String,
-    pub tls: Arc<rustls::ClientConfig>,
-    pub timeout: Duration,
-}
-
-/// Says which secrets are set, never what they are.
-impl std::fmt::Debug for NextcloudOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NextcloudOptions")
-            .field("signaling_url", &self.signaling_url)
-            .field("backend_url", &self.backend_url)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A client of one Nextcloud with its HPB. `Send + Sync`: share it between all calls.
 pub struct NextcloudBackend {

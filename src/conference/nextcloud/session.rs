@@ -11,9 +11,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::NextcloudOptions;
 use super::auth;
 use super::machine::{Caller, Machine, PUBLISHER, Step};
+use super::options::NextcloudOptions;
 use super::protocol::{
     ClientMessage, HelloAuth, HelloRequest, InternalParams, JoinedSession, RoomRequest,
     ServerMessage,
