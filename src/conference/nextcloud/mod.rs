@@ -143,7 +143,7 @@ impl ConferenceBackend for NextcloudBackend {
             number,
         };
         tracing::info!(room = %room.token, "joined the Talk room");
-        Ok(session::start(joined, room.token, caller))
+        Ok(session::start(joined, room.token, caller, room.has_call))
     }
 }
 

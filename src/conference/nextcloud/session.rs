@@ -140,10 +140,17 @@ pub(super) async fn join(options: &NextcloudOptions, token: &str) -> Result<Join
 }
 
 /// Hands a joined internal client to a new session task; the call hears `Joined` first.
-pub(super) fn start(joined: Joined, room: String, caller: Caller) -> ConferenceSession {
+/// `has_call`: Talk says someone is in the call, though their join events may come only after
+/// ours (the server sends those of the others after the newcomer's own).
+pub(super) fn start(
+    joined: Joined,
+    room: String,
+    caller: Caller,
+    has_call: bool,
+) -> ConferenceSession {
     let (command_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
     let (events, event_rx) = mpsc::channel(EVENT_CAPACITY);
-    let others = Machine::people(&joined.sessions);
+    let others = Machine::people(&joined.sessions).max(usize::from(has_call));
     let mut machine = Machine::new(joined.me, room, caller, &joined.sessions);
     let first = ConferenceEvent::Joined {
         peers: vec![PUBLISHER.into()],

@@ -23,6 +23,8 @@ pub struct TalkRoom {
     /// The room token the signaling server knows the room by.
     pub token: String,
     pub pin_required: bool,
+    /// Someone is in the conversation's call already (Talk's `hasCall`).
+    pub has_call: bool,
 }
 
 /// Nextcloud's answer to a question the bridge asked.
@@ -123,6 +125,10 @@ fn room_of(body: &[u8], id: &str) -> Result<Option<TalkRoom>, TalkError> {
     Ok(Some(TalkRoom {
         token: token.into(),
         pin_required: sip == SIP_ENABLED,
+        has_call: data
+            .get("hasCall")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }))
 }
 
@@ -134,12 +140,14 @@ mod tests {
     fn rooms_follow_their_sip_setting() {
         let reply =
             |data: Value| serde_json::json!({"ocs": {"meta": {}, "data": data}}).to_string();
-        let with_pin = reply(serde_json::json!({"token": "abc123", "sipEnabled": 1}));
+        let with_pin =
+            reply(serde_json::json!({"token": "abc123", "sipEnabled": 1, "hasCall": true}));
         assert_eq!(
             room_of(with_pin.as_bytes(), "123"),
             Ok(Some(TalkRoom {
                 token: "abc123".into(),
-                pin_required: true
+                pin_required: true,
+                has_call: true,
             }))
         );
         let open = reply(serde_json::json!({"sipEnabled": 2}));
@@ -147,7 +155,8 @@ mod tests {
             room_of(open.as_bytes(), "123"),
             Ok(Some(TalkRoom {
                 token: "123".into(),
-                pin_required: false
+                pin_required: false,
+                has_call: false,
             }))
         );
         let off = reply(serde_json::json!({"token": "abc", "sipEnabled": 0}));
