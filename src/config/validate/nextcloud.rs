@@ -2,7 +2,7 @@
 //! and both secrets, each explained with where an admin finds it.
 
 use super::Problems;
-use crate::config::NextcloudConfig;
+use crate::config::{ENV_NEXTCLOUD_BACKEND_SECRET, ENV_NEXTCLOUD_INTERNAL_SECRET, NextcloudConfig};
 
 pub(super) fn nextcloud(n: &NextcloudConfig, p: &mut Problems) {
     let url = n.signaling_url.trim().to_ascii_lowercase();
@@ -33,15 +33,19 @@ pub(super) fn nextcloud(n: &NextcloudConfig, p: &mut Problems) {
     if n.internal_secret.is_empty() {
         p.add(
             "conference.nextcloud.internal_secret",
-            "needs the signaling server's [clients] internalsecret (from server.conf), or set \
-             DIALBRIDGE_NEXTCLOUD_INTERNAL_SECRET",
+            format!(
+                "needs the signaling server's [clients] internalsecret (from server.conf), or \
+                 set {ENV_NEXTCLOUD_INTERNAL_SECRET}"
+            ),
         );
     }
     if n.backend_secret.is_empty() {
         p.add(
             "conference.nextcloud.backend_secret",
-            "needs Talk's SIP bridge shared secret (Talk admin settings, \"SIP configuration\"), \
-             or set DIALBRIDGE_NEXTCLOUD_BACKEND_SECRET",
+            format!(
+                "needs Talk's SIP bridge shared secret (Talk admin settings, \"SIP \
+                 configuration\"), or set {ENV_NEXTCLOUD_BACKEND_SECRET}"
+            ),
         );
     }
 }
