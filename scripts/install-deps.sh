@@ -6,7 +6,9 @@
 # test certificates), espeak-ng + sox to
 # regenerate prompts, the npm packages of the browser tests, and (last) cargo-fuzz for the
 # fuzz smoke test (scripts/install-fuzz.sh), and cargo-deb with dpkg-dev and systemd (for
-# systemd-analyze) for the package test (scripts/install-deb-tools.sh).
+# systemd-analyze) for the package test (scripts/install-deb-tools.sh), and
+# nextcloud-spreed-signaling 1.2.4 from bookworm-backports for tests/nextcloud.rs
+# (scripts/install-signaling.sh says why backports).
 # Safe to run again; it only installs what is missing.
 set -eu
 
@@ -38,3 +40,4 @@ fi
 "$(dirname "$0")/install-browser-deps.sh"
 "$(dirname "$0")/install-fuzz.sh"
 "$(dirname "$0")/install-deb-tools.sh"
+"$(dirname "$0")/install-signaling.sh"

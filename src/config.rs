@@ -30,12 +30,12 @@ pub use crate::sip::sdes::SrtpPolicy;
 pub use cdr::CdrConfig;
 pub use conference::{
     BuiltinConfig, ConferenceBackendKind, ConferenceConfig, JanusConfig, JanusPluginKind,
-    RoomConfig,
+    NextcloudConfig, RoomConfig,
 };
 pub use drain::{AdminConfig, DrainConfig};
 pub use env::{
-    ENV_JANUS_API_SECRET, ENV_JANUS_TOKEN, ENV_SIGNALING_SECRET, ENV_SIP_PASSWORD,
-    ENV_TRUNK_PASSWORD,
+    ENV_JANUS_API_SECRET, ENV_JANUS_TOKEN, ENV_NEXTCLOUD_BACKEND_SECRET,
+    ENV_NEXTCLOUD_INTERNAL_SECRET, ENV_SIGNALING_SECRET, ENV_SIP_PASSWORD, ENV_TRUNK_PASSWORD,
 };
 pub use guessing::{GuessingConfig, LockedCall};
 pub use limits::{LimitsConfig, OverLimit};
@@ -82,6 +82,12 @@ impl Config {
         }
         if let Some(v) = get(ENV_SIGNALING_SECRET) {
             self.conference.builtin.secret = v;
+        }
+        if let Some(v) = get(ENV_NEXTCLOUD_INTERNAL_SECRET) {
+            self.conference.nextcloud.internal_secret = v;
+        }
+        if let Some(v) = get(ENV_NEXTCLOUD_BACKEND_SECRET) {
+            self.conference.nextcloud.backend_secret = v;
         }
     }
 

@@ -8,6 +8,7 @@ use crate::call::{self, CallContext, MediaSettings};
 use crate::conference::ConferenceBackend;
 use crate::conference::builtin::BuiltinBackend;
 use crate::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
+use crate::conference::nextcloud::NextcloudBackend;
 use crate::config::{ConferenceBackendKind, Config, JanusPluginKind, SipMode};
 use crate::drain::http::Control;
 use crate::drain::shell::Flags;
@@ -61,6 +62,8 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Cdr(#[from] crate::cdr::sink::CdrOpenError),
+    #[error("conference.nextcloud: {0}")]
+    Nextcloud(String),
 }
 
 /// Where the running bridge can be reached; printed as the READY line.
@@ -182,6 +185,11 @@ pub async fn run(
                 .with_credentials(&janus.api_secret, &janus.token)
                 .with_tls(client_tls);
             Arc::new(JanusBackend::new(options))
+        }
+        ConferenceBackendKind::Nextcloud => {
+            let n = &config.conference.nextcloud;
+            let backend = NextcloudBackend::from_config(n, client_tls);
+            Arc::new(backend.map_err(ServerError::Nextcloud)?)
         }
     };
 

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use common::bridge::{Backend, Bridge, Config};
 use common::phone::{MASKED_NUMBER, Phone};
+use common::phone_checks::{assert_phone_hears, press, wait_goodbye, wait_quiet};
 use common::rtp_phone::Source;
-use common::setup::{inside_netns, measure_until, phone_ip};
-use common::spectrum::Spectrum;
+use common::setup::{inside_netns, phone_ip};
 use dialbridge::conference::builtin::BuiltinBackend;
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use participant::{Participant, display_names, wait_hears};
@@ -29,9 +29,6 @@ use tls::TestCa;
 /// Janus drops sessions idle this long; the bridge keeps alive well within it.
 const SESSION_TIMEOUT_S: u32 = 30;
 const PROMPT: Duration = Duration::from_secs(15);
-/// A tone counts as heard this far over the spectrum's median (as in `browser_e2e`).
-const TONE_OVER_FLOOR_DB: f64 = 30.0;
-const ONSET_DB: f64 = 40.0;
 const PHONE_TONE: Source = Source::Tone {
     hz: 1000.0,
     amplitude: 8000.0,
@@ -128,44 +125,6 @@ impl Rig {
     }
 }
 
-fn press(phone: &Phone, keys: &str) {
-    phone.rtp.press(keys);
-    phone.rtp.wait_keys_sent(Duration::from_secs(10));
-}
-
-/// Waits (15 s at most) until a tone stands out in the phone's last second, then asserts that
-/// the next 2 s carry `hz` as the dominant tone.
-fn assert_phone_hears(phone: &Phone, hz: f64) -> Spectrum {
-    let started = Instant::now();
-    let onset = |s: &Spectrum| s.level_near(hz) - s.floor_db() > ONSET_DB;
-    let (last, ok) = measure_until(
-        Duration::from_secs(15),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            phone.rtp.spectrum_of_last(Duration::from_secs(1))
-        },
-        onset,
-    );
-    assert!(
-        ok,
-        "the phone never heard {hz} Hz; the last second: {}",
-        last.describe(&[hz])
-    );
-    let s = phone.rtp.spectrum_of_next(Duration::from_secs(2));
-    eprintln!(
-        "RESULT the phone hears {}; onset after {:?}",
-        s.describe(&[hz, 1000.0]),
-        started.elapsed()
-    );
-    assert!(
-        s.level_near(hz) - s.floor_db() > TONE_OVER_FLOOR_DB
-            && (s.dominant_hz() - hz).abs() <= 30.0,
-        "the phone should hear {hz} Hz: {}",
-        s.describe(&[hz])
-    );
-    s
-}
-
 /// Phone in `room` (already past the welcome prompt), silent room: joining, then alone.
 fn enter(phone: &mut Phone, room: &str, pin: Option<&str>) {
     press(phone, &format!("{room}#"));
@@ -196,38 +155,6 @@ fn phone_in_room(rig: &Rig, room: u64) -> (u64, String) {
         })
         .and_then(|p| Some((p["id"].as_u64()?, p["display"].as_str()?.to_string())))
         .unwrap_or_else(|| panic!("the phone is not listed by its masked number: {listed}"))
-}
-
-/// Waits until the phone's last second is quiet, so the next prompt is a segment of its own
-/// (room audio running straight into a prompt would be one segment).
-fn wait_quiet(phone: &mut Phone) {
-    // Quiet, and the room's last sound closed as a segment of its own, so that a prompt that
-    // follows soon is not heard run together with it.
-    let (last, ok) = measure_until(
-        Duration::from_secs(10),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            let spectrum = phone.rtp.spectrum_of_last(Duration::from_secs(1));
-            (spectrum, phone.rtp.in_sound())
-        },
-        |(s, in_sound)| s.rms < 100.0 && !in_sound,
-    );
-    assert!(
-        ok,
-        "the room never went quiet: {}",
-        last.0.describe(&[440.0])
-    );
-    phone.rtp.forget_segments();
-}
-
-/// The call ends from the bridge's side after `prompt` (checked once the BYE came: no RTP
-/// follows to close the prompt's segment).
-fn wait_goodbye(phone: &mut Phone, prompt: &str, since: Instant) {
-    phone.sip.wait_bye(Duration::from_secs(20));
-    eprintln!("TIMING BYE {:?} after the cause", since.elapsed());
-    phone.rtp.flush_segments();
-    phone.rtp.wait_prompt(prompt, Duration::from_secs(2));
-    eprintln!("RESULT the phone heard {:?}", phone.rtp.heard);
 }
 
 /// The last call record, once the bridge wrote one (the call's task writes it as the call ends).
@@ -410,16 +337,7 @@ fn janus_restart_mid_call_then_a_new_call_joins() {
     rig.janus.stop();
     wait_goodbye(&mut phone, "unreachable", stopped);
     drop(phone);
-    // The lost connection is one event for the call, not a closed channel polled in a loop.
-    let failures = rig
-        .bridge
-        .log_lines(&["call input", "input=ConferenceFailed"]);
-    assert_eq!(
-        failures.len(),
-        1,
-        "the call took the conference's loss {} times",
-        failures.len()
-    );
+    rig.bridge.assert_conference_failed_once();
 
     rig.janus.restart();
     let mut phone = rig.call();

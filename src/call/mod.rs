@@ -1,8 +1,9 @@
 //! One call = one actor task ([`actor`]) that owns the SIP session, the phone-leg media and the
 //! sans-IO call control ([`machine`]); `active.rs` is its running select loop,
 //! `context.rs` what all calls share ([`CallContext`]). [`room`] links it
-//! to the conference once joined. RTP ports come from [`ports`]; [`guard`] counts wrong room IDs
-//! and PINs against the guessing limit; `record.rs` scores both legs for the call record.
+//! to the conference once joined, and `talk.rs` tells it when the caller talks. RTP ports come
+//! from [`ports`]; [`guard`] counts wrong room IDs and PINs against the guessing limit;
+//! `record.rs` scores both legs for the call record.
 
 mod active;
 pub mod actor;
@@ -13,5 +14,6 @@ pub mod machine;
 pub mod ports;
 mod record;
 pub mod room;
+mod talk;
 
 pub use context::{CallContext, MediaSettings};

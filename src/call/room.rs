@@ -3,6 +3,7 @@
 //! and reduces everything else to [`CallInput`]s for the call machine.
 
 use super::machine::CallInput;
+use super::talk::TalkDetector;
 use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession};
 use crate::media::conference_leg::{
     ConferenceLeg, ConferenceLegConfig, ConferenceMediaEvent, InboundStats, OutboundStats,
@@ -25,16 +26,28 @@ pub struct RoomLink {
     media_events: mpsc::Receiver<ConferenceMediaEvent>,
     muted: Arc<AtomicBool>,
     peers: HashSet<String>,
+    /// Whether the caller talks (set by the phone's PCM tap), and what the conference was told.
+    talk: Arc<Talk>,
+    talk_told: bool,
     /// A channel that has ended (or whose conference said `Closed`) is reported once and then no
     /// longer polled: a closed channel is always ready, and the call task would spin on it.
     conference_closed: bool,
     media_closed: bool,
 }
 
+/// The caller's talking state, from the PCM tap to the call task; only the latest counts.
+#[derive(Default)]
+struct Talk {
+    talking: AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
 /// Either side of the room has something for the call.
 pub enum RoomEvent {
     Conference(Option<ConferenceEvent>),
     Media(Option<ConferenceMediaEvent>),
+    /// The caller started or stopped talking.
+    Talk,
 }
 
 impl RoomLink {
@@ -54,9 +67,16 @@ impl RoomLink {
         let leg = Arc::new(ConferenceLeg::start(config, tx).map_err(|e| e.to_string())?);
         let muted = Arc::new(AtomicBool::new(false));
         let (to_room, is_muted) = (leg.clone(), muted.clone());
+        let talk = Arc::new(Talk::default());
+        let tap_talk = talk.clone();
+        let mut detector = TalkDetector::new(audio_rate);
         phone.set_pcm_tap(Some(Box::new(move |pcm: &[i16]| {
             if !is_muted.load(Ordering::Relaxed) {
                 to_room.push_phone_audio(pcm);
+                if let Some(talking) = detector.feed(pcm) {
+                    tap_talk.talking.store(talking, Ordering::Relaxed);
+                    tap_talk.changed.notify_one();
+                }
             }
         })));
         let from_room = leg.clone();
@@ -69,6 +89,8 @@ impl RoomLink {
             media_events,
             muted,
             peers: HashSet::new(),
+            talk,
+            talk_told: false,
             conference_closed: false,
             media_closed: false,
         })
@@ -84,6 +106,7 @@ impl RoomLink {
                 self.media_closed = e.is_none();
                 RoomEvent::Media(e)
             }
+            _ = self.talk.changed.notified() => RoomEvent::Talk,
             else => std::future::pending().await,
         }
     }
@@ -95,6 +118,14 @@ impl RoomLink {
             RoomEvent::Conference(Some(event)) => self.conference_event(event),
             RoomEvent::Media(None) => None,
             RoomEvent::Media(Some(event)) => self.media_event(event).await,
+            RoomEvent::Talk => {
+                let talking = self.talk.talking.load(Ordering::Relaxed);
+                if talking == self.talk_told || self.conference_closed {
+                    return None;
+                }
+                self.talk_told = talking;
+                self.send(ConferenceCommand::SetTalking(talking)).await
+            }
         }
     }
 

@@ -135,7 +135,7 @@ fn to_message(command: ConferenceCommand) -> Option<ClientMessage> {
     let (peer, payload) = match command {
         ConferenceCommand::SetMuted(muted) => return Some(ClientMessage::SetMuted { muted }),
         // Browsers take the end of candidates from ICE itself.
-        ConferenceCommand::CandidatesDone { .. } => return None,
+        ConferenceCommand::CandidatesDone { .. } | ConferenceCommand::SetTalking(_) => return None,
         ConferenceCommand::Description { peer, kind, sdp } => {
             let kind = match kind {
                 SdpKind::Offer => "offer",

@@ -1,15 +1,16 @@
 //! The seam between a call and the conference it joins. A backend looks up rooms, checks PINs,
 //! and joins a room as a WebRTC participant.
 //!
-//! Backends: [`builtin`], a client of dialbridge's own room signaling server, and [`janus`],
-//! rooms of a Janus server; both over `ws://` or `wss://` (`ws.rs`). The built-in backend's
-//! shared connection is `builtin.rs`, each call's own room connection `builtin_session.rs`; both
-//! use the wire steps in `builtin_wire.rs`.
+//! Backends: [`builtin`], a client of dialbridge's own room signaling server, [`janus`], rooms of
+//! a Janus server, and [`nextcloud`], Nextcloud Talk rooms; all over `ws://` or `wss://` (`ws.rs`).
+//! The built-in backend's shared connection is `builtin.rs`, each call's own room connection
+//! `builtin_session.rs`; both use the wire steps in `builtin_wire.rs`.
 
 pub mod builtin;
 mod builtin_session;
 mod builtin_wire;
 pub mod janus;
+pub mod nextcloud;
 mod ws;
 
 use async_trait::async_trait;
@@ -115,6 +116,8 @@ pub enum ConferenceCommand {
         peer: String,
     },
     SetMuted(bool),
+    /// The caller started or stopped talking (Nextcloud Talk shows it; others ignore it).
+    SetTalking(bool),
 }
 
 /// A joined room: commands in, events out. Dropping it leaves the room.

@@ -1,4 +1,5 @@
-//! `[conference]`, `[conference.janus]`, `[conference.builtin]` and its rooms: which conference
+//! `[conference]`, `[conference.janus]`, `[conference.nextcloud]`, `[conference.builtin]` and its
+//! rooms: which conference
 //! system callers join and how to reach it. `Debug` never shows secrets, PINs or host keys.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,14 +18,17 @@ pub enum ConferenceBackendKind {
     Builtin,
     /// Rooms of a Janus 1.x server (VideoRoom or AudioBridge plugin), see `[conference.janus]`.
     Janus,
+    /// Nextcloud Talk rooms through its High Performance Backend, see `[conference.nextcloud]`.
+    Nextcloud,
 }
 
 impl ConferenceBackendKind {
-    /// The name in the config file (`builtin`, `janus`), as call records give it.
+    /// The name in the config file (`builtin`, `janus`, `nextcloud`), as call records give it.
     pub fn name(self) -> &'static str {
         match self {
             ConferenceBackendKind::Builtin => "builtin",
             ConferenceBackendKind::Janus => "janus",
+            ConferenceBackendKind::Nextcloud => "nextcloud",
         }
     }
 }
@@ -36,12 +40,14 @@ pub struct ConferenceConfig {
     /// Default: `builtin`.
     pub backend: ConferenceBackendKind,
     /// PEM file of extra CA certificates to trust, next to the system's roots, when the bridge
-    /// connects to a `wss://` server (`conference.builtin.url` or `conference.janus.url`) whose
-    /// certificate comes from a private CA. Verification is always on. Relative paths are
+    /// connects to a `wss://` or `https://` server (`conference.builtin.url`,
+    /// `conference.janus.url`, `conference.nextcloud.*_url`) whose certificate comes from a
+    /// private CA. Verification is always on. Relative paths are
     /// relative to the config file. Default: none.
     pub ca_file: Option<PathBuf>,
     pub builtin: BuiltinConfig,
     pub janus: JanusConfig,
+    pub nextcloud: NextcloudConfig,
 }
 
 /// Which Janus plugin hosts the rooms.
@@ -78,6 +84,36 @@ impl std::fmt::Debug for JanusConfig {
             .field("plugin", &self.plugin)
             .field("api_secret", &hidden(&self.api_secret))
             .field("token", &hidden(&self.token))
+            .finish()
+    }
+}
+
+/// `[conference.nextcloud]`: Nextcloud Talk with its High Performance Backend.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NextcloudConfig {
+    /// `ws(s)://` URL of the signaling server (nextcloud-spreed-signaling), ending in
+    /// `/spreed`. Required with `backend = "nextcloud"`.
+    pub signaling_url: String,
+    /// The signaling server's `[clients] internalsecret`; DIALBRIDGE_NEXTCLOUD_INTERNAL_SECRET
+    /// wins. Required.
+    pub internal_secret: String,
+    /// `http(s)://` URL of Nextcloud exactly as the signaling server's backend list has it
+    /// (e.g. "https://cloud.example.com/"). Required.
+    pub backend_url: String,
+    /// Talk's SIP bridge shared secret (Talk admin settings, SIP configuration), which signs
+    /// the room lookups by dial-in ID; DIALBRIDGE_NEXTCLOUD_BACKEND_SECRET wins. Required.
+    pub backend_secret: String,
+}
+
+impl std::fmt::Debug for NextcloudConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &str| if s.is_empty() { "" } else { "<hidden>" };
+        f.debug_struct("NextcloudConfig")
+            .field("signaling_url", &self.signaling_url)
+            .field("internal_secret", &hidden(&self.internal_secret))
+            .field("backend_url", &self.backend_url)
+            .field("backend_secret", &hidden(&self.backend_secret))
             .finish()
     }
 }

@@ -11,3 +11,7 @@ pub const ENV_SIGNALING_SECRET: &str = "DIALBRIDGE_SIGNALING_SECRET";
 pub const ENV_JANUS_API_SECRET: &str = "DIALBRIDGE_JANUS_API_SECRET";
 /// Overrides `conference.janus.token`.
 pub const ENV_JANUS_TOKEN: &str = "DIALBRIDGE_JANUS_TOKEN";
+/// Overrides `conference.nextcloud.internal_secret`.
+pub const ENV_NEXTCLOUD_INTERNAL_SECRET: &str = "DIALBRIDGE_NEXTCLOUD_INTERNAL_SECRET";
+/// Overrides `conference.nextcloud.backend_secret`.
+pub const ENV_NEXTCLOUD_BACKEND_SECRET: &str = "DIALBRIDGE_NEXTCLOUD_BACKEND_SECRET";

@@ -205,8 +205,12 @@ fn env_wins_over_file() {
         ENV_SIP_PASSWORD => Some("env-sip".into()),
         ENV_SIGNALING_SECRET => Some("env-secret".into()),
         ENV_TRUNK_PASSWORD => Some(String::new()),
+        ENV_NEXTCLOUD_INTERNAL_SECRET => Some("env-internal".into()),
+        ENV_NEXTCLOUD_BACKEND_SECRET => Some("env-backend".into()),
         _ => None,
     });
+    assert_eq!(c.conference.nextcloud.internal_secret, "env-internal");
+    assert_eq!(c.conference.nextcloud.backend_secret, "env-backend");
     assert_eq!(c.sip.register.password, "env-sip");
     assert_eq!(c.conference.builtin.secret, "env-secret");
     // An empty variable does not wipe the file's value.
@@ -220,6 +224,8 @@ fn debug_hides_secrets() {
     c.sip.trunk.password = "hunter3".into();
     c.conference.builtin.secret = "hunter4".into();
     c.conference.janus.api_secret = "hunter5".into();
+    c.conference.nextcloud.internal_secret = "hunter8".into();
+    c.conference.nextcloud.backend_secret = "hunter9".into();
     c.conference.builtin.rooms = vec![RoomConfig {
         id: "1234".into(),
         name: "Board".into(),

@@ -8,6 +8,7 @@ pub(super) use super::problems::{ConfigProblem, Problems};
 
 mod conference;
 mod media_ivr;
+mod nextcloud;
 mod shared;
 mod sip;
 

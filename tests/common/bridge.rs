@@ -182,6 +182,13 @@ impl Bridge {
         String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 
+    /// A lost conference was one event for the call, not a closed channel polled in a loop.
+    pub fn assert_conference_failed_once(&self) {
+        let failures = self.log_lines(&["call input", "input=ConferenceFailed"]);
+        let n = failures.len();
+        assert_eq!(n, 1, "the call took the conference's loss {n} times");
+    }
+
     /// Log lines containing every one of `words`.
     pub fn log_lines(&self, words: &[&str]) -> Vec<String> {
         self.log_text()

@@ -1,5 +1,5 @@
 //! The config a test bridge runs with: any backend (built-in signaling served here or
-//! elsewhere, Janus), SIP trunk or register, bound to loopback or a namespace address; written as
+//! elsewhere, Janus, Nextcloud Talk), SIP trunk or register, bound to loopback or a namespace address; written as
 //! the TOML the `dialbridge` binary reads.
 
 use std::fmt::Write as _;
@@ -35,6 +35,13 @@ pub enum Backend {
         plugin: String,
         api_secret: String,
         ca_file: Option<PathBuf>,
+    },
+    /// Nextcloud Talk: its signaling server at `signaling_url`, Nextcloud at `backend_url`.
+    Nextcloud {
+        signaling_url: String,
+        internal_secret: String,
+        backend_url: String,
+        backend_secret: String,
     },
 }
 
@@ -198,6 +205,23 @@ impl Config {
                     q(api_secret)
                 );
             }
+            Backend::Nextcloud {
+                signaling_url,
+                internal_secret,
+                backend_url,
+                backend_secret,
+            } => {
+                let _ = write!(
+                    t,
+                    "[conference]\nbackend = \"nextcloud\"\n\n{builtin}\n\
+                     [conference.nextcloud]\nsignaling_url = {}\ninternal_secret = {}\n\
+                     backend_url = {}\nbackend_secret = {}\n\n",
+                    q(signaling_url),
+                    q(internal_secret),
+                    q(backend_url),
+                    q(backend_secret)
+                );
+            }
         }
         t + &self.extra_toml
     }
@@ -244,17 +268,28 @@ mod tests {
                 backend: janus("audiobridge"),
                 ..Config::on(a, b)
             },
+            Config {
+                backend: Backend::Nextcloud {
+                    signaling_url: "ws://127.0.0.1:8080/spreed".into(),
+                    internal_secret: "i".into(),
+                    backend_url: "http://127.0.0.1:9100/".into(),
+                    backend_secret: "b".into(),
+                },
+                ..Config::on(a, b)
+            },
         ] {
             let text = c.to_toml();
             let parsed = dialbridge::config::Config::from_toml_str(&text)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             let problems = parsed.validate();
             assert!(problems.is_empty(), "{problems:?}\n{text}");
-            let janus = matches!(c.backend, Backend::Janus { .. });
-            assert_eq!(
-                parsed.conference.backend == dialbridge::config::ConferenceBackendKind::Janus,
-                janus
-            );
+            use dialbridge::config::ConferenceBackendKind as Kind;
+            let kind = match c.backend {
+                Backend::Builtin { .. } => Kind::Builtin,
+                Backend::Janus { .. } => Kind::Janus,
+                Backend::Nextcloud { .. } => Kind::Nextcloud,
+            };
+            assert_eq!(parsed.conference.backend, kind);
         }
     }
 }

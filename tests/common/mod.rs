@@ -23,8 +23,10 @@ pub mod janus;
 pub mod kamailio;
 pub mod metrics;
 pub mod netns;
+pub mod nextcloud;
 pub mod pcap;
 pub mod phone;
+pub mod phone_checks;
 /// The load bench's /proc reader (RSS, threads, open files of the bridge).
 #[path = "../../bench/harness/procstat.rs"]
 pub mod procstat;

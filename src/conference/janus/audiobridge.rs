@@ -144,7 +144,7 @@ impl RoomMachine for AudioBridge {
             ConferenceCommand::CandidatesDone { peer } if peer == MIXER => {
                 self.core.trickle(self.handle, 0, "");
             }
-            ConferenceCommand::CandidatesDone { .. } => {}
+            ConferenceCommand::CandidatesDone { .. } | ConferenceCommand::SetTalking(_) => {}
             ConferenceCommand::SetMuted(muted) => {
                 self.self_muted = muted;
                 if !muted {

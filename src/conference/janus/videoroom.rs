@@ -371,6 +371,7 @@ impl RoomMachine for VideoRoom {
             ConferenceCommand::SetMuted(muted) => {
                 tracing::debug!(muted, "VideoRoom: mute is local only")
             }
+            ConferenceCommand::SetTalking(_) => {}
         }
     }
 }

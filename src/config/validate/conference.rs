@@ -101,6 +101,9 @@ pub(super) fn conference(c: &Config, p: &mut Problems) {
     ca_file("conference.ca_file", &c.conference.ca_file, p);
     let tls = &c.conference.builtin.tls;
     cert_pair("conference.builtin.tls", &tls.cert, &tls.key, p);
+    if c.conference.backend == crate::config::ConferenceBackendKind::Nextcloud {
+        return super::nextcloud::nextcloud(&c.conference.nextcloud, p);
+    }
     if c.conference.backend == crate::config::ConferenceBackendKind::Janus {
         let url = &c.conference.janus.url;
         if url.trim().is_empty() {

@@ -66,6 +66,20 @@ impl Janus {
     /// [`start`](Self::start), plus the API over `wss://` on a second loopback port with `wss`'s
     /// certificate ([`wss_url`](Self::wss_url)).
     pub fn start_with(iface: &str, session_timeout_s: u32, wss: Option<WssCert>) -> Janus {
+        Janus::configure(iface, session_timeout_s, wss, true)
+    }
+
+    /// [`start`](Self::start) without an API secret: spreed-signaling's `[mcu]` sends none.
+    pub fn start_without_api_secret(iface: &str, session_timeout_s: u32) -> Janus {
+        Janus::configure(iface, session_timeout_s, None, false)
+    }
+
+    fn configure(
+        iface: &str,
+        session_timeout_s: u32,
+        wss: Option<WssCert>,
+        api_secret: bool,
+    ) -> Janus {
         let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("dialbridge-janus-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -87,6 +101,11 @@ impl Janus {
             .flatten()
         {
             let text = fs::read_to_string(entry.path()).expect("config templates are text");
+            let text: String = text
+                .lines()
+                .filter(|l| api_secret || !l.contains("{api_secret}"))
+                .map(|l| format!("{l}\n"))
+                .collect();
             let text = text
                 .replace("{dir}", &dir.display().to_string())
                 .replace("{ws_port}", &port.to_string())
