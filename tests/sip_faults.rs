@@ -50,13 +50,13 @@ fn assert_clean(bridge: &mut Bridge, rest: (u64, u64), within: Duration) {
     // Threads end a moment after their pipeline; give them that moment. Fewer than at rest is
     // fine: the rest figure may include the server side of a /metrics connection not yet closed.
     let within_rest = |now: (u64, u64)| now.0 <= rest.0 && now.1 <= rest.1;
-    let mut now = threads_and_fds(&bridge);
+    let mut now = threads_and_fds(bridge);
     for _ in 0..50 {
         if within_rest(now) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        now = threads_and_fds(&bridge);
+        now = threads_and_fds(bridge);
     }
     assert!(
         within_rest(now),
