@@ -14,6 +14,7 @@ mod common;
 use common::bridge::Bridge;
 use common::browser::{Driver, PageSpectrum};
 use common::phone::{MASKED_NUMBER, Phone};
+use common::phone_checks::last_second_until;
 use common::rtp_phone::Source;
 use common::setup::{client_id, inside_netns, join_page, measure_until, phone_ip, start_bridge};
 use common::spectrum::Spectrum;
@@ -45,14 +46,7 @@ fn phone_hears(s: &Spectrum, hz: f64) -> bool {
 /// returns the spectrum of the next 2 s: a window wholly after the change, without the
 /// joining prompt or a tone that only just started.
 fn phone_spectrum_after(phone: &Phone, onset: impl Fn(&Spectrum) -> bool) -> Spectrum {
-    let (last, ok) = measure_until(
-        Duration::from_secs(15),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            phone.rtp.spectrum_of_last(Duration::from_secs(1))
-        },
-        onset,
-    );
+    let (last, ok) = last_second_until(phone, Duration::from_secs(15), onset);
     if !ok {
         eprintln!(
             "no onset within 15 s; the last second: {}",

@@ -18,9 +18,11 @@ use std::time::{Duration, Instant};
 
 use common::bridge::{Backend, Bridge, Config};
 use common::phone::{MASKED_NUMBER, Phone};
-use common::phone_checks::{assert_phone_hears, press, wait_goodbye, wait_quiet};
+use common::phone_checks::{
+    assert_phone_hears, last_second_until, press, wait_goodbye, wait_quiet,
+};
 use common::rtp_phone::Source;
-use common::setup::{inside_netns, measure_until, phone_ip};
+use common::setup::{inside_netns, phone_ip};
 use participant::{Participant, wait_hears, wait_until};
 use serde_json::json;
 use server::Janus;
@@ -108,14 +110,9 @@ impl Rig {
 /// The joining prompt may still run over the room's tone: waits until `hz` dominates the
 /// phone's last second, then checks the next 2 s.
 fn phone_hears(phone: &Phone, hz: f64) {
-    let (last, ok) = measure_until(
-        Duration::from_secs(20),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            phone.rtp.spectrum_of_last(Duration::from_secs(1))
-        },
-        |s| (s.dominant_hz() - hz).abs() <= 30.0,
-    );
+    let (last, ok) = last_second_until(phone, Duration::from_secs(20), |s| {
+        (s.dominant_hz() - hz).abs() <= 30.0
+    });
     assert!(ok, "{hz} Hz never dominated: {}", last.describe(&[hz]));
     assert_phone_hears(phone, hz);
 }

@@ -45,7 +45,10 @@ mod tests {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let socket = bind_rtp(ip, 41000, 41100).unwrap();
         let port = socket.local_addr().unwrap().port();
-        assert!((41000..=41100).contains(&port) && port.is_multiple_of(2), "{port}");
+        assert!(
+            (41000..=41100).contains(&port) && port.is_multiple_of(2),
+            "{port}"
+        );
     }
 
     #[test]

@@ -12,6 +12,23 @@ use super::spectrum::Spectrum;
 const TONE_OVER_FLOOR_DB: f64 = 30.0;
 const ONSET_DB: f64 = 40.0;
 
+/// Looks at the phone's last second of audio every 100 ms until `onset` holds (`timeout` at
+/// most); returns the last spectrum and whether it held.
+pub fn last_second_until(
+    phone: &Phone,
+    timeout: Duration,
+    onset: impl Fn(&Spectrum) -> bool,
+) -> (Spectrum, bool) {
+    measure_until(
+        timeout,
+        || {
+            std::thread::sleep(Duration::from_millis(100));
+            phone.rtp.spectrum_of_last(Duration::from_secs(1))
+        },
+        onset,
+    )
+}
+
 pub fn press(phone: &Phone, keys: &str) {
     phone.rtp.press(keys);
     phone.rtp.wait_keys_sent(Duration::from_secs(10));
@@ -22,14 +39,7 @@ pub fn press(phone: &Phone, keys: &str) {
 pub fn assert_phone_hears(phone: &Phone, hz: f64) -> Spectrum {
     let started = Instant::now();
     let onset = |s: &Spectrum| s.level_near(hz) - s.floor_db() > ONSET_DB;
-    let (last, ok) = measure_until(
-        Duration::from_secs(15),
-        || {
-            std::thread::sleep(Duration::from_millis(100));
-            phone.rtp.spectrum_of_last(Duration::from_secs(1))
-        },
-        onset,
-    );
+    let (last, ok) = last_second_until(phone, Duration::from_secs(15), onset);
     assert!(
         ok,
         "the phone never heard {hz} Hz; the last second: {}",
