@@ -34,9 +34,6 @@ use tokio::task::JoinSet;
 /// Admitted calls waiting for the supervisor to start their task; beyond this the entry layer
 /// answers 503 at once. Each already holds a call slot, so this only absorbs a burst.
 const CALL_QUEUE_CAPACITY: usize = 256;
-/// webrtcbin's jitter buffer on the conference side: its default of 200 ms dominates the
-/// join-to-audio time and the delay budget; 50 ms is enough on a LAN-grade path.
-const CONFERENCE_JITTER_MS: u32 = 50;
 /// How long the exit waits for the unregistration and the listeners to finish.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -412,23 +409,12 @@ fn call_context(
     guessing: Arc<SipGuessing>,
     goodbye: watch::Receiver<bool>,
 ) -> CallContext {
-    let m = &config.media;
     let i = &config.ivr;
     CallContext {
         endpoint: sip.endpoint.clone(),
         contacts: sip.contacts.clone(),
         early: sip.early.clone(),
-        media: MediaSettings {
-            rtp_bind: m.rtp_bind,
-            sdp_ip: m.public_address.parse().ok(),
-            port_min: m.rtp_port_min,
-            port_max: m.rtp_port_max,
-            codecs: m.codecs.clone(),
-            jitter_buffer_ms: m.jitter_buffer_ms,
-            rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s.into())),
-            inband_dtmf: m.inband_dtmf,
-            conference_jitter_ms: CONFERENCE_JITTER_MS,
-        },
+        media: MediaSettings::from_config(&config.media),
         ivr: IvrConfig {
             room_id_min_digits: i.room_id_min_digits as usize,
             room_id_max_digits: i.room_id_max_digits as usize,

@@ -5,7 +5,7 @@
 //! bridge's descriptions keeps the encoder settings (voice mode, bitrate) the same on both sides
 //! of the ratio.
 
-use dialbridge::media::conference_leg::{recv_description, send_description};
+use dialbridge::media::conference_leg::{OpusSettings, recv_description, send_description};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
@@ -16,7 +16,7 @@ const RECV_SINK: &str = "appsink name=out";
 
 /// The floor pipeline for `buffers` 20 ms frames of a 440 Hz tone (what the callers send).
 fn description(buffers: u64) -> Result<String, String> {
-    let send = send_description(8000, 1).map_err(|e| e.to_string())?;
+    let send = send_description(8000, 1, OpusSettings::default()).map_err(|e| e.to_string())?;
     let recv = recv_description(8000).map_err(|e| e.to_string())?;
     let sink = recv
         .find(RECV_SINK)

@@ -11,6 +11,7 @@ use crate::cdr::{CallRecord, EndReason};
 use crate::conference::{ConferenceError, ConferenceSession, JoinRequest};
 use crate::ivr::dtmf::DtmfSource;
 use crate::media::MediaEvent;
+use crate::media::conference_leg::ConferenceLegConfig;
 use crate::media::phone_leg::PhoneLeg;
 use crate::metrics;
 use crate::sip::screen::has_sdp_body;
@@ -141,13 +142,13 @@ impl ActiveCall<'_> {
                 return self.input(CallInput::ConferenceFailed);
             }
         };
-        let rate = self.negotiated.codec.audio_rate();
-        match RoomLink::start(
-            session,
-            &self.leg,
-            rate,
-            self.ctx.media.conference_jitter_ms,
-        ) {
+        let config = ConferenceLegConfig {
+            audio_rate: self.negotiated.codec.audio_rate(),
+            jitter_latency_ms: self.ctx.media.conference_jitter_ms,
+            stun_server: None,
+            opus: self.ctx.media.opus,
+        };
+        match RoomLink::start(session, &self.leg, config) {
             Ok(room) => {
                 tracing::info!("joined the conference");
                 self.record.join_time = Some(crate::cdr::rfc3339(std::time::SystemTime::now()));

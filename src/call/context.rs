@@ -12,8 +12,10 @@ use tokio::sync::watch;
 use super::guard::SipGuessing;
 use crate::cdr::CdrSink;
 use crate::conference::ConferenceBackend;
+use crate::config::MediaConfig;
 use crate::ivr::machine::IvrConfig;
 use crate::media::codec::Codec;
+use crate::media::conference_leg::OpusSettings;
 use crate::media::prompts::PromptSet;
 use crate::sip::endpoint::Contacts;
 
@@ -31,6 +33,32 @@ pub struct MediaSettings {
     pub inband_dtmf: bool,
     /// webrtcbin jitter buffer latency on the conference side, in ms.
     pub conference_jitter_ms: u32,
+    /// The conference side's Opus encoder settings.
+    pub opus: OpusSettings,
+}
+
+/// webrtcbin's jitter buffer on the conference side: its default of 200 ms dominates the
+/// join-to-audio time and the delay budget; 50 ms is enough on a LAN-grade path.
+const CONFERENCE_JITTER_MS: u32 = 50;
+
+impl MediaSettings {
+    pub fn from_config(m: &MediaConfig) -> MediaSettings {
+        MediaSettings {
+            rtp_bind: m.rtp_bind,
+            sdp_ip: m.public_address.parse().ok(),
+            port_min: m.rtp_port_min,
+            port_max: m.rtp_port_max,
+            codecs: m.codecs.clone(),
+            jitter_buffer_ms: m.jitter_buffer_ms,
+            rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s.into())),
+            inband_dtmf: m.inband_dtmf,
+            conference_jitter_ms: CONFERENCE_JITTER_MS,
+            opus: OpusSettings {
+                complexity: m.opus_complexity,
+                dtx: m.opus_dtx,
+            },
+        }
+    }
 }
 
 /// Everything a call needs that outlives it.

@@ -55,15 +55,10 @@ impl RoomLink {
     pub fn start(
         session: ConferenceSession,
         phone: &PhoneLeg,
-        audio_rate: u32,
-        jitter_ms: u32,
+        config: ConferenceLegConfig,
     ) -> Result<Self, String> {
         let (tx, media_events) = mpsc::channel(MEDIA_EVENT_CAPACITY);
-        let config = ConferenceLegConfig {
-            audio_rate,
-            jitter_latency_ms: jitter_ms,
-            stun_server: None,
-        };
+        let audio_rate = config.audio_rate;
         let leg = Arc::new(ConferenceLeg::start(config, tx).map_err(|e| e.to_string())?);
         let muted = Arc::new(AtomicBool::new(false));
         let (to_room, is_muted) = (leg.clone(), muted.clone());

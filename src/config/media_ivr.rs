@@ -34,6 +34,12 @@ pub struct MediaConfig {
     /// SRTP (SDES keys, RFC 4568) for calls whose route sets none: `off` (plain RTP only),
     /// `optional` (SRTP when offered) or `required` (488 to plain offers). Default: optional.
     pub srtp: SrtpPolicy,
+    /// Opus encoder complexity for the caller's voice in the room, 0 (cheapest) to 10 (best).
+    /// Default: 10. BENCHMARKS.md shows what lower values save and cost.
+    pub opus_complexity: u8,
+    /// Opus discontinuous transmission: while the caller is silent, send a packet only every
+    /// 400 ms. Default: false.
+    pub opus_dtx: bool,
 }
 
 impl Default for MediaConfig {
@@ -48,6 +54,8 @@ impl Default for MediaConfig {
             rtp_timeout_s: 30,
             inband_dtmf: true,
             srtp: SrtpPolicy::Optional,
+            opus_complexity: 10,
+            opus_dtx: false,
         }
     }
 }

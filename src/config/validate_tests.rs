@@ -91,6 +91,15 @@ fn codecs_empty_or_duplicate() {
 }
 
 #[test]
+fn opus_complexity_range() {
+    let mut c = Config::default();
+    c.media.opus_complexity = 0;
+    assert!(problems(&c).is_empty());
+    c.media.opus_complexity = 11;
+    has(&c, "media.opus_complexity", "11 is not an Opus complexity");
+}
+
+#[test]
 fn rtp_port_range() {
     let mut c = Config::default();
     c.media.rtp_port_min = 20000;

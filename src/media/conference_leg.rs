@@ -88,6 +88,26 @@ pub struct ConferenceLegConfig {
     pub jitter_latency_ms: u32,
     /// `stun://host:port`, or `None` for host candidates only.
     pub stun_server: Option<String>,
+    /// How the caller's voice is encoded.
+    pub opus: OpusSettings,
+}
+
+/// The admin's trade between codec cost and quality (`media.opus_complexity`, `media.opus_dtx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpusSettings {
+    /// libopus complexity, 0 (cheapest) to 10 (best, libopus's own default).
+    pub complexity: u8,
+    /// Discontinuous transmission: during silence send a packet only every 400 ms.
+    pub dtx: bool,
+}
+
+impl Default for OpusSettings {
+    fn default() -> Self {
+        OpusSettings {
+            complexity: 10,
+            dtx: false,
+        }
+    }
 }
 
 impl Default for ConferenceLegConfig {
@@ -96,6 +116,7 @@ impl Default for ConferenceLegConfig {
             audio_rate: 8000,
             jitter_latency_ms: 50,
             stun_server: None,
+            opus: OpusSettings::default(),
         }
     }
 }
@@ -123,12 +144,14 @@ pub struct ConferenceLeg {
 
 /// The send pipeline for PCM at `rate` Hz, as the conference leg (and the bench's codec floor)
 /// runs it.
-pub fn send_description(rate: u32, ssrc: u32) -> Result<String, MediaError> {
+pub fn send_description(rate: u32, ssrc: u32, opus: OpusSettings) -> Result<String, MediaError> {
     let values = [
         ("rate", rate.to_string()),
         ("pt", OPUS_PT.to_string()),
         ("ssrc", ssrc.to_string()),
         ("bitrate", OPUS_BITRATE.to_string()),
+        ("complexity", opus.complexity.min(10).to_string()),
+        ("dtx", opus.dtx.to_string()),
     ];
     render("conference-send.txt", SEND_TEMPLATE, &values)
 }
@@ -152,7 +175,8 @@ impl ConferenceLeg {
         if config.audio_rate != 8000 && config.audio_rate != 16000 {
             return Err(ConferenceLegError::UnsupportedRate(config.audio_rate));
         }
-        let send = send_description(config.audio_rate, rand::random_range(1..u32::MAX))?;
+        let ssrc = rand::random_range(1..u32::MAX);
+        let send = send_description(config.audio_rate, ssrc, config.opus)?;
         let recv = recv_description(config.audio_rate)?;
         let error = |e: String| ConferenceLegError::Pipeline(e);
         let pipeline = gst::parse::launch_full(&send, None, gst::ParseFlags::FATAL_ERRORS)

@@ -5,20 +5,36 @@ use super::*;
 #[test]
 fn templates_render_and_parse() {
     crate::media::init().expect("GStreamer is installed on the build machine");
-    let values = [
-        ("rate", "16000".to_string()),
-        ("pt", "111".to_string()),
-        ("ssrc", "42".to_string()),
-        ("bitrate", "32000".to_string()),
-    ];
-    let send = render("conference-send.txt", SEND_TEMPLATE, &values).unwrap();
+    let send = send_description(16000, 42, OpusSettings::default()).unwrap();
     assert!(
         send.contains("ssrc=(uint)42") && !send.contains('#'),
         "{send}"
     );
     gst::parse::launch(&send).expect("send description parses");
-    let recv = render("conference-recv.txt", RECV_TEMPLATE, &values[..1]).unwrap();
+    let recv = recv_description(16000).unwrap();
     gst::parse::bin_from_description(&recv, true).expect("receive description parses");
+}
+
+#[test]
+fn the_encoder_follows_the_admins_opus_settings() {
+    let (tx, _rx) = mpsc::channel(8);
+    let config = ConferenceLegConfig {
+        opus: OpusSettings {
+            complexity: 3,
+            dtx: true,
+        },
+        ..ConferenceLegConfig::default()
+    };
+    let leg = ConferenceLeg::start(config, tx).unwrap();
+    let encoder = leg
+        .pipeline()
+        .iterate_elements()
+        .into_iter()
+        .flatten()
+        .find(|e| e.factory().is_some_and(|f| f.name() == "opusenc"))
+        .expect("the send pipeline has an Opus encoder");
+    assert_eq!(encoder.property::<i32>("complexity"), 3);
+    assert!(encoder.property::<bool>("dtx"));
 }
 
 #[test]

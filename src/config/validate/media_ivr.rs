@@ -24,6 +24,15 @@ pub(super) fn media(c: &Config, p: &mut Problems) {
             );
         }
     }
+    if m.opus_complexity > 10 {
+        p.add(
+            "media.opus_complexity",
+            format!(
+                "{} is not an Opus complexity; use 0 (cheapest) to 10 (best quality, the default)",
+                m.opus_complexity
+            ),
+        );
+    }
     let (lo, hi) = (m.rtp_port_min, m.rtp_port_max);
     if (lo == 0) != (hi == 0) {
         p.add(

@@ -57,7 +57,7 @@ impl Participant {
         let config = ConferenceLegConfig {
             audio_rate: RATE,
             jitter_latency_ms: 50,
-            stun_server: None,
+            ..ConferenceLegConfig::default()
         };
         let leg = Arc::new(ConferenceLeg::start(config, tx).expect("the conference leg starts"));
         let phone = Phone::start(leg.clone(), RATE, tone);
