@@ -351,7 +351,12 @@ pub static SRTP_REJECTED: Metric = Metric::new(
     "Inbound SRTP packets dropped: failed authentication, replayed, or not SRTP",
 );
 
-const ALL: [&Metric; 12] = [
+pub static LOCAL_LINKS: Metric = Metric::new(
+    "dialbridge_local_links",
+    "Callers of this bridge hearing another caller of the same room in-process, without WebRTC",
+);
+
+const ALL: [&Metric; 13] = [
     &CALLS_ACTIVE,
     &CALLS_TOTAL,
     &CALLS_JOINED,
@@ -364,6 +369,7 @@ const ALL: [&Metric; 12] = [
     &TASK_PANICS,
     &SIP_LOG_SUPPRESSED,
     &SRTP_REJECTED,
+    &LOCAL_LINKS,
 ];
 
 /// Prometheus text exposition of every metric, plus the live GStreamer pipeline count.

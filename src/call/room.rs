@@ -2,6 +2,7 @@
 //! WebRTC conference leg (media), wired to the phone leg. It relays SDP and ICE between the two
 //! and reduces everything else to [`CallInput`]s for the call machine.
 
+use super::local_room::{self, Registration};
 use super::machine::CallInput;
 use super::talk::TalkDetector;
 use crate::conference::{ConferenceCommand, ConferenceEvent, ConferenceSession};
@@ -25,7 +26,13 @@ pub struct RoomLink {
     leg: Arc<ConferenceLeg>,
     media_events: mpsc::Receiver<ConferenceMediaEvent>,
     muted: Arc<AtomicBool>,
+    /// Everyone else in the room that we know of.
     peers: HashSet<String>,
+    /// Those of `peers` with a PeerConnection in the leg (the others are linked in-process, or
+    /// have not sent their offer yet).
+    webrtc: HashSet<String>,
+    /// Our entry among this process's calls in rooms, when the backend's IDs allow it.
+    local: Option<Registration>,
     /// Whether the caller talks (set by the phone's PCM tap), and what the conference was told.
     talk: Arc<Talk>,
     talk_told: bool,
@@ -60,6 +67,10 @@ impl RoomLink {
         let (tx, media_events) = mpsc::channel(MEDIA_EVENT_CAPACITY);
         let audio_rate = config.audio_rate;
         let leg = Arc::new(ConferenceLeg::start(config, tx).map_err(|e| e.to_string())?);
+        let local = session
+            .local_id
+            .as_deref()
+            .map(|id| local_room::register(id, &leg));
         let muted = Arc::new(AtomicBool::new(false));
         let (to_room, is_muted) = (leg.clone(), muted.clone());
         let talk = Arc::new(Talk::default());
@@ -84,6 +95,8 @@ impl RoomLink {
             media_events,
             muted,
             peers: HashSet::new(),
+            webrtc: HashSet::new(),
+            local,
             talk,
             talk_told: false,
             conference_closed: false,
@@ -128,13 +141,16 @@ impl RoomLink {
         match event {
             ConferenceEvent::Joined { peers, others } => {
                 for peer in &peers {
-                    self.add_peer(peer, true);
+                    if !self.link_locally(peer) {
+                        self.add_peer(peer, true);
+                    }
                 }
                 Some(CallInput::ConferenceJoined { peers: others })
             }
             ConferenceEvent::PeerJoined { peer } => {
-                // The newcomer offers; we answer when its offer arrives.
-                self.add_peer(&peer, false);
+                // The newcomer offers (we answer when its offer arrives), or, when it is a call
+                // of this process, links to us in-process.
+                self.peers.insert(peer);
                 Some(CallInput::PeersChanged {
                     peers: self.peers.len(),
                 })
@@ -146,7 +162,7 @@ impl RoomLink {
                 })
             }
             ConferenceEvent::Description { peer, kind, sdp } => {
-                if !self.peers.contains(&peer) {
+                if !self.webrtc.contains(&peer) {
                     self.add_peer(&peer, false);
                 }
                 if let Err(e) = self.leg.remote_description(&peer, kind, &sdp) {
@@ -240,10 +256,26 @@ impl RoomLink {
             return;
         }
         self.peers.insert(peer.to_string());
+        self.webrtc.insert(peer.to_string());
+    }
+
+    /// Links us in-process with `peer` when it is a call of this process at our audio rate.
+    fn link_locally(&mut self, peer: &str) -> bool {
+        let (Some(me), Some(other)) = (&self.local, local_room::find(peer)) else {
+            return false;
+        };
+        if let Err(e) = self.leg.link_local(me.id(), &other, peer) {
+            tracing::debug!(%peer, error = %e, "a caller of this bridge, but linked over WebRTC");
+            return false;
+        }
+        tracing::info!(%peer, "hearing a caller of this bridge in-process");
+        self.peers.insert(peer.to_string());
+        true
     }
 
     fn remove_peer(&mut self, peer: &str) {
         self.peers.remove(peer);
+        self.webrtc.remove(peer);
         self.leg.remove_peer(peer);
     }
 

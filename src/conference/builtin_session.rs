@@ -55,6 +55,7 @@ pub(super) async fn join(
     Ok(ConferenceSession {
         commands: command_tx,
         events: event_rx,
+        local_id: Some(me.to_string()),
     })
 }
 

@@ -124,4 +124,7 @@ pub enum ConferenceCommand {
 pub struct ConferenceSession {
     pub commands: tokio::sync::mpsc::Sender<ConferenceCommand>,
     pub events: tokio::sync::mpsc::Receiver<ConferenceEvent>,
+    /// Our own peer ID, when the backend's IDs are unique within this process (the built-in
+    /// server's): other calls of this process in the room find us by it and link in-process.
+    pub local_id: Option<String>,
 }

@@ -35,6 +35,8 @@ mod bus;
 mod description;
 #[path = "conference/feed.rs"]
 mod feed;
+#[path = "conference/local.rs"]
+mod local;
 #[path = "conference/mix.rs"]
 mod mix;
 #[path = "conference/negotiation.rs"]
@@ -47,7 +49,7 @@ mod shared;
 mod stats;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gstreamer as gst;
@@ -140,6 +142,12 @@ pub struct ConferenceLeg {
     peers: Mutex<HashMap<String, (String, Peer)>>,
     index: PeerIndex,
     next_peer: AtomicU64,
+    audio_rate: u32,
+    /// PeerConnections in `peers`, readable without its lock (which `add_peer` holds while it
+    /// builds a webrtcbin).
+    webrtc_peers: AtomicUsize,
+    /// Callers of this process in the same room (see `conference/local.rs`).
+    local: local::LocalLinks,
 }
 
 /// The send pipeline for PCM at `rate` Hz, as the conference leg (and the bench's codec floor)
@@ -209,6 +217,9 @@ impl ConferenceLeg {
             peers: Mutex::default(),
             index,
             next_peer: AtomicU64::new(0),
+            audio_rate: config.audio_rate,
+            webrtc_peers: AtomicUsize::new(0),
+            local: local::LocalLinks::default(),
         };
         pipeline
             .set_state(gst::State::Playing)
@@ -217,11 +228,44 @@ impl ConferenceLeg {
     }
 
     /// Queues one frame of the caller's audio (mono S16 at `audio_rate`, normally 20 ms) for the
-    /// leg's encoder thread, which sends it to every connected peer. Never blocks: when that
-    /// thread stalls, the oldest queued frames are dropped.
+    /// leg's encoder thread, which sends it to every connected peer, and hands it to the callers
+    /// linked in-process. Never blocks: when that thread stalls, the oldest queued frames are
+    /// dropped. Without a PeerConnection nothing is encoded: nobody would hear it.
     pub fn push_phone_audio(&self, pcm: &[i16]) {
+        self.local.feed(pcm);
+        if self.webrtc_peers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let now = self.setup.pipeline.current_running_time();
         lock(&self.feed).push(pcm, now);
+    }
+
+    /// Links this leg (`peer` `me` of the room) with `other` (peer `other_name`), a caller of
+    /// this process in the same room: each hears the other's PCM through its own mix, without
+    /// a PeerConnection. Fails when the two run at different audio rates (a G.722 and a G.711
+    /// caller); they then need WebRTC.
+    pub fn link_local(
+        &self,
+        me: &str,
+        other: &ConferenceLeg,
+        other_name: &str,
+    ) -> Result<(), ConferenceLegError> {
+        if self.audio_rate != other.audio_rate {
+            return Err(ConferenceLegError::UnsupportedRate(other.audio_rate));
+        }
+        let to_other = local::Link::new(branches::next_stream_id());
+        self.local
+            .add_listener(other_name, &other.setup.mixer, &to_other);
+        other.local.add_heard(me, &to_other);
+        let to_me = local::Link::new(branches::next_stream_id());
+        other.local.add_listener(me, &self.setup.mixer, &to_me);
+        self.local.add_heard(other_name, &to_me);
+        Ok(())
+    }
+
+    /// Whether `peer` is linked in-process ([`ConferenceLeg::link_local`]).
+    pub fn is_local_peer(&self, peer: &str) -> bool {
+        self.local.contains(peer)
     }
 
     /// Fills `out` with the next samples of the mix of all peers (silence when none).
@@ -245,6 +289,7 @@ impl ConferenceLeg {
             return Err(e);
         }
         peers.insert(peer.to_string(), (prefix, new));
+        self.webrtc_peers.store(peers.len(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -283,10 +328,18 @@ impl ConferenceLeg {
         }
     }
 
-    /// Closes the PeerConnection to `peer` and removes its elements; the other peers keep
-    /// sending and receiving. Unknown peers are ignored.
+    /// Closes the PeerConnection to `peer` (or its in-process link) and removes its elements;
+    /// the other peers keep sending and receiving. Unknown peers are ignored.
     pub fn remove_peer(&self, peer: &str) {
-        let removed = lock(&self.peers).remove(peer);
+        if self.local.remove(peer, &self.setup.mixer) {
+            return;
+        }
+        let removed = {
+            let mut peers = lock(&self.peers);
+            let removed = peers.remove(peer);
+            self.webrtc_peers.store(peers.len(), Ordering::Relaxed);
+            removed
+        };
         if let Some((prefix, entry)) = removed {
             self.drop_peer(&prefix, entry);
         }

@@ -53,6 +53,7 @@ pub(super) fn start(
     ConferenceSession {
         commands: command_tx,
         events: event_rx,
+        local_id: None,
     }
 }
 

@@ -14,6 +14,11 @@ use super::shared::lock;
 /// Mixer stream ids, unique per process.
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
+/// A new mixer stream id.
+pub fn next_stream_id() -> u64 {
+    NEXT_STREAM.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Makes the branch leaving `tee_pad` say what the peer expects: its payload type `pt` (in
 /// caps, and in every packet when it differs from the encoder's `base_pt`), and caps without the
 /// `sprop-*` hints the payloader adds. webrtcbin matches a remote offer to our transceiver by
@@ -86,7 +91,7 @@ pub fn receiver(
         s.get::<&str>("encoding-name")
             .is_ok_and(|e| e.eq_ignore_ascii_case("OPUS"))
     });
-    let stream = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
+    let stream = next_stream_id();
     if !is_opus {
         let sink = gst::ElementFactory::make("fakesink")
             .property("sync", false)

@@ -157,6 +157,7 @@ impl ConferenceBackend for TalkWeb {
         Ok(ConferenceSession {
             commands: command_tx,
             events: event_rx,
+            local_id: None,
         })
     }
 }
