@@ -1,7 +1,7 @@
 //! Load bench (`harness = false`): steps N concurrent calls through the real `dialbridge`
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
-//! `--budget 900` (seconds) `--out bench/results.json`.
+//! `--budget 900` (seconds) `--room-size 5` (callers per room) `--out bench/results.json`.
 // The test harness brings unit tests whose imports are unused in a bench without libtest.
 #![allow(unused_imports)]
 
@@ -43,6 +43,7 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let room_size: usize = arg("--room-size", "1").parse().unwrap_or(1);
     let window = Duration::from_secs_f64(arg("--window", "10").parse().unwrap_or(10.0));
     let budget = Duration::from_secs(arg("--budget", "900").parse().unwrap_or(900));
     let out = arg(
@@ -50,5 +51,5 @@ fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
     );
     let dir = std::env::temp_dir().join("dialbridge-bench");
-    harness::run_all(&steps, window, budget, &out, &dir);
+    harness::run_all(&steps, room_size, window, budget, &out, &dir);
 }

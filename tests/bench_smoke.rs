@@ -1,5 +1,5 @@
-//! CI smoke test of the load bench (`benches/load.rs`): one tiny step (2 calls, a 3 s window)
-//! must complete and produce numbers. No timing assertions: CI machines vary.
+//! CI smoke test of the load bench (`benches/load.rs`): one tiny step (2 calls in one room, a
+//! 3 s window) must complete and produce numbers. No timing assertions: CI machines vary.
 
 mod common;
 use common::netns;
@@ -20,7 +20,7 @@ fn bench_smoke() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let step = harness::run_step(rt.handle(), &dir, 2, Duration::from_secs(3))
+    let step = harness::run_step(rt.handle(), &dir, (2, 2), Duration::from_secs(3))
         .unwrap_or_else(|e| panic!("the bench step failed: {e}"));
     eprintln!(
         "{}",
@@ -72,8 +72,10 @@ fn bench_full() {
         "BENCH_OUT",
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
     );
+    let room_size = env("BENCH_ROOM_SIZE", "1").parse().unwrap_or(1);
     harness::run_all(
         &steps,
+        room_size,
         window,
         budget,
         &out,

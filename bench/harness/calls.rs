@@ -1,6 +1,8 @@
-//! A round of calls: one WebRTC peer in each room `first_room + i`, a pump thread that ticks
-//! every peer each 20 ms, and a caller per room who dials in, types the room and `#`, then sends
-//! a tone. [`Calls::hang_up`] ends the round.
+//! A round of calls: rooms `first_room..` with one WebRTC peer each, a pump thread that ticks
+//! every peer each 20 ms, and `room_size` callers per room who dial in, type the room and `#`,
+//! then send a tone of their own (so the peer can tell when each caller is heard). Callers of
+//! one bridge in one room hear each other in-process; each has one PeerConnection, to the peer.
+//! [`Calls::hang_up`] ends the round.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +20,23 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// The RTP phone marks `#` done 5 packets after the key's first end packet.
 const KEY_GAP: Duration = Duration::from_millis(100);
 
+/// The tone of the caller in `slot` of its room: 150 Hz apart (three Goertzel bins of a 20 ms
+/// frame at 8 kHz), 400 to 3250 Hz for rooms of up to 20.
+pub fn tone_hz(slot: usize) -> f64 {
+    400.0 + 150.0 * slot as f64
+}
+
+/// Each caller's tone amplitude: the room's tones together stay below full scale at the peer.
+pub fn tone_amplitude(room_size: usize) -> f64 {
+    8000.0 / room_size.max(1) as f64
+}
+
 /// One caller, after typing `#`.
 pub struct Caller {
     /// Index of its room (and peer).
     pub room: usize,
+    /// Its place in the room (which tone it sends).
+    pub slot: usize,
     pub phone: Phone,
     pub invite_to_200: Duration,
     /// When its `#` went out.
@@ -36,19 +51,27 @@ pub struct Calls {
 }
 
 impl Calls {
-    /// Starts `count` peers in rooms `first_room..`, pumps them and `extra` (already started),
-    /// dials in a caller per room and waits until every peer heard its caller and every `extra`
-    /// peer heard something. Calls that fail are left out of `callers`.
+    /// Starts a peer in each of the rooms `first_room..` that `count` callers fill `room_size`
+    /// at a time, pumps them and `extra` (already started), dials in the callers and waits until
+    /// every peer heard each of its callers and every `extra` peer heard something. Calls that
+    /// fail are left out of `callers`.
     pub fn connect(
         rt: &tokio::runtime::Handle,
         bridge_sip: SocketAddr,
         ws: &str,
         first_room: usize,
-        count: usize,
+        (count, room_size): (usize, usize),
         extra: &[Arc<Peer>],
     ) -> Result<Calls, String> {
-        let peers = (0..count)
-            .map(|i| Peer::start(rt, ws.to_string(), (first_room + i).to_string()))
+        let room_size = room_size.max(1);
+        let amplitude = tone_amplitude(room_size);
+        let peers = (0..count.div_ceil(room_size))
+            .map(|r| {
+                let in_room = room_size.min(count - r * room_size);
+                let tones = (0..in_room).map(tone_hz).collect();
+                let room = (first_room + r).to_string();
+                Peer::start(rt, ws.to_string(), room, tones, amplitude)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let stop = Arc::new(AtomicBool::new(false));
         let pump = {
@@ -77,14 +100,20 @@ impl Calls {
         let dialers: Vec<_> = (0..count)
             .map(|i| {
                 std::thread::sleep(Duration::from_millis(30));
-                let room = (first_room + i).to_string();
-                std::thread::spawn(move || dial_in(bridge_sip, room))
+                let room = (first_room + i / room_size).to_string();
+                let tone = Source::Tone {
+                    hz: tone_hz(i % room_size),
+                    amplitude,
+                };
+                std::thread::spawn(move || dial_in(bridge_sip, room, tone))
             })
             .collect();
-        for (room, dialer) in dialers.into_iter().enumerate() {
+        for (i, dialer) in dialers.into_iter().enumerate() {
+            let (room, slot) = (i / room_size, i % room_size);
             match dialer.join() {
                 Ok((phone, invite_to_200, hash)) => calls.callers.push(Caller {
                     room,
+                    slot,
                     phone,
                     invite_to_200,
                     hash,
@@ -100,7 +129,7 @@ impl Calls {
             calls
                 .callers
                 .iter()
-                .all(|c| calls.peers[c.room].first_heard().is_some())
+                .all(|c| calls.peers[c.room].heard_tone(c.slot).is_some())
                 && extra.iter().all(|p| p.first_heard().is_some())
         };
         while !all_heard(&calls) && Instant::now() < deadline {
@@ -109,10 +138,15 @@ impl Calls {
         Ok(calls)
     }
 
-    /// `(caller, its room's peer)` for every caller.
+    /// `(first caller of a room, its peer)` for every room; the other callers go silent, so
+    /// that each room carries one caller's audio (for [`super::delay`]).
     pub fn pairs(&self) -> Vec<(&Phone, &Peer)> {
+        for caller in self.callers.iter().filter(|c| c.slot > 0) {
+            caller.phone.rtp.set_source(Source::Silence);
+        }
         self.callers
             .iter()
+            .filter(|c| c.slot == 0)
             .map(|c| (&c.phone, &*self.peers[c.room]))
             .collect()
     }
@@ -122,7 +156,7 @@ impl Calls {
         self.callers
             .iter()
             .filter_map(|c| {
-                let heard = self.peers[c.room].first_heard()?;
+                let heard = self.peers[c.room].heard_tone(c.slot)?;
                 Some(heard.saturating_duration_since(c.hash).as_secs_f64() * 1e3)
             })
             .collect()
@@ -149,8 +183,8 @@ impl Drop for Calls {
     }
 }
 
-/// One caller: call, type the room ID and `#`, tone on. Returns (INVITE->200, `#` instant).
-fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
+/// One caller: call, type the room ID and `#`, `tone` on. Returns (INVITE->200, `#` instant).
+fn dial_in(bridge: SocketAddr, room: String, tone: Source) -> (Phone, Duration, Instant) {
     let ip = netns::ADDR_B.parse().expect("a literal address");
     let start = Instant::now();
     let phone = Phone::call(ip, bridge);
@@ -161,9 +195,6 @@ fn dial_in(bridge: SocketAddr, room: String) -> (Phone, Duration, Instant) {
     phone.rtp.press("#");
     phone.rtp.wait_keys_sent(Duration::from_secs(20));
     let hash = Instant::now() - KEY_GAP;
-    phone.rtp.set_source(Source::Tone {
-        hz: 440.0,
-        amplitude: 8000.0,
-    });
+    phone.rtp.set_source(tone);
     (phone, invite, hash)
 }

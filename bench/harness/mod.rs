@@ -1,6 +1,6 @@
 //! The load bench: the real `dialbridge` binary in a self-made network namespace, N callers
-//! (the test harness's SIP UA + RTP phone) each typing room `1000+i` + `#`, and one WebRTC peer
-//! per room (see [`peer`]). Needs the test harness as the crate-root module `common` (the
+//! (the test harness's SIP UA + RTP phone) in rooms of K, each typing its room `1000+i` + `#`,
+//! and one WebRTC peer per room (see [`peer`]). Needs the test harness as the crate-root module `common` (the
 //! including file declares it with `#[path]` when it is not a test).
 #![allow(dead_code)]
 
@@ -42,6 +42,8 @@ const FIRST_ROOM: usize = 1000;
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub calls: usize,
+    /// Callers per room (each room also has one WebRTC peer).
+    pub room_size: usize,
     /// Calls that got answered, into their room and heard by the peer.
     pub calls_ok: usize,
     pub window_s: f64,
@@ -108,7 +110,7 @@ pub fn bench_config(rooms: impl IntoIterator<Item = String>, limits_toml: String
     }
 }
 
-fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
+fn start_bridge(dir: &Path, calls: usize, rooms: usize) -> Result<Bridge, String> {
     let fixed = [
         WEBRTC_ROOM.to_string(),
         WARM_UP_ROOM.to_string(),
@@ -116,7 +118,7 @@ fn start_bridge(dir: &Path, calls: usize) -> Result<Bridge, String> {
     ];
     let rooms = fixed
         .into_iter()
-        .chain((0..calls).map(|i| (FIRST_ROOM + i).to_string()));
+        .chain((0..rooms).map(|i| (FIRST_ROOM + i).to_string()));
     let limits = format!("[limits]\nmax_calls = {}\n", calls + 10);
     Bridge::try_start(dir, &format!("bench-{calls}"), &bench_config(rooms, limits))
 }
@@ -135,14 +137,16 @@ fn settle(pid: &str, idle: &procstat::Sample) -> Result<procstat::Sample, String
     }
 }
 
-/// Runs one step with `calls` concurrent calls and a steady window of `window`.
+/// Runs one step with `calls` concurrent calls in rooms of `room_size` and a steady window of
+/// `window`.
 pub fn run_step(
     rt: &tokio::runtime::Handle,
     dir: &Path,
-    calls: usize,
+    (calls, room_size): (usize, usize),
     window: Duration,
 ) -> Result<Step, String> {
-    let bridge = start_bridge(dir, calls)?;
+    let room_size = room_size.max(1);
+    let bridge = start_bridge(dir, calls, calls.div_ceil(room_size))?;
     let pid = bridge.pid().to_string();
     // The same audio as the window carries, but at least 2 minutes (CPU time has 10 ms ticks).
     let floor_audio_s = (calls as f64 * window.as_secs_f64()).max(FLOOR_MIN_AUDIO_S);
@@ -152,7 +156,7 @@ pub fn run_step(
     // and thread pools, GLib's worker context) is then part of "idle", so what ended calls
     // leave behind can be told from it.
     let ws = format!("ws://{}/ws", bridge.signaling);
-    let warm_up = Calls::connect(rt, bridge.sip, &ws, WARM_UP_ROOM, 1, &[])?;
+    let warm_up = Calls::connect(rt, bridge.sip, &ws, WARM_UP_ROOM, (1, 1), &[])?;
     if warm_up.hash_to_audio_ms().is_empty() {
         return Err("the warm-up call never reached its peer".into());
     }
@@ -164,18 +168,19 @@ pub fn run_step(
     let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, 3.0);
 
     // The WebRTC-only pair: the second joins once the first is in, and offers to it.
-    let webrtc_a = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
+    let webrtc_peer = || peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into(), Vec::new(), 0.0);
+    let webrtc_a = webrtc_peer()?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !*webrtc_a.joined.borrow() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let webrtc_b = peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into())?;
+    let webrtc_b = webrtc_peer()?;
     let round = Calls::connect(
         rt,
         bridge.sip,
         &ws,
         FIRST_ROOM,
-        calls,
+        (calls, room_size),
         &[webrtc_a.clone(), webrtc_b.clone()],
     )?;
     std::thread::sleep(Duration::from_secs(2));
@@ -206,7 +211,7 @@ pub fn run_step(
     // Single callers joining while the others talk: `#` to audio as a caller meets it.
     let mut joins = Vec::new();
     for _ in 0..PROBE_CALLS {
-        let probe = Calls::connect(rt, bridge.sip, &ws, PROBE_ROOM, 1, &[])?;
+        let probe = Calls::connect(rt, bridge.sip, &ws, PROBE_ROOM, (1, 1), &[])?;
         joins.extend(probe.hash_to_audio_ms());
         probe.hang_up();
     }
@@ -215,7 +220,7 @@ pub fn run_step(
     let after = settle(&pid, &idle_b)?;
 
     // The same calls once more: memory the first round left behind must be reused, not grow.
-    let again = Calls::connect(rt, bridge.sip, &ws, FIRST_ROOM, calls, &[])?;
+    let again = Calls::connect(rt, bridge.sip, &ws, FIRST_ROOM, (calls, room_size), &[])?;
     let again_ok = again.hash_to_audio_ms().len();
     again.hang_up();
     let after_again = settle(&pid, &idle_b)?;
@@ -235,6 +240,7 @@ pub fn run_step(
     let cpu_per_call = per(cpu - idle_cpu);
     Ok(Step {
         calls,
+        room_size,
         calls_ok,
         window_s: secs,
         idle_cpu_pct: idle_cpu,

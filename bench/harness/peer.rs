@@ -1,8 +1,8 @@
 //! A lightweight WebRTC room participant: dialbridge's own [`ConferenceLeg`] plus a tiny client
 //! of the built-in signaling server. It joins a room as `web`, offers to those already there and
 //! answers newcomers (the newcomer offers), sends a tone (or a clip every period, noting when
-//! each went out), notes when the caller's audio first reaches it, and can record what it hears
-//! with the time each frame was played.
+//! each went out), notes when each of its room's callers (each with a tone of its own) is first
+//! heard, and can record what it hears with the time each frame was played.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,11 +16,15 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::common::goertzel;
 use crate::common::rtp_phone::Source;
 use crate::common::tools::lock;
 
-/// Mix level (RMS) above which the peer counts the caller as heard.
+/// Mix level (RMS) above which the peer counts the room as heard.
 const HEARD_RMS: f64 = 300.0;
+/// Share of a caller's tone amplitude that counts it as heard (neighbouring tones leak less
+/// than a tenth into a 20 ms Goertzel filter).
+const HEARD_SHARE: f64 = 0.4;
 /// Samples per 20 ms tick (8 kHz).
 const FRAME: usize = 160;
 
@@ -57,17 +61,24 @@ struct Sound {
 pub struct Peer {
     pub leg: Arc<ConferenceLeg>,
     first_audio: Mutex<Option<Instant>>,
+    /// The tones of the room's callers, by slot, and when each was first heard.
+    tones: Vec<f64>,
+    tone_amplitude: f64,
+    tones_heard: Mutex<Vec<Option<Instant>>>,
     pub joined: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
     sound: Mutex<Sound>,
 }
 
 impl Peer {
-    /// Starts the leg and joins `room` at `ws_url` on `rt`.
+    /// Starts the leg and joins `room` at `ws_url` on `rt`; `tones` are the room's callers'
+    /// (of `tone_amplitude` each), watched for in what the peer hears.
     pub fn start(
         rt: &tokio::runtime::Handle,
         ws_url: String,
         room: String,
+        tones: Vec<f64>,
+        tone_amplitude: f64,
     ) -> Result<Arc<Peer>, String> {
         let (events_tx, events_rx) = mpsc::channel(256);
         let leg = ConferenceLeg::start(ConferenceLegConfig::default(), events_tx)
@@ -79,6 +90,9 @@ impl Peer {
         Ok(Arc::new(Peer {
             leg,
             first_audio: Mutex::new(None),
+            tones_heard: Mutex::new(vec![None; tones.len()]),
+            tones,
+            tone_amplitude,
             joined,
             task,
             sound: Mutex::new(Sound {
@@ -107,6 +121,11 @@ impl Peer {
         *lock(&self.first_audio)
     }
 
+    /// When the caller in `slot` of the room was first heard, if it was.
+    pub fn heard_tone(&self, slot: usize) -> Option<Instant> {
+        lock(&self.tones_heard).get(slot).copied().flatten()
+    }
+
     /// When each clip went out.
     pub fn clip_starts(&self) -> Vec<Instant> {
         lock(&self.sound).clip_starts.clone()
@@ -129,10 +148,16 @@ impl Peer {
             rec.samples.extend_from_slice(&out);
             rec.frame_times.push(now);
         }
-        let rms = (out.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / FRAME as f64).sqrt();
         let mut first = lock(&self.first_audio);
-        if first.is_none() && rms > HEARD_RMS {
+        if first.is_none() && goertzel::rms(&out) > HEARD_RMS {
             *first = Some(now);
+        }
+        let mut heard = lock(&self.tones_heard);
+        for (slot, at) in heard.iter_mut().enumerate().filter(|(_, at)| at.is_none()) {
+            let level = goertzel::power(&out, 8000, self.tones[slot]);
+            if level > HEARD_SHARE * self.tone_amplitude {
+                *at = Some(now);
+            }
         }
     }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::{Step, machine, run_step};
 
-/// Runs `steps` and writes `out` (JSON). Returns why it stopped.
+/// Runs `steps` (calls in rooms of `room_size`) and writes `out` (JSON). Returns why it stopped.
 pub fn run_all(
     steps: &[usize],
+    room_size: usize,
     window: Duration,
     budget: Duration,
     out: &str,
@@ -29,8 +30,8 @@ pub fn run_all(
             stopped = format!("time budget {budget:?} ran out before {calls} calls");
             break;
         }
-        eprintln!("== {calls} calls");
-        match run_step(rt.handle(), dir, calls, window) {
+        eprintln!("== {calls} calls in rooms of {room_size}");
+        match run_step(rt.handle(), dir, (calls, room_size), window) {
             Ok(step) => {
                 eprintln!(
                     "{}",
@@ -61,6 +62,7 @@ fn write(out: &str, results: &[Step], stopped: &str, window: Duration) {
     let json = serde_json::json!({
         "machine": machine(),
         "window_s": window.as_secs_f64(),
+        "room_size": results.first().map(|s: &Step| s.room_size),
         "stopped": stopped,
         "steps": results,
     });

@@ -26,15 +26,21 @@ fn the_encoder_follows_the_admins_opus_settings() {
         ..ConferenceLegConfig::default()
     };
     let leg = ConferenceLeg::start(config, tx).unwrap();
-    let encoder = leg
-        .pipeline()
-        .iterate_elements()
-        .into_iter()
-        .flatten()
-        .find(|e| e.factory().is_some_and(|f| f.name() == "opusenc"))
-        .expect("the send pipeline has an Opus encoder");
+    let element = |factory: &str| {
+        leg.pipeline()
+            .iterate_elements()
+            .into_iter()
+            .flatten()
+            .find(|e| e.factory().is_some_and(|f| f.name() == factory))
+            .unwrap_or_else(|| panic!("the send pipeline has no {factory}"))
+    };
+    let encoder = element("opusenc");
     assert_eq!(encoder.property::<i32>("complexity"), 3);
     assert!(encoder.property::<bool>("dtx"));
+    assert!(
+        element("rtpopuspay").property::<bool>("dtx"),
+        "the payloader drops the encoder's silence frames"
+    );
 }
 
 #[test]
