@@ -248,6 +248,19 @@ fn one_peer_both_directions() {
     );
     assert_tone(&bridge_phone.last(500), 8000, 440.0, "phone hears the peer");
     assert!(room.connected("bridge", "browser") && room.connected("browser", "bridge"));
+    // webrtcbin's input clocksyncs are off: frames go out as they are encoded.
+    let syncs: Vec<bool> = bridge
+        .pipeline()
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.factory().is_some_and(|f| f.name() == "clocksync"))
+        .map(|e| e.property::<bool>("sync"))
+        .collect();
+    assert!(
+        !syncs.is_empty() && syncs.iter().all(|s| !s),
+        "clocksyncs' sync: {syncs:?}"
+    );
     // webrtcbin's receiver counters: most of a second of 20 ms packets, none lost on a veth.
     let stats = bridge.inbound_stats();
     println!("bridge inbound: {stats:?}");

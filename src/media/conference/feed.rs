@@ -5,8 +5,8 @@
 //! Timestamps follow the frames (no jitter from the pushing thread's scheduling) but stay
 //! anchored to the pipeline's running time, which RTCP sender reports map to wall-clock time:
 //! after a stall or a burst of more than [`RESYNC_NS`] they are re-anchored (marked DISCONT).
-//! The bound is tight because webrtcbin holds a buffer stamped ahead of the running time until
-//! its time comes (its input `clocksync`): drift ahead is delay for the room.
+//! The bound is tight because a receiver plays out by these timestamps (mapped through our RTCP
+//! sender reports): drift ahead is delay for the room.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;

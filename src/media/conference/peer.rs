@@ -60,6 +60,21 @@ pub(super) struct PeerShared {
     state: Mutex<Negotiation>,
 }
 
+/// webrtcbin puts a `clocksync` (sync on) in front of every stream it sends, which holds each
+/// packet until the pipeline clock reaches its timestamp: a timed wake-up per packet and peer.
+/// Our frames are already paced by the phone's 20 ms tick and stamped on the pipeline's running
+/// time (`feed.rs`), so the wait buys nothing; this turns it off as webrtcbin adds them.
+fn unsync_inputs(webrtc: &gst::Element) {
+    let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    bin.connect_element_added(|_, element| {
+        if element.factory().is_some_and(|f| f.name() == "clocksync") {
+            element.set_property("sync", false);
+        }
+    });
+}
+
 /// One peer's elements; owned by the leg's peer table.
 pub(super) struct Peer {
     pub shared: Arc<PeerShared>,
@@ -84,6 +99,7 @@ impl Peer {
                 .map_err(|e| ConferenceLegError::Pipeline(format!("cannot create {factory}: {e}")))
         };
         let webrtc = make("webrtcbin", "webrtc")?;
+        unsync_inputs(&webrtc);
         webrtc.set_property("bundle-policy", WebRTCBundlePolicy::MaxBundle);
         webrtc.set_property("latency", setup.jitter_latency_ms);
         if let Some(stun) = &setup.stun_server {
@@ -148,8 +164,8 @@ impl Peer {
     }
 
     /// Links a new tee branch straight into webrtcbin, without a queue (and so a thread) per
-    /// peer: the tee runs on the leg's encoder thread, which may wait inside webrtcbin (its
-    /// input `clocksync` holds early buffers) but never blocks the caller's task. The branch
+    /// peer: the tee runs on the leg's encoder thread, which may wait inside webrtcbin but never
+    /// blocks the caller's task. The branch
     /// drops audio until the peer is connected. `pt`: the payload type this peer expects; when
     /// it differs from the encoder's `base_pt`, the branch rewrites caps and packets.
     pub fn feed_from(
