@@ -1,7 +1,9 @@
 //! Load bench (`harness = false`): steps N concurrent calls through the real `dialbridge`
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
-//! `--budget 900` (seconds) `--out bench/results.json`.
+//! `--budget 900` (seconds) `--out bench/results.json`. `--janus-only` (with `--room-size 1`)
+//! measures only the C peer, Janus AudioBridge with the same callers (`harness::janus`), for
+//! each step, and prints its JSON.
 // The test harness brings unit tests whose imports are unused in a bench without libtest.
 #![allow(unused_imports)]
 
@@ -50,5 +52,33 @@ fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
     );
     let dir = std::env::temp_dir().join("dialbridge-bench");
+    if std::env::args().any(|a| a == "--janus-only") {
+        let room_size = arg("--room-size", "1").parse().unwrap_or(1);
+        std::process::exit(janus_only(&steps, room_size, window, &dir));
+    }
     harness::run_all(&steps, window, budget, &out, &dir);
+}
+
+/// Runs only the Janus peer for each step and prints its JSON; returns the exit code.
+fn janus_only(steps: &[usize], room_size: usize, window: Duration, dir: &std::path::Path) -> i32 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut code = 0;
+    for &calls in steps {
+        eprintln!("== janus: {calls} calls, rooms of {room_size}");
+        match harness::janus::measure(rt.handle(), dir, calls, room_size, window) {
+            Ok(step) => println!(
+                "{}",
+                serde_json::to_string_pretty(&step).expect("plain data")
+            ),
+            Err(e) => {
+                eprintln!("janus step {calls} failed: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
 }

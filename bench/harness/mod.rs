@@ -8,6 +8,10 @@ pub mod calls;
 pub mod chirp;
 pub mod delay;
 pub mod floor;
+/// The C peer (issue 13): the same callers into Janus AudioBridge rooms.
+pub mod janus;
+mod janus_api;
+mod janus_room;
 pub mod peer;
 pub use crate::common::procstat;
 pub mod quality;
