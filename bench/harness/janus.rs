@@ -82,9 +82,8 @@ pub fn measure(
     let result = run(rt, &janus, calls, room_size, window);
     janus.stop();
     let log = dir.join(format!("janus-{calls}.log"));
-    let kept = std::fs::create_dir_all(dir).and_then(|()| {
-        std::fs::write(&log, janus.log_tail(usize::MAX))
-    });
+    let kept = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&log, janus.log_tail(usize::MAX)));
     if let Err(e) = kept {
         eprintln!("cannot keep Janus's log as {}: {e}", log.display());
     }
@@ -109,8 +108,8 @@ fn run(
 
     let api = rt.block_on(JanusApi::connect(&janus.url(), API_SECRET))?;
     let admin = rt.block_on(api.attach(PLUGIN))?;
-    let options = JanusOptions::new(janus.url(), JanusPlugin::AudioBridge)
-        .with_credentials(API_SECRET, "");
+    let options =
+        JanusOptions::new(janus.url(), JanusPlugin::AudioBridge).with_credentials(API_SECRET, "");
     let backend = Arc::new(JanusBackend::new(options));
     let sizes = room_sizes(calls, room_size);
     let mut rooms = Vec::new();

@@ -102,7 +102,9 @@ impl JanusApi {
             .await?;
         let data = &reply["plugindata"]["data"];
         if data.is_null() {
-            return Err(format!("Janus answered {what} without plugin data: {reply}"));
+            return Err(format!(
+                "Janus answered {what} without plugin data: {reply}"
+            ));
         }
         if let Some(code) = data["error_code"].as_u64() {
             return Err(format!("{what} refused: {code} {}", data["error"]));
@@ -178,8 +180,7 @@ impl Drop for JanusApi {
 /// (other participants joining) are dropped. When the connection ends, every waiter learns.
 async fn dispatch_replies<S>(mut stream: S, waiters: Waiters)
 where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     while let Some(Ok(frame)) = stream.next().await {
         let Ok(text) = frame.to_text() else { continue };

@@ -124,8 +124,9 @@ async fn join_caller(api: &JanusApi, id: u64, n: usize) -> Result<RtpPhone, Stri
         "rtp": {"ip": ip.to_string(), "port": phone.local.port(), "payload_type": 0},
     });
     let joined = api.message(handle, join).await?;
-    let janus = janus_rtp_address(&joined["rtp"])
-        .ok_or_else(|| format!("room {id}: the joined event has no usable rtp address: {joined}"))?;
+    let janus = janus_rtp_address(&joined["rtp"]).ok_or_else(|| {
+        format!("room {id}: the joined event has no usable rtp address: {joined}")
+    })?;
     phone.set_source(CALLER_TONE);
     phone.set_remote(janus);
     Ok(phone)
@@ -140,6 +141,8 @@ fn janus_rtp_address(rtp: &Value) -> Option<SocketAddr> {
 
 /// Is sound (not just packets of silence) in the caller's latest audio?
 fn caller_hears(phone: &RtpPhone) -> bool {
-    let since = Instant::now().checked_sub(LISTEN).unwrap_or_else(Instant::now);
+    let since = Instant::now()
+        .checked_sub(LISTEN)
+        .unwrap_or_else(Instant::now);
     goertzel::rms(&phone.samples_since(since)) > f64::from(SOUND_RMS)
 }
