@@ -180,8 +180,9 @@ fn steady_window(pid: &str, rooms: &[Room], window: Duration) -> Result<Window, 
     let calls_ok = || rooms.iter().map(Room::callers_hearing).sum::<usize>();
     let web_ok = || rooms.iter().filter(|r| r.web_hears()).count();
     let callers = rooms.iter().map(|r| r.callers.len()).sum::<usize>();
+    let webs_joined = rooms.iter().filter(|r| r.web.is_some()).count();
     let deadline = Instant::now() + AUDIO_TIMEOUT;
-    while (calls_ok() < callers || web_ok() < rooms.len()) && Instant::now() < deadline {
+    while (calls_ok() < callers || web_ok() < webs_joined) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let phones = || rooms.iter().flat_map(|r| &r.callers).map(|c| c.rx_stats());
