@@ -1,7 +1,10 @@
 //! Load bench (`harness = false`): steps N concurrent calls through the real `dialbridge`
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
-//! `--budget 900` (seconds) `--room-size 5` (callers per room) `--out bench/results.json`.
+//! `--budget 900` (seconds) `--room-size 5` (callers per room) `--out bench/results.json`
+//! `--no-janus` (skip the C peer beside each step). `--janus-only` measures only the C peer,
+//! Janus AudioBridge with the same callers (`harness::janus`), for each step, and prints its
+//! JSON.
 // The test harness brings unit tests whose imports are unused in a bench without libtest.
 #![allow(unused_imports)]
 
@@ -23,6 +26,10 @@ fn arg(name: &str, default: &str) -> String {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| default.to_string())
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
 }
 
 fn main() {
@@ -51,5 +58,37 @@ fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
     );
     let dir = std::env::temp_dir().join("dialbridge-bench");
-    harness::run_all(&steps, room_size, window, budget, &out, &dir);
+    if flag("--janus-only") {
+        std::process::exit(janus_only(&steps, room_size, window, &dir));
+    }
+    let plan = harness::Plan {
+        room_size,
+        window,
+        with_janus: !flag("--no-janus"),
+    };
+    harness::run_all(&steps, &plan, budget, &out, &dir);
+}
+
+/// Runs only the Janus peer for each step and prints its JSON; returns the exit code.
+fn janus_only(steps: &[usize], room_size: usize, window: Duration, dir: &std::path::Path) -> i32 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut code = 0;
+    for &calls in steps {
+        eprintln!("== janus: {calls} calls, rooms of {room_size}");
+        match harness::janus::measure(rt.handle(), dir, calls, room_size, window) {
+            Ok(step) => println!(
+                "{}",
+                serde_json::to_string_pretty(&step).expect("plain data")
+            ),
+            Err(e) => {
+                eprintln!("janus step {calls} failed: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
 }

@@ -20,7 +20,12 @@ fn bench_smoke() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let step = harness::run_step(rt.handle(), &dir, (2, 2), Duration::from_secs(3))
+    let plan = harness::Plan {
+        room_size: 2,
+        window: Duration::from_secs(3),
+        with_janus: true,
+    };
+    let step = harness::run_step(rt.handle(), &dir, 2, &plan)
         .unwrap_or_else(|e| panic!("the bench step failed: {e}"));
     eprintln!(
         "{}",
@@ -45,6 +50,13 @@ fn bench_smoke() {
         step.after_again_fds
     );
     assert_eq!(step.again_calls_ok, 2, "the second round got through too");
+    let janus = step.janus.as_ref().expect("the C peer ran beside the step");
+    assert_eq!(
+        (janus.calls_ok, janus.web_ok),
+        (2, 1),
+        "Janus's plain-RTP callers and its WebRTC participant hear their room"
+    );
+    assert!(janus.cpu_pct.is_finite() && janus.rss_kb > 0);
     let d = &step.delays;
     assert!(
         d.samples.iter().all(|&n| n > 0),
@@ -72,11 +84,14 @@ fn bench_full() {
         "BENCH_OUT",
         concat!(env!("CARGO_MANIFEST_DIR"), "/bench/results.json"),
     );
-    let room_size = env("BENCH_ROOM_SIZE", "1").parse().unwrap_or(1);
+    let plan = harness::Plan {
+        room_size: env("BENCH_ROOM_SIZE", "1").parse().unwrap_or(1),
+        window,
+        with_janus: env("BENCH_JANUS", "1") == "1",
+    };
     harness::run_all(
         &steps,
-        room_size,
-        window,
+        &plan,
         budget,
         &out,
         &common::tools::named_test_dir("bench_full"),

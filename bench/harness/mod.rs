@@ -8,6 +8,10 @@ pub mod calls;
 pub mod chirp;
 pub mod delay;
 pub mod floor;
+/// The C peer (issue 13): the same callers into Janus AudioBridge rooms.
+pub mod janus;
+mod janus_api;
+mod janus_room;
 pub mod peer;
 pub use crate::common::procstat;
 pub mod quality;
@@ -37,6 +41,17 @@ const PROBE_ROOM: usize = 902;
 const PROBE_CALLS: usize = 3;
 /// The callers' rooms are `FIRST_ROOM..FIRST_ROOM + calls`.
 const FIRST_ROOM: usize = 1000;
+
+/// How each step runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Callers per room (each room also has one WebRTC peer).
+    pub room_size: usize,
+    /// The steady window measured.
+    pub window: Duration,
+    /// Measure Janus AudioBridge with the same callers after the bridge ([`janus`]).
+    pub with_janus: bool,
+}
 
 /// Results of one step (N concurrent calls).
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +104,10 @@ pub struct Step {
     pub cost_over_floor: f64,
     /// CPU of the bench process itself (callers + peers) in the window, % of one core.
     pub harness_cpu_pct: f64,
+    /// The C peer with the same callers, rooms and window, right after the bridge.
+    pub janus: Option<janus::JanusStep>,
+    /// `cpu_pct_per_call` over Janus's CPU per plain-RTP caller (0 without Janus).
+    pub cost_over_janus: f64,
 }
 
 /// The bench's bridge: on the namespace's first address, calls from the second, rooms of its
@@ -137,15 +156,14 @@ fn settle(pid: &str, idle: &procstat::Sample) -> Result<procstat::Sample, String
     }
 }
 
-/// Runs one step with `calls` concurrent calls in rooms of `room_size` and a steady window of
-/// `window`.
+/// Runs one step with `calls` concurrent calls as `plan` says.
 pub fn run_step(
     rt: &tokio::runtime::Handle,
     dir: &Path,
-    (calls, room_size): (usize, usize),
-    window: Duration,
+    calls: usize,
+    plan: &Plan,
 ) -> Result<Step, String> {
-    let room_size = room_size.max(1);
+    let (room_size, window) = (plan.room_size.max(1), plan.window);
     let bridge = start_bridge(dir, calls, calls.div_ceil(room_size))?;
     let pid = bridge.pid().to_string();
     // The same audio as the window carries, but at least 2 minutes (CPU time has 10 ms ticks).
@@ -225,6 +243,11 @@ pub fn run_step(
     again.hang_up();
     let after_again = settle(&pid, &idle_b)?;
     drop(bridge);
+    let janus = if plan.with_janus {
+        Some(janus::measure(rt, dir, calls, room_size, window)?)
+    } else {
+        None
+    };
 
     let cpu = procstat::cpu_percent(&a, &b, secs);
     let nproc = std::thread::available_parallelism()
@@ -275,6 +298,11 @@ pub fn run_step(
             0.0
         },
         harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
+        cost_over_janus: janus
+            .as_ref()
+            .filter(|j| j.cpu_pct_per_call > 0.0)
+            .map_or(0.0, |j| cpu_per_call / j.cpu_pct_per_call),
+        janus,
     })
 }
 

@@ -5,17 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Step, machine, run_step};
+use super::{Plan, Step, machine, run_step};
 
-/// Runs `steps` (calls in rooms of `room_size`) and writes `out` (JSON). Returns why it stopped.
-pub fn run_all(
-    steps: &[usize],
-    room_size: usize,
-    window: Duration,
-    budget: Duration,
-    out: &str,
-    dir: &Path,
-) -> String {
+/// Runs `steps` as `plan` says and writes `out` (JSON). Returns why it stopped.
+pub fn run_all(steps: &[usize], plan: &Plan, budget: Duration, out: &str, dir: &Path) -> String {
     std::fs::create_dir_all(dir).expect("creating the bench folder");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -30,8 +23,8 @@ pub fn run_all(
             stopped = format!("time budget {budget:?} ran out before {calls} calls");
             break;
         }
-        eprintln!("== {calls} calls in rooms of {room_size}");
-        match run_step(rt.handle(), dir, (calls, room_size), window) {
+        eprintln!("== {calls} calls in rooms of {}", plan.room_size);
+        match run_step(rt.handle(), dir, calls, plan) {
             Ok(step) => {
                 eprintln!(
                     "{}",
@@ -41,7 +34,7 @@ pub fn run_all(
                     || step.cpu_machine_pct > 90.0
                     || step.calls_ok < calls;
                 results.push(step);
-                write(out, &results, &stopped, window);
+                write(out, &results, &stopped, plan);
                 if broke {
                     stopped = format!("quality broke at {calls} calls");
                     break;
@@ -53,16 +46,16 @@ pub fn run_all(
             }
         }
     }
-    write(out, &results, &stopped, window);
+    write(out, &results, &stopped, plan);
     eprintln!("{stopped}; results in {out}");
     stopped
 }
 
-fn write(out: &str, results: &[Step], stopped: &str, window: Duration) {
+fn write(out: &str, results: &[Step], stopped: &str, plan: &Plan) {
     let json = serde_json::json!({
         "machine": machine(),
-        "window_s": window.as_secs_f64(),
-        "room_size": results.first().map(|s: &Step| s.room_size),
+        "window_s": plan.window.as_secs_f64(),
+        "room_size": plan.room_size,
         "stopped": stopped,
         "steps": results,
     });

@@ -185,6 +185,11 @@ impl Janus {
         }
     }
 
+    /// The Janus process's ID while it runs (the load bench reads its CPU from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port)
     }
