@@ -6,9 +6,10 @@
 //! address (symmetric RTP; strangers' packets are dropped, [`latch`]), puts the caller's RTP in
 //! order per SSRC and then dispatches it by payload type ([`reorder`]: audio to the decoder,
 //! RFC 4733 events to their decoder), and paces outbound packets every 20 ms from a Rust frame
-//! source (prompt or silence, [`tx`]). GStreamer does the codec work: the receive pipeline
-//! (depayloader, decoder) and the send pipeline (encoder, payloader), both fed through a
-//! Rust-owned pad so they need no streaming thread of their own. With SRTP ([`srtp`]), libsrtp
+//! source (prompt or silence, [`tx`]). G.711 is coded in Rust on that task; for G.722 GStreamer
+//! does the codec work: the receive pipeline (depayloader, decoder) and the send pipeline
+//! (encoder, payloader), both fed through a Rust-owned pad so they need no streaming thread of
+//! their own. With SRTP ([`srtp`]), libsrtp
 //! through `srtpdec`/`srtpenc` decrypts each packet right after the socket and encrypts it right
 //! before. Call logic sees only [`MediaEvent`]s.
 //!
@@ -18,10 +19,12 @@
 pub mod codec;
 pub mod conference_leg;
 mod events;
+mod g711;
 mod gst;
 pub mod latch;
 pub mod leg_quality;
 mod leg_stats;
+mod phone_codec;
 pub mod phone_leg;
 mod phone_task;
 pub mod pipeline;

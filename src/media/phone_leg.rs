@@ -1,13 +1,14 @@
 //! The phone leg of one call: RTP from and to the caller, decoded PCM, DTMF digits and prompts.
 //!
 //! Per call this costs one tokio task ([`super::phone_task`]: socket, reordering, 20 ms send
-//! tick, RFC 4733) and no thread of its own. Both pipelines are fed through a Rust-owned source
-//! pad linked to their `in` element, so neither needs an `appsrc` thread: the receive pipeline
+//! tick, RFC 4733) and no thread of its own. The codec runs on that task
+//! ([`super::phone_codec`]): G.711 in Rust, G.722 in two pipelines fed through Rust-owned source
+//! pads linked to their `in` element, so neither needs an `appsrc` thread: the receive pipeline
 //! decodes on the task as packets arrive, the send pipeline encodes inside the tick.
 //!
 //! Contract: [`PhoneLeg::start`] must run inside a tokio runtime. Events go to the caller's
 //! bounded channel; when it is full an event is counted in [`super::DROPPED_EVENTS`] and logged.
-//! [`PhoneLeg::stop`] (or drop) stops the task and sets both pipelines to NULL; the socket
+//! [`PhoneLeg::stop`] (or drop) stops the task and sets any pipelines to NULL; the socket
 //! closes when the runtime drops the aborted task, right after.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -20,15 +21,17 @@ use gstreamer_app::AppSink;
 use tokio::sync::mpsc;
 
 use crate::ivr::Prompt;
-use crate::ivr::dtmf::{DtmfSource, InbandDetector, Rfc4733Decoder};
+use crate::ivr::dtmf::{InbandDetector, Rfc4733Decoder};
 use crate::sip::sdes::SrtpAgreement;
 
 use super::codec::Codec;
 use super::events::{MediaError, MediaEvent, send_event};
+use super::g711::Law;
 use super::gst::{init, pcm_sink_callbacks, start_stream};
 use super::latch::Latch;
 use super::leg_quality::LegQuality;
 use super::leg_stats::{Counters, LegStats, PcmTap};
+use super::phone_codec::{PcmSink, PhoneCodec};
 use super::phone_task::{Control, PhoneTask};
 use super::pipeline::{self, LivePipeline, PipelineKind};
 use super::prompts::PromptSet;
@@ -71,8 +74,8 @@ pub struct PhoneLeg {
     task: tokio::task::JoinHandle<()>,
     /// Reads the caller's RTCP on RTP port + 1, once [`PhoneLeg::listen_rtcp`] started it.
     rtcp_task: Option<tokio::task::JoinHandle<()>>,
-    rx: Option<LivePipeline>,
-    tx: Option<LivePipeline>,
+    /// G.722's receive and send pipelines (G.711 needs none).
+    pipelines: Option<(LivePipeline, LivePipeline)>,
 }
 
 impl PhoneLeg {
@@ -93,26 +96,19 @@ impl PhoneLeg {
             tokio::net::UdpSocket::from_std(socket)?
         };
         let rate = config.codec.audio_rate();
-        let values = pipeline::phone_values(config.codec, config.payload_type);
-        let on_error = |events: &mpsc::Sender<MediaEvent>| {
-            let events = events.clone();
-            move |text: String| send_event(&events, MediaEvent::Error(text))
-        };
-        let rx = pipeline::launch(PipelineKind::PhoneRx, &values, on_error(&events))?;
-        let tx = pipeline::launch(PipelineKind::PhoneTx, &values, on_error(&events))?;
-
         let pcm_tap: Arc<Mutex<Option<PcmTap>>> = Arc::new(Mutex::new(None));
-        let detector = config.inband_dtmf.then(|| InbandDetector::new(rate));
-        rx.element::<AppSink>("out")?.set_callbacks(pcm_callbacks(
-            detector,
-            pcm_tap.clone(),
-            events.clone(),
-        ));
-        rx.play()?;
-        tx.play()?;
-        let rx_pad = feed_pad(&rx, "phone-rx")?;
-        let tx_pad = feed_pad(&tx, "phone-tx")?;
-
+        let sink = PcmSink {
+            detector: config.inband_dtmf.then(|| InbandDetector::new(rate)),
+            tap: pcm_tap.clone(),
+            events: events.clone(),
+        };
+        let (codec, pipelines) = match Law::of(config.codec) {
+            Some(law) => (PhoneCodec::g711(law, config.payload_type, sink), None),
+            None => {
+                let (codec, rx, tx) = launch_pipelines(&config, sink, &events)?;
+                (codec, Some((rx, tx)))
+            }
+        };
         let srtp = config.srtp.as_ref().map(SrtpSession::new).transpose()?;
         let counters = Arc::new(Counters::new(config.codec.rtp_clock_rate()));
         let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
@@ -124,15 +120,14 @@ impl PhoneLeg {
             rtp_timeout: config.rtp_timeout,
             events,
             counters: counters.clone(),
-            rx_pad,
+            codec,
+            tx_packets: Vec::new(),
             reorder: Reorder::new(Duration::from_millis(config.jitter_buffer_ms.into())),
             pcm_tap: pcm_tap.clone(),
             rx_frame: rate as usize / 50,
             sdp_remote: config.remote,
             latch: Latch::default(),
             hold: false,
-            tx_pad,
-            tx_sink: tx.element::<AppSink>("out")?,
             frames: FrameSource::new(prompts, rate),
             srtp,
         };
@@ -147,8 +142,7 @@ impl PhoneLeg {
             counters,
             task,
             rtcp_task: None,
-            rx: Some(rx),
-            tx: Some(tx),
+            pipelines,
         })
     }
 
@@ -231,8 +225,7 @@ impl Drop for PhoneLeg {
             task.abort();
         }
         // Dropping a LivePipeline sets it to NULL, which joins its streaming threads.
-        self.rx.take();
-        self.tx.take();
+        self.pipelines.take();
         self.pcm_tap
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -264,27 +257,27 @@ fn feed_pad(pipeline: &LivePipeline, stream_id: &str) -> Result<gst::Pad, MediaE
     Ok(pad)
 }
 
-/// The receive appsink's callback: PCM to the in-band detector and the tap.
-fn pcm_callbacks(
-    mut detector: Option<InbandDetector>,
-    tap: Arc<Mutex<Option<PcmTap>>>,
-    events: mpsc::Sender<MediaEvent>,
-) -> gstreamer_app::AppSinkCallbacks {
-    pcm_sink_callbacks(move |pcm| {
-        if let Some(detector) = detector.as_mut() {
-            for digit in detector.push(pcm) {
-                tracing::debug!(%digit, "in-band DTMF digit");
-                send_event(
-                    &events,
-                    MediaEvent::Digit {
-                        digit,
-                        source: DtmfSource::Inband,
-                    },
-                );
-            }
-        }
-        if let Some(tap) = tap.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            tap(pcm);
-        }
-    })
+/// Launches G.722's receive and send pipelines, the receive one delivering to `sink`.
+fn launch_pipelines(
+    config: &PhoneLegConfig,
+    mut sink: PcmSink,
+    events: &mpsc::Sender<MediaEvent>,
+) -> Result<(PhoneCodec, LivePipeline, LivePipeline), MediaError> {
+    let values = pipeline::phone_values(config.codec, config.payload_type);
+    let on_error = || {
+        let events = events.clone();
+        move |text: String| send_event(&events, MediaEvent::Error(text))
+    };
+    let rx = pipeline::launch(PipelineKind::PhoneRx, &values, on_error())?;
+    let tx = pipeline::launch(PipelineKind::PhoneTx, &values, on_error())?;
+    rx.element::<AppSink>("out")?
+        .set_callbacks(pcm_sink_callbacks(move |pcm| sink.deliver(pcm)));
+    rx.play()?;
+    tx.play()?;
+    let codec = PhoneCodec::Pipelines {
+        rx_pad: feed_pad(&rx, "phone-rx")?,
+        tx_pad: feed_pad(&tx, "phone-tx")?,
+        tx_sink: tx.element::<AppSink>("out")?,
+    };
+    Ok((codec, rx, tx))
 }

@@ -1,17 +1,15 @@
 //! The one tokio task of a phone leg: reads the RTP socket, ticks every 20 ms to send a packet,
-//! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: pushing into
-//! the send pipeline encodes synchronously (microseconds); the caller's packets are put in
-//! order per SSRC ([`super::reorder`]), then audio is decoded synchronously and events decoded; in a call the decoded audio is only queued for
-//! the conference leg's encoder thread (GStreamer must never make this task wait).
+//! and applies commands from [`super::PhoneLeg`]. Everything here is non-blocking: encoding a
+//! frame takes microseconds ([`super::phone_codec`]); the caller's packets are put in order per
+//! SSRC ([`super::reorder`]), then audio is decoded and events decoded on the spot; in a call the
+//! decoded audio is only queued for the conference leg's encoder thread (GStreamer must never
+//! make this task wait).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app::AppSink;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -21,6 +19,7 @@ use crate::ivr::dtmf::{DtmfSource, Rfc4733Decoder};
 use super::events::{MediaEvent, send_event};
 use super::latch::{Latch, Verdict};
 use super::leg_stats::{Counters, PcmTap};
+use super::phone_codec::PhoneCodec;
 use super::reorder::{Playout, Reorder};
 use super::rtp::{self, RtpHeader};
 use super::srtp::SrtpSession;
@@ -65,8 +64,10 @@ pub(crate) struct PhoneTask {
     pub rtp_timeout: Option<Duration>,
     pub events: mpsc::Sender<MediaEvent>,
     pub counters: Arc<Counters>,
-    /// Feeds the receive pipeline.
-    pub rx_pad: gst::Pad,
+    /// Decodes the caller's audio and encodes ours.
+    pub codec: PhoneCodec,
+    /// The packets of the frame being sent (kept to reuse its allocation).
+    pub tx_packets: Vec<Vec<u8>>,
     /// Puts the caller's packets (audio, events, comfort noise) in order, per SSRC, before
     /// they are dispatched by payload type.
     pub reorder: Reorder<(RtpHeader, Vec<u8>)>,
@@ -79,8 +80,6 @@ pub(crate) struct PhoneTask {
     /// The caller's source address (symmetric RTP, strangers dropped).
     pub latch: Latch,
     pub hold: bool,
-    pub tx_pad: gst::Pad,
-    pub tx_sink: AppSink,
     pub frames: FrameSource,
     /// Decrypts right after the socket and encrypts right before it; `None`: plain RTP.
     pub srtp: Option<SrtpSession>,
@@ -240,9 +239,7 @@ impl PhoneTask {
     fn dispatch(&mut self, header: RtpHeader, packet: Vec<u8>) {
         let pt = header.payload_type;
         if pt == self.audio_pt {
-            if let Err(e) = self.rx_pad.push(gst::Buffer::from_mut_slice(packet)) {
-                tracing::trace!("receive pipeline refused a packet: {e:?}");
-            }
+            self.codec.decode(&header, packet);
         } else if Some(pt) == self.telephone_event_pt
             && let Some(decoder) = self.rfc4733.as_mut()
         {
@@ -302,63 +299,50 @@ impl PhoneTask {
 
     /// Encodes one frame and sends the resulting packet(s) to the caller.
     fn send_frame(&mut self, frame: &[i16], slot: u64, discont: bool) {
-        let bytes: Vec<u8> = frame.iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut buffer = gst::Buffer::from_mut_slice(bytes);
-        {
-            let buffer = buffer
-                .get_mut()
-                .expect("a buffer just made has no other owner");
-            buffer.set_pts(gst::ClockTime::from_nseconds(
-                slot_offset(slot).as_nanos() as u64
-            ));
-            buffer.set_duration(gst::ClockTime::from_nseconds(PTIME.as_nanos() as u64));
-            if discont {
-                buffer.set_flags(gst::BufferFlags::DISCONT);
-            }
-        }
-        if let Err(e) = self.tx_pad.push(buffer) {
+        let mut packets = std::mem::take(&mut self.tx_packets);
+        if !self.codec.encode(frame, slot, discont, &mut packets) {
             self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("send pipeline refused a frame: {e:?}");
         }
         let target = if self.hold {
             None
         } else {
             self.latch.address().or(self.sdp_remote)
         };
-        while let Some(sample) = self.tx_sink.try_pull_sample(gst::ClockTime::ZERO) {
-            let (Some(target), Some(buffer)) = (target, sample.buffer()) else {
-                continue;
-            };
-            let Ok(map) = buffer.map_readable() else {
-                continue;
-            };
-            let protected;
-            let packet = match self.srtp.as_ref() {
-                None => map.as_slice(),
-                Some(srtp) => match srtp.protect(&map) {
-                    Some(p) => {
-                        protected = p;
-                        &protected[..]
-                    }
-                    None => {
-                        self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                },
-            };
-            let counter: &AtomicU64 = match self.socket.try_send_to(packet, target) {
-                Ok(_) if self.counters.tx_packets.load(Ordering::Relaxed) == 0 => {
-                    self.lock_quality().on_sent(packet);
-                    &self.counters.tx_packets
-                }
-                Ok(_) => &self.counters.tx_packets,
-                Err(e) => {
-                    tracing::trace!(%target, "RTP send failed: {e}");
-                    &self.counters.tx_errors
-                }
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+        for packet in packets.drain(..) {
+            if let Some(target) = target {
+                self.send_packet(&packet, target);
+            }
         }
+        self.tx_packets = packets;
+    }
+
+    fn send_packet(&mut self, packet: &[u8], target: SocketAddr) {
+        let protected;
+        let packet = match self.srtp.as_ref() {
+            None => packet,
+            Some(srtp) => match srtp.protect(packet) {
+                Some(p) => {
+                    protected = p;
+                    &protected[..]
+                }
+                None => {
+                    self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            },
+        };
+        let counter: &AtomicU64 = match self.socket.try_send_to(packet, target) {
+            Ok(_) if self.counters.tx_packets.load(Ordering::Relaxed) == 0 => {
+                self.lock_quality().on_sent(packet);
+                &self.counters.tx_packets
+            }
+            Ok(_) => &self.counters.tx_packets,
+            Err(e) => {
+                tracing::trace!(%target, "RTP send failed: {e}");
+                &self.counters.tx_errors
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     fn lock_quality(&self) -> std::sync::MutexGuard<'_, super::leg_quality::QualityState> {

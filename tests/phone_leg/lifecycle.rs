@@ -191,24 +191,25 @@ async fn stop_tears_down_pipelines_and_threads() {
     media::init().unwrap();
     let phone = bind().await;
     let remote = Some(phone.local_addr().unwrap());
-    let start = |n: usize| -> Vec<PhoneLeg> {
+    let start = |n: usize, codec: Codec| -> Vec<PhoneLeg> {
         (0..n)
             .map(|_| {
                 let (tx, _) = mpsc::channel(4);
-                let leg = PhoneLeg::start(
-                    leg_socket(),
-                    config(Codec::PCMU, remote),
-                    tone_prompts(),
-                    tx,
-                );
+                let leg = PhoneLeg::start(leg_socket(), config(codec, remote), tone_prompts(), tx);
                 leg.expect("leg starts")
             })
             .collect()
     };
-    start(1).into_iter().for_each(PhoneLeg::stop); // warm up GStreamer's thread pool
-    let (pipelines, threads_before) = (media::active_pipelines(), threads());
-    let legs = start(LEGS);
+    start(1, Codec::G722).into_iter().for_each(PhoneLeg::stop); // warm up GStreamer's thread pool
+    let pipelines = media::active_pipelines();
+    // G.722 runs in two pipelines per leg, G.711 in Rust without any.
+    let g722 = start(LEGS, Codec::G722);
     assert_eq!(media::active_pipelines(), pipelines + 2 * LEGS);
+    g722.into_iter().for_each(PhoneLeg::stop);
+    assert_eq!(media::active_pipelines(), pipelines);
+    let threads_before = threads();
+    let legs = start(LEGS, Codec::PCMU);
+    assert_eq!(media::active_pipelines(), pipelines);
     let mut stream = Stream::new();
     stream.g711(0, 0, &[0i16; 800], ulaw_encode);
     let phone = Arc::new(phone);
