@@ -17,6 +17,8 @@ fn other_values(codec: Codec) -> Vec<(&'static str, String)> {
         ("pt", "111".into()),
         ("ssrc", "305419896".into()),
         ("bitrate", "32000".into()),
+        ("complexity", "10".into()),
+        ("dtx", "false".into()),
     ]
 }
 
