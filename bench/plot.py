@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Plots bench/results.json against the number of concurrent calls: dialbridge CPU% (of one
-core) with the codec floor and the bench's own CPU on top; packet loss at both sides and the
-one-way delay in both directions and the jitter both sides saw below. Needs matplotlib (pip install matplotlib)."""
+core) with the codec floor, Janus AudioBridge with the same callers, and the bench's own CPU on
+top; packet loss at both sides and the one-way delay in both directions and the jitter both
+sides saw below. Needs matplotlib (pip install matplotlib)."""
 import json
 import sys
 
@@ -23,6 +24,9 @@ def main() -> None:
     fig, (ax, q) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
     ax.plot(calls, cpu, "o-", color="tab:blue", label="dialbridge CPU")
     ax.plot(calls, floor, "s--", color="tab:green", label="codec floor (GStreamer only)")
+    janus = [(s["calls"], s["janus"]["cpu_pct"]) for s in steps if s.get("janus")]
+    if janus:
+        ax.plot(*zip(*janus), "D-", color="tab:orange", label="Janus AudioBridge, same callers")
     harness = [s["harness_cpu_pct"] for s in steps]
     ax.plot(calls, harness, "x:", color="tab:gray", label="bench process (callers + peers)")
     ax.set_ylabel("CPU, % of one core")
@@ -52,7 +56,9 @@ def main() -> None:
     q.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
     q.grid(alpha=0.3)
     m = data["machine"]
-    ax.set_title(f"dialbridge load: {m['nproc']} x {m['cpu_model']}", fontsize=9)
+    rooms = data.get("room_size") or 1
+    title = f"dialbridge load, rooms of {rooms} callers + 1 web peer: {m['nproc']} x {m['cpu_model']}"
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
     print(f"wrote {dst}")

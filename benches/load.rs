@@ -2,7 +2,8 @@
 //! binary inside its own network namespace and writes `bench/results.json`. Run it with
 //! `bench/run.sh`; see BENCHMARKS.md. Options: `--steps 2,10,25` `--window 10` (seconds)
 //! `--budget 900` (seconds) `--room-size 5` (callers per room) `--out bench/results.json`
-//! `--no-janus` (skip the C peer beside each step). `--janus-only` measures only the C peer,
+//! `--no-janus` (skip the C peer beside each step) `--media 'opus_complexity = 0'` (lines for
+//! the bridge's `[media]`; `\n` separates lines). `--janus-only` measures only the C peer,
 //! Janus AudioBridge with the same callers (`harness::janus`), for each step, and prints its
 //! JSON.
 // The test harness brings unit tests whose imports are unused in a bench without libtest.
@@ -65,6 +66,7 @@ fn main() {
         room_size,
         window,
         with_janus: !flag("--no-janus"),
+        media_toml: format!("{}\n", arg("--media", "").replace("\\n", "\n")),
     };
     harness::run_all(&steps, &plan, budget, &out, &dir);
 }

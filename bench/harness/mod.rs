@@ -51,6 +51,8 @@ pub struct Plan {
     pub window: Duration,
     /// Measure Janus AudioBridge with the same callers after the bridge ([`janus`]).
     pub with_janus: bool,
+    /// Extra lines for the bridge's `[media]` section, e.g. `opus_complexity = 0`.
+    pub media_toml: String,
 }
 
 /// Results of one step (N concurrent calls).
@@ -129,7 +131,7 @@ pub fn bench_config(rooms: impl IntoIterator<Item = String>, limits_toml: String
     }
 }
 
-fn start_bridge(dir: &Path, calls: usize, rooms: usize) -> Result<Bridge, String> {
+fn start_bridge(dir: &Path, calls: usize, rooms: usize, media: &str) -> Result<Bridge, String> {
     let fixed = [
         WEBRTC_ROOM.to_string(),
         WARM_UP_ROOM.to_string(),
@@ -139,7 +141,9 @@ fn start_bridge(dir: &Path, calls: usize, rooms: usize) -> Result<Bridge, String
         .into_iter()
         .chain((0..rooms).map(|i| (FIRST_ROOM + i).to_string()));
     let limits = format!("[limits]\nmax_calls = {}\n", calls + 10);
-    Bridge::try_start(dir, &format!("bench-{calls}"), &bench_config(rooms, limits))
+    let mut config = bench_config(rooms, limits);
+    config.media_toml.push_str(media);
+    Bridge::try_start(dir, &format!("bench-{calls}"), &config)
 }
 
 /// Waits (up to 10 s) until the bridge holds no more sockets and threads than `idle`, and
@@ -164,7 +168,7 @@ pub fn run_step(
     plan: &Plan,
 ) -> Result<Step, String> {
     let (room_size, window) = (plan.room_size.max(1), plan.window);
-    let bridge = start_bridge(dir, calls, calls.div_ceil(room_size))?;
+    let bridge = start_bridge(dir, calls, calls.div_ceil(room_size), &plan.media_toml)?;
     let pid = bridge.pid().to_string();
     // The same audio as the window carries, but at least 2 minutes (CPU time has 10 ms ticks).
     let floor_audio_s = (calls as f64 * window.as_secs_f64()).max(FLOOR_MIN_AUDIO_S);
@@ -216,6 +220,11 @@ pub fn run_step(
     let me_a = procstat::sample("self").ok_or("no /proc/self")?;
     let a = procstat::sample(&pid).ok_or("bridge gone")?;
     let t0 = Instant::now();
+    // For a profiler attached from outside (bench/profile.sh).
+    eprintln!(
+        "steady window: bridge pid {pid}, {} s",
+        window.as_secs_f64()
+    );
     std::thread::sleep(window);
     let b = procstat::sample(&pid).ok_or("bridge gone")?;
     let me_b = procstat::sample("self").ok_or("no /proc/self")?;
