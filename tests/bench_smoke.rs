@@ -24,6 +24,7 @@ fn bench_smoke() {
         room_size: 2,
         window: Duration::from_secs(3),
         with_janus: true,
+        media_toml: String::new(),
     };
     let step = harness::run_step(rt.handle(), &dir, 2, &plan)
         .unwrap_or_else(|e| panic!("the bench step failed: {e}"));
@@ -88,6 +89,7 @@ fn bench_full() {
         room_size: env("BENCH_ROOM_SIZE", "1").parse().unwrap_or(1),
         window,
         with_janus: env("BENCH_JANUS", "1") == "1",
+        media_toml: env("BENCH_MEDIA_TOML", ""),
     };
     harness::run_all(
         &steps,
