@@ -1,5 +1,5 @@
-//! The step loop: N = 2, 10, 25, … until quality breaks (loss > 1 %, bridge CPU > 90 % of the
-//! machine, or a call that never got into its room) or the time budget runs out. Writes the
+//! The step loop: N = 2, 10, 25, … until quality breaks (loss > 1 %, the bridge and the bench
+//! together above 90 % of the machine, or a call that never got into its room) or the time budget runs out. Writes the
 //! JSON after every step, so a killed run keeps what it measured.
 
 use std::path::Path;
@@ -31,7 +31,7 @@ pub fn run_all(steps: &[usize], plan: &Plan, budget: Duration, out: &str, dir: &
                     serde_json::to_string_pretty(&step).expect("plain data")
                 );
                 let broke = step.quality.loss_caller_pct.max(step.quality.loss_peer_pct) > 1.0
-                    || step.cpu_machine_pct > 90.0
+                    || step.cpu_machine_pct + step.harness_cpu_pct / nproc() > 90.0
                     || step.calls_ok < calls;
                 results.push(step);
                 write(out, &results, &stopped, plan);
@@ -49,6 +49,11 @@ pub fn run_all(steps: &[usize], plan: &Plan, budget: Duration, out: &str, dir: &
     write(out, &results, &stopped, plan);
     eprintln!("{stopped}; results in {out}");
     stopped
+}
+
+/// Cores of this machine.
+fn nproc() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
 }
 
 fn write(out: &str, results: &[Step], stopped: &str, plan: &Plan) {
