@@ -63,24 +63,25 @@ fn callers_in_one_room_hear_each_other_without_webrtc() {
         let (own, others): (Vec<f64>, Vec<f64>) = TONES.iter().partition(|&&hz| hz == TONES[i]);
         assert_hears(phone, i, &others, &own);
     }
-    wait_for(
-        bridge.signaling,
-        "dialbridge_local_links",
-        "6",
-        Duration::from_secs(5),
-        |v| v == 6.0,
-    );
+    wait_links(&bridge, 6);
 
     let mut gone = phones.pop().expect("three phones");
     gone.sip.bye(Duration::from_secs(5));
     let left = &TONES[2..];
     assert_hears(&phones[0], 0, &TONES[1..2], left);
     assert_hears(&phones[1], 1, &TONES[..1], left);
+    wait_links(&bridge, 2);
+}
+
+/// Waits (5 s at most) until the bridge counts `links` one-way in-process links.
+fn wait_links(bridge: &Bridge, links: u32) {
+    let wanted = links.to_string();
+    let timeout = Duration::from_secs(5);
     wait_for(
         bridge.signaling,
         "dialbridge_local_links",
-        "2",
-        Duration::from_secs(5),
-        |v| v == 2.0,
+        &wanted,
+        timeout,
+        |v| v == f64::from(links),
     );
 }

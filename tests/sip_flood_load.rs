@@ -26,7 +26,6 @@ const FLOOD_SECONDS: usize = 20;
 const WINDOW: Duration = Duration::from_secs(5);
 const FIRST_ROOM: usize = 1000;
 const NEW_CALLER_ROOM: usize = 1100;
-const TONE_HZ: f64 = 440.0;
 
 fn config(established: usize) -> Config {
     let rooms = (0..established)
@@ -104,8 +103,15 @@ fn an_invite_flood_leaves_established_calls_and_new_callers_alone() {
         .expect("a tokio runtime");
     let bridge = Bridge::start(&dir, &config(established));
     let ws = format!("ws://{}/ws", bridge.signaling);
-    let calls = Calls::connect(rt.handle(), bridge.sip, &ws, FIRST_ROOM, established, &[])
-        .unwrap_or_else(|e| panic!("the established calls: {e}"));
+    let calls = Calls::connect(
+        rt.handle(),
+        bridge.sip,
+        &ws,
+        FIRST_ROOM,
+        (established, 1),
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("the established calls: {e}"));
     assert_eq!(
         calls.hash_to_audio_ms().len(),
         established,
@@ -141,7 +147,7 @@ fn an_invite_flood_leaves_established_calls_and_new_callers_alone() {
     let (phones_before, peers_before) = (phones(), peers());
     calls.peers.iter().for_each(|p| p.record());
     // A new caller during the flood.
-    let newcomer = Calls::connect(rt.handle(), bridge.sip, &ws, NEW_CALLER_ROOM, 1, &[])
+    let newcomer = Calls::connect(rt.handle(), bridge.sip, &ws, NEW_CALLER_ROOM, (1, 1), &[])
         .unwrap_or_else(|e| panic!("the caller during the flood: {e}"));
     assert_eq!(
         newcomer.hash_to_audio_ms().len(),
@@ -163,11 +169,13 @@ fn an_invite_flood_leaves_established_calls_and_new_callers_alone() {
     println!("during the flood: {quality:?}");
     assert!(quality.loss_caller_pct < 1.0, "{quality:?}");
     assert!(quality.loss_peer_pct < 1.0, "{quality:?}");
+    // Each room has one caller, who sends the tone of a room's first caller.
+    let tone = harness::calls::tone_hz(0);
     for (i, r) in recordings.iter().enumerate() {
         let hz = goertzel::dominant_frequency(&r.samples, 8000);
         assert!(
-            (hz - TONE_HZ).abs() < 20.0,
-            "room {} heard {hz:.0} Hz during the flood, not its caller's {TONE_HZ} Hz",
+            (hz - tone).abs() < 20.0,
+            "room {} heard {hz:.0} Hz during the flood, not its caller's {tone} Hz",
             FIRST_ROOM + i
         );
     }

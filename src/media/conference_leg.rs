@@ -263,11 +263,6 @@ impl ConferenceLeg {
         Ok(())
     }
 
-    /// Whether `peer` is linked in-process ([`ConferenceLeg::link_local`]).
-    pub fn is_local_peer(&self, peer: &str) -> bool {
-        self.local.contains(peer)
-    }
-
     /// Fills `out` with the next samples of the mix of all peers (silence when none).
     pub fn pull_room_audio(&self, out: &mut [i16]) {
         lock(&self.setup.mixer).pull(out);

@@ -78,11 +78,6 @@ impl LocalLinks {
         lock(&self.heard).insert(peer.to_string(), heard);
     }
 
-    /// Whether `peer` is linked to us in-process.
-    pub fn contains(&self, peer: &str) -> bool {
-        lock(&self.heard).contains_key(peer) || lock(&self.listeners).contains_key(peer)
-    }
-
     /// Ends both directions with `peer`; its stream leaves `own` (our mixer). Returns whether
     /// there was a link.
     pub fn remove(&self, peer: &str, own: &Mutex<Mixer>) -> bool {
@@ -121,5 +116,54 @@ impl Drop for LocalLinks {
     fn drop(&mut self) {
         let listeners = self.listeners.get_mut().map_or(0, |l| l.len());
         (0..listeners).for_each(|_| LOCAL_LINKS.dec());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mixer() -> Arc<Mutex<Mixer>> {
+        Arc::new(Mutex::new(Mixer::new(2)))
+    }
+
+    /// The next 2-sample frame of `mixer`.
+    fn heard(mixer: &Mutex<Mixer>) -> [i16; 2] {
+        let mut out = [0; 2];
+        lock(mixer).pull(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_listener_hears_us_until_it_drops_the_link() {
+        let (ours, theirs) = (LocalLinks::default(), LocalLinks::default());
+        let their_mixer = mixer();
+        let link = Link::new(7);
+        ours.add_listener("them", &their_mixer, &link);
+        theirs.add_heard("us", &link);
+        ours.feed(&[100, 200]);
+        ours.feed(&[300, 400]);
+        assert_eq!(heard(&their_mixer), [100, 200], "primed with two frames");
+
+        assert!(theirs.remove("us", &their_mixer), "they had a link");
+        ours.feed(&[500, 600]);
+        ours.feed(&[500, 600]);
+        assert_eq!(
+            heard(&their_mixer),
+            [0, 0],
+            "our stream left their mix for good"
+        );
+        assert!(lock(&ours.listeners).is_empty(), "we stopped feeding them");
+        assert!(!theirs.remove("us", &their_mixer), "nothing left to remove");
+    }
+
+    #[test]
+    fn a_listener_that_is_gone_is_forgotten() {
+        let ours = LocalLinks::default();
+        let their_mixer = mixer();
+        ours.add_listener("them", &their_mixer, &Link::new(8));
+        drop(their_mixer);
+        ours.feed(&[1, 2]);
+        assert!(lock(&ours.listeners).is_empty());
     }
 }
