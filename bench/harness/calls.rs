@@ -31,6 +31,13 @@ pub fn tone_amplitude(room_size: usize) -> f64 {
     8000.0 / room_size.max(1) as f64
 }
 
+/// `calls` callers in rooms of `room_size`: full rooms, then one with the rest.
+pub fn room_sizes(calls: usize, room_size: usize) -> Vec<usize> {
+    (0..calls.div_ceil(room_size))
+        .map(|n| room_size.min(calls - n * room_size))
+        .collect()
+}
+
 /// One caller, after typing `#`.
 pub struct Caller {
     /// Index of its room (and peer).
@@ -65,9 +72,10 @@ impl Calls {
     ) -> Result<Calls, String> {
         let room_size = room_size.max(1);
         let amplitude = tone_amplitude(room_size);
-        let peers = (0..count.div_ceil(room_size))
-            .map(|r| {
-                let in_room = room_size.min(count - r * room_size);
+        let peers = room_sizes(count, room_size)
+            .into_iter()
+            .enumerate()
+            .map(|(r, in_room)| {
                 let tones = (0..in_room).map(tone_hz).collect();
                 let room = (first_room + r).to_string();
                 Peer::start(rt, ws.to_string(), room, tones, amplitude)
@@ -197,4 +205,17 @@ fn dial_in(bridge: SocketAddr, room: String, tone: Source) -> (Phone, Duration, 
     let hash = Instant::now() - KEY_GAP;
     phone.rtp.set_source(tone);
     (phone, invite, hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_sizes;
+
+    #[test]
+    fn rooms_are_full_but_the_last() {
+        assert_eq!(room_sizes(10, 5), [5, 5]);
+        assert_eq!(room_sizes(7, 5), [5, 2]);
+        assert_eq!(room_sizes(2, 1), [1, 1]);
+        assert!(room_sizes(0, 5).is_empty());
+    }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use dialbridge::conference::janus::{JanusBackend, JanusOptions, JanusPlugin};
 use serde::Serialize;
 
+use super::calls::room_sizes;
 use super::janus_api::JanusApi;
 use super::janus_room::{PLUGIN, Room};
 use super::{procstat, quality};
@@ -98,13 +99,9 @@ fn run(
     window: Duration,
 ) -> Result<JanusStep, String> {
     let pid = janus.pid().ok_or("Janus is not running")?.to_string();
-    let sample = |pid: &str| procstat::sample(pid).ok_or_else(|| format!("{pid} is gone"));
     // Start-up work (plugin init, the config's rooms) fades first, as the bridge's warm-up.
-    std::thread::sleep(Duration::from_secs(1));
-    let idle_a = sample(&pid)?;
-    std::thread::sleep(IDLE);
-    let idle_b = sample(&pid)?;
-    let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, IDLE.as_secs_f64());
+    let (idle_cpu, idle_b) =
+        procstat::idle(&pid, Duration::from_secs(1), IDLE).ok_or("Janus is gone")?;
 
     let api = rt.block_on(JanusApi::connect(&janus.url(), API_SECRET))?;
     let admin = rt.block_on(api.attach(PLUGIN))?;
@@ -130,7 +127,7 @@ fn run(
     let window = measured?;
 
     let calls_ok = window.calls_ok;
-    let cpu = procstat::cpu_percent(&window.janus.0, &window.janus.1, window.secs);
+    let cpu = window.proc.cpu();
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     Ok(JanusStep {
         calls,
@@ -138,7 +135,7 @@ fn run(
         room_size,
         rooms: sizes.len(),
         web_ok: window.web_ok,
-        window_s: window.secs,
+        window_s: window.proc.secs,
         idle_cpu_pct: idle_cpu,
         cpu_pct: cpu,
         cpu_machine_pct: cpu / nproc,
@@ -148,29 +145,20 @@ fn run(
             0.0
         },
         idle_rss_kb: idle_b.rss_kb,
-        rss_kb: window.janus.1.rss_kb,
+        rss_kb: window.proc.of.1.rss_kb,
         idle_threads: idle_b.threads,
-        threads: window.janus.1.threads,
+        threads: window.proc.of.1.threads,
         quality: window.quality,
-        harness_cpu_pct: procstat::cpu_percent(&window.me.0, &window.me.1, window.secs),
+        harness_cpu_pct: window.proc.my_cpu(),
     })
-}
-
-/// `calls` callers in rooms of `room_size`: full rooms, then one with the rest.
-fn room_sizes(calls: usize, room_size: usize) -> Vec<usize> {
-    (0..calls.div_ceil(room_size))
-        .map(|n| room_size.min(calls - n * room_size))
-        .collect()
 }
 
 /// What the steady window saw.
 struct Window {
     calls_ok: usize,
     web_ok: usize,
-    secs: f64,
     /// Janus, and the bench process, at the window's start and end.
-    janus: (procstat::Sample, procstat::Sample),
-    me: (procstat::Sample, procstat::Sample),
+    proc: procstat::Window,
     quality: quality::Quality,
 }
 
@@ -190,39 +178,17 @@ fn steady_window(pid: &str, rooms: &[Room], window: Duration) -> Result<Window, 
         let webs = rooms.iter().filter_map(|r| r.web.as_ref());
         webs.map(|w| w.leg.inbound_stats())
     };
-    let sample = |pid: &str| procstat::sample(pid).ok_or_else(|| format!("{pid} is gone"));
     let (callers_before, webs_before): (Vec<_>, Vec<_>) = (phones().collect(), webs().collect());
-    let me_a = sample("self")?;
-    let a = sample(pid)?;
-    let t0 = Instant::now();
-    std::thread::sleep(window);
-    let b = sample(pid)?;
-    let me_b = sample("self")?;
-    let secs = t0.elapsed().as_secs_f64();
+    let proc = procstat::window(pid, window).ok_or("Janus is gone")?;
     let (callers_after, webs_after): (Vec<_>, Vec<_>) = (phones().collect(), webs().collect());
     Ok(Window {
         // Counted at the end: a caller whose audio stopped in the window does not count.
         calls_ok: calls_ok(),
         web_ok: web_ok(),
-        secs,
-        janus: (a, b),
-        me: (me_a, me_b),
+        proc,
         quality: quality::between(
             (&callers_before, &callers_after),
             (&webs_before, &webs_after),
         ),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::room_sizes;
-
-    #[test]
-    fn rooms_are_full_but_the_last() {
-        assert_eq!(room_sizes(10, 5), [5, 5]);
-        assert_eq!(room_sizes(7, 5), [5, 2]);
-        assert_eq!(room_sizes(2, 1), [1, 1]);
-        assert!(room_sizes(0, 5).is_empty());
-    }
 }

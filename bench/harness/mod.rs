@@ -183,11 +183,8 @@ pub fn run_step(
         return Err("the warm-up call never reached its peer".into());
     }
     warm_up.hang_up();
-    std::thread::sleep(Duration::from_secs(1));
-    let idle_a = procstat::sample(&pid).ok_or("bridge gone")?;
-    std::thread::sleep(Duration::from_secs(3));
-    let idle_b = procstat::sample(&pid).ok_or("bridge gone")?;
-    let idle_cpu = procstat::cpu_percent(&idle_a, &idle_b, 3.0);
+    let (idle_cpu, idle_b) = procstat::idle(&pid, Duration::from_secs(1), Duration::from_secs(3))
+        .ok_or("bridge gone")?;
 
     // The WebRTC-only pair: the second joins once the first is in, and offers to it.
     let webrtc_peer = || peer::Peer::start(rt, ws.clone(), WEBRTC_ROOM.into(), Vec::new(), 0.0);
@@ -217,18 +214,13 @@ pub fn run_step(
     let phones = || round.callers.iter().map(|c| c.phone.rtp.rx_stats());
     let peers = || round.peers.iter().map(|p| p.leg.inbound_stats());
     let (callers_before, peers_before): (Vec<_>, Vec<_>) = (phones().collect(), peers().collect());
-    let me_a = procstat::sample("self").ok_or("no /proc/self")?;
-    let a = procstat::sample(&pid).ok_or("bridge gone")?;
-    let t0 = Instant::now();
     // For a profiler attached from outside (bench/profile.sh).
     eprintln!(
         "steady window: bridge pid {pid}, {} s",
         window.as_secs_f64()
     );
-    std::thread::sleep(window);
-    let b = procstat::sample(&pid).ok_or("bridge gone")?;
-    let me_b = procstat::sample("self").ok_or("no /proc/self")?;
-    let secs = t0.elapsed().as_secs_f64();
+    let steady = procstat::window(&pid, window).ok_or("bridge gone")?;
+    let (b, secs) = (steady.of.1, steady.secs);
     let (callers_after, peers_after): (Vec<_>, Vec<_>) = (phones().collect(), peers().collect());
     let quality = quality::between(
         (&callers_before, &callers_after),
@@ -258,7 +250,7 @@ pub fn run_step(
         None
     };
 
-    let cpu = procstat::cpu_percent(&a, &b, secs);
+    let cpu = steady.cpu();
     let nproc = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
@@ -306,7 +298,7 @@ pub fn run_step(
         } else {
             0.0
         },
-        harness_cpu_pct: procstat::cpu_percent(&me_a, &me_b, secs),
+        harness_cpu_pct: steady.my_cpu(),
         cost_over_janus: janus
             .as_ref()
             .filter(|j| j.cpu_pct_per_call > 0.0)

@@ -1,5 +1,7 @@
 //! What the load bench reads about a process from /proc: CPU ticks, RSS, threads, open fds.
 
+use std::time::{Duration, Instant};
+
 /// Kernel clock ticks per second (USER_HZ); 100 on every Linux the bench runs on.
 pub const CLK_TCK: f64 = 100.0;
 
@@ -43,6 +45,50 @@ pub fn sample(pid: &str) -> Option<Sample> {
 /// CPU used between two samples over `seconds`, in percent of one core.
 pub fn cpu_percent(a: &Sample, b: &Sample, seconds: f64) -> f64 {
     (b.cpu_ticks.saturating_sub(a.cpu_ticks)) as f64 / CLK_TCK / seconds * 100.0
+}
+
+/// `pid`'s CPU in % of one core over `span`, measured after `settle` (so that start-up work or
+/// what ended calls leave behind fades first), and its reading at the end.
+pub fn idle(pid: &str, settle: Duration, span: Duration) -> Option<(f64, Sample)> {
+    std::thread::sleep(settle);
+    let a = sample(pid)?;
+    std::thread::sleep(span);
+    let b = sample(pid)?;
+    Some((cpu_percent(&a, &b, span.as_secs_f64()), b))
+}
+
+/// Readings of a process and of this one (the bench) at the start and end of a window.
+pub struct Window {
+    pub of: (Sample, Sample),
+    pub me: (Sample, Sample),
+    pub secs: f64,
+}
+
+impl Window {
+    /// The process's CPU in the window, % of one core.
+    pub fn cpu(&self) -> f64 {
+        cpu_percent(&self.of.0, &self.of.1, self.secs)
+    }
+
+    /// This process's CPU in the window, % of one core.
+    pub fn my_cpu(&self) -> f64 {
+        cpu_percent(&self.me.0, &self.me.1, self.secs)
+    }
+}
+
+/// Reads `pid` and this process, sleeps through `span`, reads both again.
+pub fn window(pid: &str, span: Duration) -> Option<Window> {
+    let me = sample("self")?;
+    let of = sample(pid)?;
+    let t0 = Instant::now();
+    std::thread::sleep(span);
+    let of = (of, sample(pid)?);
+    let me = (me, sample("self")?);
+    Some(Window {
+        of,
+        me,
+        secs: t0.elapsed().as_secs_f64(),
+    })
 }
 
 /// "model name" from /proc/cpuinfo.
