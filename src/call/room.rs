@@ -26,11 +26,9 @@ pub struct RoomLink {
     leg: Arc<ConferenceLeg>,
     media_events: mpsc::Receiver<ConferenceMediaEvent>,
     muted: Arc<AtomicBool>,
-    /// Everyone else in the room that we know of.
+    /// Everyone else in the room that we know of (with a PeerConnection in the leg, linked
+    /// in-process, or not offering yet).
     peers: HashSet<String>,
-    /// Those of `peers` with a PeerConnection in the leg (the others are linked in-process, or
-    /// have not sent their offer yet).
-    webrtc: HashSet<String>,
     /// Our entry among this process's calls in rooms, when the backend's IDs allow it.
     local: Option<Registration>,
     /// Whether the caller talks (set by the phone's PCM tap), and what the conference was told.
@@ -95,7 +93,6 @@ impl RoomLink {
             media_events,
             muted,
             peers: HashSet::new(),
-            webrtc: HashSet::new(),
             local,
             talk,
             talk_told: false,
@@ -162,7 +159,7 @@ impl RoomLink {
                 })
             }
             ConferenceEvent::Description { peer, kind, sdp } => {
-                if !self.webrtc.contains(&peer) {
+                if !self.leg.has_peer(&peer) {
                     self.add_peer(&peer, false);
                 }
                 if let Err(e) = self.leg.remote_description(&peer, kind, &sdp) {
@@ -256,7 +253,6 @@ impl RoomLink {
             return;
         }
         self.peers.insert(peer.to_string());
-        self.webrtc.insert(peer.to_string());
     }
 
     /// Links us in-process with `peer` when it is a call of this process at our audio rate.
@@ -275,7 +271,6 @@ impl RoomLink {
 
     fn remove_peer(&mut self, peer: &str) {
         self.peers.remove(peer);
-        self.webrtc.remove(peer);
         self.leg.remove_peer(peer);
     }
 

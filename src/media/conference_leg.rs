@@ -340,6 +340,11 @@ impl ConferenceLeg {
         }
     }
 
+    /// Whether there is a PeerConnection to `peer`.
+    pub fn has_peer(&self, peer: &str) -> bool {
+        lock(&self.peers).contains_key(peer)
+    }
+
     pub fn peer_count(&self) -> usize {
         lock(&self.peers).len()
     }

@@ -16,7 +16,7 @@ use super::events::{MediaEvent, send_event};
 use super::g711::Law;
 use super::leg_stats::PcmTap;
 use super::rtp::RtpHeader;
-use super::tx::PTIME;
+use super::tx::{PTIME, slot_offset};
 
 /// Where the caller's decoded audio goes: the in-band DTMF detector, then the tap (the
 /// conference leg, once in a room).
@@ -124,7 +124,7 @@ fn push_frame(pad: &gst::Pad, frame: &[i16], slot: u64, discont: bool) -> bool {
             .get_mut()
             .expect("a buffer just made has no other owner");
         buffer.set_pts(gst::ClockTime::from_nseconds(
-            PTIME.as_nanos() as u64 * slot,
+            slot_offset(slot).as_nanos() as u64
         ));
         buffer.set_duration(gst::ClockTime::from_nseconds(PTIME.as_nanos() as u64));
         if discont {

@@ -23,7 +23,7 @@ use super::phone_codec::PhoneCodec;
 use super::reorder::{Playout, Reorder};
 use super::rtp::{self, RtpHeader};
 use super::srtp::SrtpSession;
-use super::tx::{FrameSource, PTIME, TxFill};
+use super::tx::{FrameSource, PTIME, TxFill, slot_offset};
 
 /// When the task falls this many packets behind (a stalled runtime), it skips ahead instead of
 /// bursting the backlog at the phone; the RTP timestamp jumps with real time.
@@ -39,11 +39,6 @@ const MAX_CONCEALED: u16 = 5;
 
 /// Largest datagram we accept; RTP for these codecs is far smaller.
 const MAX_DATAGRAM: usize = 2048;
-
-/// Time of packet slot `slot` after the start of the leg.
-fn slot_offset(slot: u64) -> Duration {
-    Duration::from_nanos(PTIME.as_nanos() as u64 * slot)
-}
 
 pub(crate) enum Control {
     Play(Prompt),

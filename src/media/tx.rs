@@ -12,6 +12,11 @@ use super::prompts::PromptSet;
 /// Packet time of the phone leg: one RTP packet per 20 ms (the `ptime` every phone supports).
 pub const PTIME: Duration = Duration::from_millis(20);
 
+/// Time of packet slot `slot` after the start of the leg.
+pub fn slot_offset(slot: u64) -> Duration {
+    Duration::from_nanos(PTIME.as_nanos() as u64 * slot)
+}
+
 /// Fills a frame of the phone's audio while no prompt plays (the frame arrives zeroed, so doing
 /// nothing means silence). Runs on the call's media task: must not block.
 pub type TxFill = Box<dyn FnMut(&mut [i16]) + Send>;
